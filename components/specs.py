@@ -1,0 +1,238 @@
+"""Resolve a validated StackConfig into the exact list of cloud resources the program creates.
+
+This is pure (no Pulumi): the components create resources from these specs, and the cost component
+prices the very same specs, so the bill can never describe a different stack than the one deployed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from dataclasses import dataclass, field
+
+from config.catalogue import load_catalogue
+from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
+
+MANAGED_BY = "hetzner-platform"
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    name: str
+    resource_name: str
+    server_type: str
+    image: str
+    location: str
+    backups: bool
+    roles: tuple[str, ...]
+    labels: dict[str, str]
+    protected: bool
+    ordered_on: dt.date | None
+    hours_per_month: int | None
+    private_ip: str | None
+
+
+@dataclass(frozen=True)
+class PrimaryIpSpec:
+    server: str
+    resource_name: str
+    ip_type: str  # "ipv4" | "ipv6"
+    location: str
+
+
+@dataclass(frozen=True)
+class VolumeSpec:
+    name: str
+    resource_name: str
+    size_gb: int
+    server: str
+    mount_point: str
+    format: str
+    location: str
+    protected: bool
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    resource_name: str
+    ip_range: str
+    subnet: str
+    network_zone: str
+
+
+@dataclass(frozen=True)
+class LoadBalancerSpec:
+    resource_name: str
+    lb_type: str
+    location: str
+    algorithm: str
+    services: tuple[LbServiceConfig, ...]
+    health_check: HealthCheckConfig
+    targets: tuple[str, ...]
+    use_private_ip: bool
+    private_ip: str | None
+    protected: bool
+
+
+@dataclass(frozen=True)
+class FloatingIpSpec:
+    resource_name: str
+    ip_type: str
+    server: str
+    location: str
+    dns_ptr: str | None
+    protected: bool
+
+
+@dataclass(frozen=True)
+class DnsRecordSpec:
+    fqdn: str
+    record_type: str  # A | AAAA | CAA
+    target: str  # "load_balancer" | "floating_ip" | "server:<name>" | "caa"
+    proxied: bool
+    ttl: int
+
+
+@dataclass(frozen=True)
+class PlatformSpec:
+    prefix: str
+    environment: str
+    location: str
+    labels: dict[str, str]
+    servers: tuple[ServerSpec, ...]
+    primary_ips: tuple[PrimaryIpSpec, ...]
+    volumes: tuple[VolumeSpec, ...]
+    network: NetworkSpec | None
+    load_balancer: LoadBalancerSpec | None
+    floating_ip: FloatingIpSpec | None
+    placement_group: bool
+    dns_zone: str | None
+    dns_records: tuple[DnsRecordSpec, ...] = field(default_factory=tuple)
+
+    def server(self, name: str) -> ServerSpec:
+        return next(server for server in self.servers if server.name == name)
+
+
+def _private_ips(config: StackConfig) -> tuple[dict[str, str], str | None]:
+    """Deterministic private addresses: the LB gets host .5, servers .10, .11, ... in name order."""
+    if config.network is None:
+        return {}, None
+    hosts = list(ipaddress.ip_network(config.network.subnet).hosts())
+    server_ips = {name: str(hosts[9 + index]) for index, name in enumerate(sorted(config.servers))}
+    return server_ips, str(hosts[4])
+
+
+def resolve(config: StackConfig) -> PlatformSpec:
+    catalogue = load_catalogue()
+    prefix = config.resource_prefix()
+    base_labels = {"managed-by": MANAGED_BY, "project": config.project, "environment": config.environment}
+    server_ips, lb_ip = _private_ips(config)
+
+    servers = tuple(
+        ServerSpec(
+            name=name,
+            resource_name=f"{prefix}-{name}",
+            server_type=server.server_type,
+            image=server.image,
+            location=config.location,
+            backups=server.backups,
+            roles=tuple(server.roles),
+            labels={**server.labels, **base_labels, **{f"role-{role}": "true" for role in server.roles}},
+            protected=server.protected(config.environment),
+            ordered_on=server.ordered_on,
+            hours_per_month=server.hours_per_month,
+            private_ip=server_ips.get(name),
+        )
+        for name, server in config.servers.items()
+    )
+    primary_ips = tuple(
+        PrimaryIpSpec(server.name, f"{server.resource_name}-{ip_type}", ip_type, config.location)
+        for server in servers
+        for ip_type in ("ipv4", "ipv6")
+    )
+    volumes = tuple(
+        VolumeSpec(
+            name=name,
+            resource_name=f"{prefix}-{name}",
+            size_gb=volume.size_gb,
+            server=config.volume_server(name),
+            mount_point=volume.mount_point,
+            format=volume.format,
+            location=config.location,
+            protected=volume.delete_protection if volume.delete_protection is not None else config.environment == "prod",
+        )
+        for name, volume in config.volumes.items()
+    )
+    network = (
+        NetworkSpec(f"{prefix}-net", config.network.ip_range, config.network.subnet, catalogue.locations[config.location].network_zone)
+        if config.network
+        else None
+    )
+    load_balancer = None
+    if config.load_balancer is not None:
+        lb = config.load_balancer
+        load_balancer = LoadBalancerSpec(
+            resource_name=f"{prefix}-lb",
+            lb_type=lb.type,
+            location=config.location,
+            algorithm=lb.algorithm,
+            services=tuple(lb.services),
+            health_check=lb.health_check,
+            targets=tuple(config.servers_with_role(lb.target_role)),
+            use_private_ip=lb.use_private_ip,
+            private_ip=lb_ip if lb.use_private_ip else None,
+            protected=config.environment == "prod",
+        )
+    floating_ip = None
+    fip_server = config.floating_ip_server()
+    if config.floating_ip is not None and fip_server is not None:
+        floating_ip = FloatingIpSpec(
+            resource_name=f"{prefix}-fip",
+            ip_type=config.floating_ip.type,
+            server=fip_server,
+            location=config.location,
+            dns_ptr=config.floating_ip.dns_ptr,
+            protected=config.environment == "prod",
+        )
+    return PlatformSpec(
+        prefix=prefix,
+        environment=config.environment,
+        location=config.location,
+        labels=base_labels,
+        servers=servers,
+        primary_ips=primary_ips,
+        volumes=volumes,
+        network=network,
+        load_balancer=load_balancer,
+        floating_ip=floating_ip,
+        placement_group=len(servers) > 1,
+        dns_zone=config.dns.zone if config.dns else None,
+        dns_records=_dns_records(config, load_balancer, floating_ip),
+    )
+
+
+def _dns_records(
+    config: StackConfig, load_balancer: LoadBalancerSpec | None, floating_ip: FloatingIpSpec | None
+) -> tuple[DnsRecordSpec, ...]:
+    """A/AAAA records point at the LB, else the floating IP, else the (first web) server."""
+    if config.dns is None:
+        return ()
+    if load_balancer is not None:
+        target, has_v4, has_v6 = "load_balancer", True, True
+    elif floating_ip is not None:
+        target = "floating_ip"
+        has_v4, has_v6 = floating_ip.ip_type == "ipv4", floating_ip.ip_type == "ipv6"
+    else:
+        web = config.servers_with_role("web") or list(config.servers)
+        target, has_v4, has_v6 = f"server:{web[0]}", True, True
+    records: list[DnsRecordSpec] = []
+    for record in config.dns.records:
+        fqdn = config.dns.fqdn(record)
+        proxied = config.dns.is_proxied(record)
+        if has_v4:
+            records.append(DnsRecordSpec(fqdn, "A", target, proxied, config.dns.ttl))
+        if has_v6 and record.ipv6:
+            records.append(DnsRecordSpec(fqdn, "AAAA", target, proxied, config.dns.ttl))
+    if config.dns.caa_letsencrypt:
+        records.append(DnsRecordSpec(config.dns.zone, "CAA", "caa", False, config.dns.ttl))
+    return tuple(records)

@@ -1,0 +1,1 @@
+"""Validated stack configuration: schema, catalogue and loaders."""

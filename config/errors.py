@@ -1,0 +1,61 @@
+"""Config errors: every problem is collected with the config path it belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class ConfigError(Exception):
+    """Raised with all issues of a stack config at once."""
+
+    def __init__(self, issues: list[ConfigIssue], source: str = "stack config") -> None:
+        self.issues = issues
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [f"{len(self.issues)} problem(s) in {self.source}:"]
+        lines += [f"  - {issue}" for issue in self.issues]
+        return "\n".join(lines)
+
+
+def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path or "(top level)"
+
+
+def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
+    return issues_from_error_details(error.errors())
+
+
+def issues_from_error_details(details: Sequence[ErrorDetails]) -> list[ConfigIssue]:
+    issues = []
+    for detail in details:
+        # Pydantic prefixes messages of raised ValueErrors with "Value error, ": drop it.
+        message = detail["msg"].removeprefix("Value error, ")
+        loc = tuple(part for part in detail["loc"] if not str(part).startswith("function-"))
+        if detail["type"] == "extra_forbidden":
+            message = "unknown key (check the spelling against the configuration reference)"
+        elif detail["type"] == "missing":
+            message = "required key is missing"
+        issues.append(ConfigIssue(_loc_to_path(loc), message))
+    return issues

@@ -1,0 +1,488 @@
+"""The whole stack configuration as one validated pydantic model tree.
+
+A stack file (Pulumi.<stack>.yaml) holds one key per top-level field below, in the
+`hetzner-platform:` namespace. Field checks run first; checks that need several fields at once
+(a type sold in the stack's location, references between servers, volumes and IPs) run in
+`StackConfig._cross_checks` and report every problem with its own config path.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from config.app import AppConfig
+from config.base import ConfigModel
+from config.catalogue import load_catalogue
+from config.errors import ConfigIssue
+from config.host import HostConfig
+from config.ops import OpsConfig
+
+Role = Literal["web", "db", "worker"]
+ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
+SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
+_SSH_KEY_RE = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/=]+( .*)?$")
+RESERVED_PORTS = {80: "HTTP", 443: "HTTPS"}
+
+
+class CrossFieldIssues(ValueError):
+    """Carries several path-specific issues out of a model validator through pydantic."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(str(issue) for issue in issues))
+
+
+def check_domain(value: str) -> str:
+    value = value.lower().rstrip(".")
+    labels = value.split(".")
+    if len(value) > 253 or len(labels) < 2 or not all(_LABEL_RE.match(label) for label in labels):
+        raise ValueError(f"'{value}' is not a valid domain name")
+    if labels[-1].isdigit():
+        raise ValueError(f"'{value}' is not a valid domain name (top-level label is numeric)")
+    return value
+
+
+def check_cidr(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value, strict=True))
+    except ValueError as exc:
+        raise ValueError(f"'{value}' is not a valid CIDR ({exc})") from None
+
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Cidr = Annotated[str, Field(min_length=1)]
+
+
+class SshConfig(ConfigModel):
+    admin_user: str = "deploy"
+    port: Port = 22
+    public_keys: list[str] = Field(min_length=1)
+    admin_cidrs: list[Cidr] = Field(min_length=1)
+
+    @field_validator("admin_user")
+    @classmethod
+    def _user(cls, value: str) -> str:
+        if not _USER_RE.match(value) or value == "root":
+            raise ValueError(f"'{value}' is not a valid admin user name (lowercase letters, digits, _ and -; not root)")
+        return value
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if value in RESERVED_PORTS:
+            raise ValueError(f"port {value} is reserved for {RESERVED_PORTS[value]} on the proxy; pick another SSH port")
+        return value
+
+    @field_validator("public_keys")
+    @classmethod
+    def _keys(cls, value: list[str]) -> list[str]:
+        for index, key in enumerate(value):
+            if not _SSH_KEY_RE.match(key.strip()):
+                raise ValueError(f"key [{index}] is not an OpenSSH public key line (e.g. 'ssh-ed25519 AAAA... user@host')")
+        return [key.strip() for key in value]
+
+    @field_validator("admin_cidrs")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        return [check_cidr(cidr) for cidr in value]
+
+
+class ServerConfig(ConfigModel):
+    server_type: str
+    image: str = "ubuntu-24.04"
+    backups: bool = True
+    roles: list[Role] = Field(default_factory=lambda: list(ALL_ROLES), min_length=1)
+    labels: dict[str, str] = Field(default_factory=dict)
+    # None means "on in prod, off elsewhere". Hetzner requires delete and rebuild protection to match.
+    protection: bool | None = None
+    delete_protection: bool | None = None
+    rebuild_protection: bool | None = None
+    # The date the server was (or will be) ordered; it decides the price epoch. None: today.
+    ordered_on: dt.date | None = None
+    # Expected hours alive per month for hourly billing; None: the whole month.
+    hours_per_month: Annotated[int, Field(ge=1, le=744)] | None = None
+
+    @field_validator("server_type")
+    @classmethod
+    def _server_type(cls, value: str) -> str:
+        value = value.lower()
+        catalogue = load_catalogue()
+        if value in catalogue.retired or value not in catalogue.server_types:
+            # Location-independent part of the check; the region part runs in the cross checks.
+            problem = catalogue.server_type_problem(value, location="")
+            raise ValueError(problem)
+        return value
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        if value not in SUPPORTED_IMAGES:
+            raise ValueError(f"image '{value}' is not supported; use one of {', '.join(SUPPORTED_IMAGES)}")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        for key, label in value.items():
+            if not re.match(r"^[a-z0-9A-Z]([a-z0-9A-Z._/-]{0,61}[a-z0-9A-Z])?$", key):
+                raise ValueError(f"label key '{key}' is not allowed by Hetzner (letters, digits, . _ - /, max 63)")
+            if not re.match(r"^([a-z0-9A-Z]([a-z0-9A-Z._-]{0,61}[a-z0-9A-Z])?)?$", label):
+                raise ValueError(f"label '{key}' has a value Hetzner rejects: '{label}'")
+        return value
+
+    @model_validator(mode="after")
+    def _protection_pairs(self) -> ServerConfig:
+        if (
+            self.delete_protection is not None
+            and self.rebuild_protection is not None
+            and self.delete_protection != self.rebuild_protection
+        ):
+            raise ValueError("deleteProtection and rebuildProtection must be equal (Hetzner rejects a mix)")
+        return self
+
+    def protected(self, environment: str) -> bool:
+        for explicit in (self.delete_protection, self.rebuild_protection, self.protection):
+            if explicit is not None:
+                return explicit
+        return environment == "prod"
+
+
+class VolumeConfig(ConfigModel):
+    size_gb: int
+    server: str | None = None  # default: the only server, else the one with the db role
+    mount_point: str = "/mnt/data"
+    format: Literal["ext4", "xfs"] = "ext4"
+    delete_protection: bool | None = None
+
+    @field_validator("size_gb")
+    @classmethod
+    def _size(cls, value: int) -> int:
+        catalogue = load_catalogue()
+        if not catalogue.volume_min_gb <= value <= catalogue.volume_max_gb:
+            raise ValueError(f"{value} GB is outside Hetzner's volume range {catalogue.volume_min_gb}..{catalogue.volume_max_gb} GB")
+        return value
+
+    @field_validator("mount_point")
+    @classmethod
+    def _mount(cls, value: str) -> str:
+        if not re.match(r"^/[A-Za-z0-9._/-]+$", value) or value.rstrip("/") in ("", "/etc", "/usr", "/var", "/boot", "/root", "/home"):
+            raise ValueError(f"'{value}' is not a usable mount point (absolute path, not a system directory)")
+        return value.rstrip("/")
+
+
+class LbServiceConfig(ConfigModel):
+    protocol: Literal["tcp", "http", "https"] = "tcp"
+    listen_port: Port
+    destination_port: Port
+    proxy_protocol: bool = False
+
+
+class HealthCheckConfig(ConfigModel):
+    protocol: Literal["http", "tcp"] = "http"
+    port: Port = 80
+    path: str = "/health"
+    interval_s: Annotated[int, Field(ge=3, le=60)] = 15
+    timeout_s: Annotated[int, Field(ge=1, le=60)] = 10
+    retries: Annotated[int, Field(ge=0, le=5)] = 3
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.startswith("/") or " " in value:
+            raise ValueError(f"'{value}' must be an absolute URL path such as /health")
+        return value
+
+
+def _default_lb_services() -> list[LbServiceConfig]:
+    # TCP passthrough: TLS terminates on the host's proxy; PROXY protocol keeps client addresses.
+    return [
+        LbServiceConfig(protocol="tcp", listen_port=443, destination_port=443, proxy_protocol=True),
+        LbServiceConfig(protocol="tcp", listen_port=80, destination_port=80, proxy_protocol=True),
+    ]
+
+
+class LoadBalancerConfig(ConfigModel):
+    type: str = "lb11"
+    algorithm: Literal["round_robin", "least_connections"] = "round_robin"
+    services: list[LbServiceConfig] = Field(default_factory=_default_lb_services, min_length=1)
+    health_check: HealthCheckConfig = Field(default_factory=HealthCheckConfig)
+    target_role: Role = "web"
+    use_private_ip: bool = True
+
+    @field_validator("type")
+    @classmethod
+    def _type(cls, value: str) -> str:
+        catalogue = load_catalogue()
+        if value not in catalogue.load_balancer_types:
+            raise ValueError(catalogue.load_balancer_problem(value, ""))
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _unique_ports(cls, value: list[LbServiceConfig]) -> list[LbServiceConfig]:
+        ports = [service.listen_port for service in value]
+        duplicates = sorted({port for port in ports if ports.count(port) > 1})
+        if duplicates:
+            raise ValueError(f"listen ports used twice: {duplicates}")
+        return value
+
+
+class FloatingIpConfig(ConfigModel):
+    type: Literal["ipv4", "ipv6"] = "ipv4"
+    server: str | None = None  # default: the only server, else the first web server
+    dns_ptr: str | None = None
+
+    @field_validator("dns_ptr")
+    @classmethod
+    def _ptr(cls, value: str | None) -> str | None:
+        return None if value is None else check_domain(value)
+
+
+class NetworkConfig(ConfigModel):
+    ip_range: str = "10.0.0.0/16"
+    subnet: str = "10.0.1.0/24"
+
+    @field_validator("ip_range", "subnet")
+    @classmethod
+    def _cidr(cls, value: str) -> str:
+        cidr = check_cidr(value)
+        network = ipaddress.ip_network(cidr)
+        if network.version != 4 or not network.is_private:
+            raise ValueError(f"'{value}' must be a private IPv4 range (RFC 1918)")
+        return cidr
+
+    @model_validator(mode="after")
+    def _subnet_inside(self) -> NetworkConfig:
+        subnet = ipaddress.ip_network(self.subnet)
+        ip_range = ipaddress.ip_network(self.ip_range)
+        if not (isinstance(subnet, ipaddress.IPv4Network) and isinstance(ip_range, ipaddress.IPv4Network)
+                and subnet.subnet_of(ip_range)):
+            raise ValueError(f"subnet {self.subnet} is not inside ipRange {self.ip_range}")
+        return self
+
+
+class DnsRecordConfig(ConfigModel):
+    name: str  # "@" for the zone apex, or a relative name such as "www" or "api.eu"
+    proxied: bool | None = None  # None: the zone-wide default
+    ipv6: bool = True
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if value != "@" and not all(_LABEL_RE.match(label) or label == "*" for label in value.lower().split(".")):
+            raise ValueError(f"'{value}' is not a valid record name ('@', 'www', 'api.eu', '*')")
+        return value.lower()
+
+
+class DnsConfig(ConfigModel):
+    zone: str
+    records: list[DnsRecordConfig] = Field(min_length=1)
+    proxied: bool = False
+    ttl: int = 1  # 1 = Cloudflare "automatic"
+    caa_letsencrypt: bool = True
+
+    @field_validator("zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_domain(value)
+
+    @field_validator("ttl")
+    @classmethod
+    def _ttl(cls, value: int) -> int:
+        if value != 1 and not 60 <= value <= 86400:
+            raise ValueError(f"ttl {value} is invalid: use 1 (automatic) or 60..86400 seconds")
+        return value
+
+    @model_validator(mode="after")
+    def _proxied_ttl(self) -> DnsConfig:
+        if self.ttl != 1 and any(self.is_proxied(record) for record in self.records):
+            raise ValueError("proxied records must use ttl 1 (automatic): Cloudflare ignores other values")
+        names = [record.name for record in self.records]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"records listed twice: {duplicates}")
+        return self
+
+    def is_proxied(self, record: DnsRecordConfig) -> bool:
+        return self.proxied if record.proxied is None else record.proxied
+
+    def fqdn(self, record: DnsRecordConfig) -> str:
+        return self.zone if record.name == "@" else f"{record.name}.{self.zone}"
+
+
+class BudgetConfig(ConfigModel):
+    monthly_eur: Annotated[float, Field(gt=0)]
+    warn_eur: Annotated[float, Field(gt=0)] | None = None
+    critical_eur: Annotated[float, Field(gt=0)] | None = None
+    enforce: bool = False
+
+    @model_validator(mode="after")
+    def _order(self) -> BudgetConfig:
+        warn = self.warn_eur if self.warn_eur is not None else self.monthly_eur * 0.8
+        critical = self.critical_eur if self.critical_eur is not None else self.monthly_eur * 0.9
+        if not warn <= critical <= self.monthly_eur:
+            raise ValueError(
+                f"thresholds must satisfy warnEur ({warn:g}) <= criticalEur ({critical:g}) <= monthlyEur ({self.monthly_eur:g})"
+            )
+        return self
+
+    @property
+    def warn(self) -> float:
+        return self.warn_eur if self.warn_eur is not None else round(self.monthly_eur * 0.8, 2)
+
+    @property
+    def critical(self) -> float:
+        return self.critical_eur if self.critical_eur is not None else round(self.monthly_eur * 0.9, 2)
+
+
+class ExtraCostLine(ConfigModel):
+    item: str
+    monthly_eur: Annotated[float, Field(ge=0)]
+    note: str | None = None
+
+
+class PricingConfig(ConfigModel):
+    # The day the estimate is for; None: today. Decides which price epoch applies.
+    as_of: dt.date | None = None
+    vat_rate_percent: Annotated[float, Field(ge=0, le=50)] | None = None
+    expected_snapshot_gb: Annotated[float, Field(ge=0)] = 0
+    expected_traffic_tb: Annotated[float, Field(ge=0)] = 0
+    extra_lines: list[ExtraCostLine] = Field(default_factory=list)
+    # Manual price overrides, e.g. {"server:cx33": 6.49} for a grandfathered contract price.
+    overrides: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    live: bool = True  # read GET /v1/pricing when a Hetzner token is available
+
+
+class CapacityConfig(ConfigModel):
+    reserve_ram_gb: Annotated[float, Field(ge=0)] = 1.0
+    reserve_vcpu: Annotated[float, Field(ge=0)] = 0.5
+
+
+class StackConfig(ConfigModel):
+    project: str
+    environment: Literal["prod", "staging", "dev"]
+    location: str = "nbg1"
+    ssh: SshConfig
+    servers: dict[str, ServerConfig] = Field(min_length=1)
+    volumes: dict[str, VolumeConfig] = Field(default_factory=dict)
+    load_balancer: LoadBalancerConfig | None = None
+    floating_ip: FloatingIpConfig | None = None
+    network: NetworkConfig | None = None
+    dns: DnsConfig | None = None
+    budget: BudgetConfig
+    pricing: PricingConfig = Field(default_factory=PricingConfig)
+    capacity: CapacityConfig = Field(default_factory=CapacityConfig)
+    host: HostConfig = Field(default_factory=HostConfig)
+    app: AppConfig = Field(default_factory=AppConfig)
+    ops: OpsConfig = Field(default_factory=OpsConfig)
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if not _NAME_RE.match(value):
+            raise ValueError(f"'{value}' must be 2-32 lowercase letters, digits or '-', starting with a letter")
+        return value
+
+    @field_validator("location")
+    @classmethod
+    def _location(cls, value: str) -> str:
+        catalogue = load_catalogue()
+        if value not in catalogue.locations:
+            raise ValueError(f"unknown location '{value}'; use one of {', '.join(sorted(catalogue.locations))}")
+        return value
+
+    @field_validator("servers")
+    @classmethod
+    def _server_names(cls, value: dict[str, ServerConfig]) -> dict[str, ServerConfig]:
+        for name in value:
+            if not _NAME_RE.match(name):
+                raise ValueError(f"server name '{name}' must be 2-32 lowercase letters, digits or '-'")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> StackConfig:
+        issues = self.cross_field_issues()
+        if issues:
+            raise CrossFieldIssues(issues)
+        return self
+
+    # --- cross-field checks --------------------------------------------------------------------
+    def cross_field_issues(self) -> list[ConfigIssue]:
+        catalogue = load_catalogue()
+        issues: list[ConfigIssue] = []
+        for name, server in self.servers.items():
+            problem = catalogue.server_type_problem(server.server_type, self.location)
+            if problem:
+                issues.append(ConfigIssue(f"servers.{name}.serverType", problem))
+        for name, volume in self.volumes.items():
+            if volume.server is not None and volume.server not in self.servers:
+                issues.append(ConfigIssue(f"volumes.{name}.server", f"no server named '{volume.server}'"))
+        mounts = [volume.mount_point for volume in self.volumes.values()]
+        for name, volume in self.volumes.items():
+            if mounts.count(volume.mount_point) > 1 and self.volume_server(name) in [
+                self.volume_server(other) for other, v in self.volumes.items() if other != name and v.mount_point == volume.mount_point
+            ]:
+                issues.append(ConfigIssue(f"volumes.{name}.mountPoint", f"{volume.mount_point} is used by another volume on the same server"))
+        if self.load_balancer is not None:
+            lb = self.load_balancer
+            problem = catalogue.load_balancer_problem(lb.type, self.location)
+            if problem:
+                issues.append(ConfigIssue("loadBalancer.type", problem))
+            if not self.servers_with_role(lb.target_role):
+                issues.append(ConfigIssue("loadBalancer.targetRole", f"no server has the '{lb.target_role}' role, so the load balancer would have no target"))
+            if lb.use_private_ip and self.network is None:
+                issues.append(ConfigIssue("loadBalancer.usePrivateIp", "needs a private network: add `network` or set usePrivateIp false"))
+            limit = catalogue.load_balancer_types[lb.type].services
+            if len(lb.services) > limit:
+                issues.append(ConfigIssue("loadBalancer.services", f"{lb.type} allows at most {limit} services"))
+            for index, service in enumerate(lb.services):
+                if service.listen_port == self.ssh.port:
+                    issues.append(ConfigIssue(f"loadBalancer.services[{index}].listenPort", f"{service.listen_port} is the SSH port"))
+        if self.floating_ip is not None and self.floating_ip.server is not None and self.floating_ip.server not in self.servers:
+            issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'"))
+        if self.floating_ip is not None and self.floating_ip.server is None and len(self.servers) > 1 and not self.servers_with_role("web"):
+            issues.append(ConfigIssue("floatingIp.server", "several servers and none has the web role: name the server"))
+        if len(self.servers) > 1 and self.network is None:
+            issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
+        issues += self.app.role_issues(self.served_roles())
+        return issues
+
+    # --- derived views used by components ------------------------------------------------------
+    def served_roles(self) -> set[str]:
+        return {role for server in self.servers.values() for role in server.roles}
+
+    def servers_with_role(self, role: str) -> list[str]:
+        return [name for name, server in self.servers.items() if role in server.roles]
+
+    def volume_server(self, volume_name: str) -> str:
+        volume = self.volumes[volume_name]
+        if volume.server is not None:
+            return volume.server
+        if len(self.servers) == 1:
+            return next(iter(self.servers))
+        db_servers = self.servers_with_role("db")
+        return db_servers[0] if db_servers else next(iter(self.servers))
+
+    def floating_ip_server(self) -> str | None:
+        if self.floating_ip is None:
+            return None
+        if self.floating_ip.server is not None:
+            return self.floating_ip.server
+        web = self.servers_with_role("web")
+        return web[0] if web else next(iter(self.servers))
+
+    @property
+    def network_zone(self) -> str:
+        return load_catalogue().locations[self.location].network_zone
+
+    def resource_prefix(self) -> str:
+        return f"{self.project}-{self.environment}"

@@ -1,0 +1,1 @@
+"""Pure renderers: validated config in, host files (path -> content) out."""
