@@ -40,6 +40,26 @@ class ServerType:
     monthly: dict[str, Decimal]
     hourly: dict[str, Decimal]
     confidence: str
+    # Epochs whose hourly figure was seen in an API answer; the others are derived from the monthly cap.
+    hourly_seen: tuple[str, ...] = ()
+    epoch_confidence: dict[str, str] = field(default_factory=dict)
+    # Prices for regions other than "eu" where public material gives them.
+    regional: dict[str, RegionalPrice] = field(default_factory=dict)
+
+    def confidence_for(self, epoch: str, *, hourly: bool = False) -> str:
+        return _confidence(self, epoch, hourly)
+
+
+@dataclass(frozen=True)
+class RegionalPrice:
+    monthly: dict[str, Decimal]
+    hourly: dict[str, Decimal] = field(default_factory=dict)
+    confidence: str = "verified"
+    hourly_seen: tuple[str, ...] = ()
+    epoch_confidence: dict[str, str] = field(default_factory=dict)
+
+    def confidence_for(self, epoch: str, *, hourly: bool = False) -> str:
+        return _confidence(self, epoch, hourly)
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,11 @@ class LoadBalancerType:
     monthly: dict[str, Decimal]
     hourly: dict[str, Decimal]
     confidence: str
+    hourly_seen: tuple[str, ...] = ()
+    epoch_confidence: dict[str, str] = field(default_factory=dict)
+
+    def confidence_for(self, epoch: str, *, hourly: bool = False) -> str:
+        return _confidence(self, epoch, hourly)
 
 
 @dataclass(frozen=True)
@@ -77,6 +102,19 @@ class PricedItem:
     monthly: dict[str, Decimal]
     hourly: dict[str, Decimal] = field(default_factory=dict)
     confidence: str = "verified"
+    hourly_seen: tuple[str, ...] = ()
+    epoch_confidence: dict[str, str] = field(default_factory=dict)
+
+    def confidence_for(self, epoch: str, *, hourly: bool = False) -> str:
+        return _confidence(self, epoch, hourly)
+
+
+@dataclass(frozen=True)
+class Source:
+    key: str
+    what: str
+    date: str
+    covers: str
 
 
 @dataclass(frozen=True)
@@ -105,6 +143,11 @@ class Catalogue:
     floating_ips: dict[str, PricedItem]
     volume_min_gb: int
     volume_max_gb: int
+    # "all" or "new_server_orders" per epoch: the 2026-06-15 prices apply only to servers ordered
+    # (or rescaled) from that day on.
+    epoch_applies: dict[str, str] = field(default_factory=dict)
+    family_notes: dict[str, str] = field(default_factory=dict)
+    sources: dict[str, Source] = field(default_factory=dict)
 
     # --- questions config validation asks -------------------------------------------------
     def region_of(self, location: str) -> str:
@@ -149,11 +192,50 @@ class Catalogue:
                 current = epoch
         return current
 
+    @property
+    def latest_epoch(self) -> str:
+        """The newest epoch: the one whose prices the live /v1/pricing answer reports."""
+        return EPOCHS[-1]
+
+    def server_epoch(self, as_of: dt.date, ordered_on: dt.date | None) -> str:
+        """The epoch a server's price comes from on `as_of`: a server keeps the price of its order date.
+
+        Epochs that apply to every resource start on their date; an epoch that applies to new server
+        orders only (p2, 2026-06-15) also needs the order (or last rescale) on or after its start.
+        `ordered_on` None means the server is ordered on `as_of`.
+        """
+        order = ordered_on or as_of
+        current = EPOCHS[0]
+        for epoch in EPOCHS:
+            start = self.epoch_starts[epoch]
+            if as_of < start:
+                continue
+            if self.epoch_applies.get(epoch, "all") == "new_server_orders" and order < start:
+                continue
+            current = epoch
+        return current
+
     def current_server_types(self, location: str) -> list[ServerType]:
         """Types orderable in `location` that have a catalogue price, cheapest first."""
         region = self.region_of(location)
         sellable = [t for t in self.server_types.values() if region in t.regions and t.monthly]
         return sorted(sellable, key=lambda t: (t.monthly[max(t.monthly)], t.vcpu, t.ram_gb))
+
+
+_CONFIDENCE_ORDER = ("verified", "derived", "estimate")
+
+
+def weakest(*levels: str) -> str:
+    """The least certain of several confidence levels (verified > derived > estimate)."""
+    known = [level for level in levels if level in _CONFIDENCE_ORDER]
+    return max(known, key=_CONFIDENCE_ORDER.index) if known else "estimate"
+
+
+def _confidence(item: ServerType | LoadBalancerType | PricedItem | RegionalPrice, epoch: str, hourly: bool) -> str:
+    level = item.epoch_confidence.get(epoch, item.confidence)
+    if hourly and epoch not in item.hourly_seen:
+        level = weakest(level, "derived")
+    return level
 
 
 def _describe(server_type: ServerType) -> str:
@@ -165,6 +247,18 @@ def _priced(raw: dict[str, Any]) -> PricedItem:
         monthly=_decimal_map(raw.get("monthly")),
         hourly=_decimal_map(raw.get("hourly")),
         confidence=raw.get("confidence", "verified"),
+        hourly_seen=tuple(raw.get("hourly_seen", ())),
+        epoch_confidence=dict(raw.get("epoch_confidence", {})),
+    )
+
+
+def _regional(raw: dict[str, Any]) -> RegionalPrice:
+    return RegionalPrice(
+        monthly=_decimal_map(raw.get("monthly")),
+        hourly=_decimal_map(raw.get("hourly")),
+        confidence=raw.get("confidence", "verified"),
+        hourly_seen=tuple(raw.get("hourly_seen", ())),
+        epoch_confidence=dict(raw.get("epoch_confidence", {})),
     )
 
 
@@ -194,6 +288,9 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
             monthly=_decimal_map(info.get("monthly")),
             hourly=_decimal_map(info.get("hourly")),
             confidence=info["confidence"],
+            hourly_seen=tuple(info.get("hourly_seen", ())),
+            epoch_confidence=dict(info.get("epoch_confidence", {})),
+            regional={region: _regional(price) for region, price in info.get("regional", {}).items()},
         )
         for name, info in raw["server_types"].items()
     }
@@ -206,6 +303,8 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
             monthly=_decimal_map(info.get("monthly")),
             hourly=_decimal_map(info.get("hourly")),
             confidence=info["confidence"],
+            hourly_seen=tuple(info.get("hourly_seen", ())),
+            epoch_confidence=dict(info.get("epoch_confidence", {})),
         )
         for name, info in raw["load_balancer_types"].items()
     }
@@ -233,6 +332,12 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         floating_ips={kind: _priced(info) for kind, info in raw["floating_ips"].items()},
         volume_min_gb=int(raw["volume_limits_gb"]["min"]),
         volume_max_gb=int(raw["volume_limits_gb"]["max"]),
+        epoch_applies={k: str(v.get("applies_to", "all")) for k, v in raw["epochs"].items()},
+        family_notes={name: " ".join(str(info.get("note", "")).split()) for name, info in raw.get("families", {}).items()},
+        sources={
+            key: Source(key, " ".join(str(i["what"]).split()), str(i["date"]), " ".join(str(i["covers"]).split()))
+            for key, i in raw.get("sources", {}).items()
+        },
     )
 
 

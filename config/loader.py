@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 from pydantic import ValidationError
-
 from pydantic_core import ErrorDetails
 
 from config.errors import ConfigError, ConfigIssue, issues_from_error_details

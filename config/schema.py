@@ -426,19 +426,21 @@ class StackConfig(ConfigModel):
         for name, volume in self.volumes.items():
             if volume.server is not None and volume.server not in self.servers:
                 issues.append(ConfigIssue(f"volumes.{name}.server", f"no server named '{volume.server}'"))
-        mounts = [volume.mount_point for volume in self.volumes.values()]
+        seen_mounts: dict[tuple[str, str], str] = {}
         for name, volume in self.volumes.items():
-            if mounts.count(volume.mount_point) > 1 and self.volume_server(name) in [
-                self.volume_server(other) for other, v in self.volumes.items() if other != name and v.mount_point == volume.mount_point
-            ]:
-                issues.append(ConfigIssue(f"volumes.{name}.mountPoint", f"{volume.mount_point} is used by another volume on the same server"))
+            key = (self.volume_server(name), volume.mount_point)
+            if key in seen_mounts:
+                reason = f"{volume.mount_point} is already used by volume '{seen_mounts[key]}'"
+                issues.append(ConfigIssue(f"volumes.{name}.mountPoint", reason))
+            seen_mounts[key] = name
         if self.load_balancer is not None:
             lb = self.load_balancer
             problem = catalogue.load_balancer_problem(lb.type, self.location)
             if problem:
                 issues.append(ConfigIssue("loadBalancer.type", problem))
             if not self.servers_with_role(lb.target_role):
-                issues.append(ConfigIssue("loadBalancer.targetRole", f"no server has the '{lb.target_role}' role, so the load balancer would have no target"))
+                reason = f"no server has the '{lb.target_role}' role, so the load balancer would have no target"
+                issues.append(ConfigIssue("loadBalancer.targetRole", reason))
             if lb.use_private_ip and self.network is None:
                 issues.append(ConfigIssue("loadBalancer.usePrivateIp", "needs a private network: add `network` or set usePrivateIp false"))
             limit = catalogue.load_balancer_types[lb.type].services

@@ -1,0 +1,1 @@
+"""The `hetzner-platform` command: offline plan and cost report."""

@@ -1,0 +1,73 @@
+"""Evaluate the real Pulumi program in-process under mocks: no CLI, no credentials, no network."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from cli.mocks import RecordedResource, RecordingMocks
+from config.loader import REQUIRED_SECRETS
+from config.stack_file import NAMESPACE, StackFile, secret_placeholder
+
+PROJECT = "hetzner-platform"
+
+
+@dataclass
+class Evaluation:
+    stack: str
+    mocks: RecordingMocks
+    outputs: dict[str, Any] = field(default_factory=dict)
+    platform: Any = None
+    secret_notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def resources(self) -> list[RecordedResource]:
+        return self.mocks.custom_resources()
+
+
+def pulumi_config_map(stack: StackFile) -> tuple[dict[str, str], list[str], dict[str, str]]:
+    """The config map Pulumi would hand the program, with placeholders where a secret can't be read."""
+    config: dict[str, str] = {}
+    notes: dict[str, str] = {}
+    for key, value in stack.values.items():
+        config[f"{NAMESPACE}:{key}"] = value if isinstance(value, str) else json.dumps(value)
+    for full_key, value in stack.provider_values.items():
+        config[full_key] = value if isinstance(value, str) else json.dumps(value)
+    for key in REQUIRED_SECRETS:
+        if key not in stack.values:
+            config[f"{NAMESPACE}:{key}"] = secret_placeholder(key, "not set yet; pulumi up needs it")
+            notes[key] = "not set: `pulumi up` will refuse to run until it is set"
+    for key in stack.secret_keys:
+        notes.setdefault(key, "encrypted in the stack file: a placeholder stands in for it")
+    secret_keys = [f"{NAMESPACE}:{key}" for key in (*stack.secret_keys, *REQUIRED_SECRETS) if ":" not in key]
+    secret_keys += [key for key in stack.secret_keys if ":" in key]
+    return config, sorted(set(secret_keys)), notes
+
+
+def evaluate(stack: StackFile, *, enforce_budget: bool = False) -> Evaluation:
+    """Run components.program.run() exactly as `pulumi up` would, against recording mocks."""
+    from components import program
+
+    mocks = RecordingMocks()
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.stack_name, preview=False)
+    config, secret_keys, notes = pulumi_config_map(stack)
+    pulumi.runtime.set_all_config(config, secret_keys=secret_keys)
+    evaluation = Evaluation(stack=stack.stack_name, mocks=mocks, secret_notes=notes)
+
+    previous = program.BUDGET_GUARD_ENFORCED
+    program.BUDGET_GUARD_ENFORCED = enforce_budget
+
+    @pulumi.runtime.test
+    def run() -> pulumi.Output[Any]:
+        platform = program.run()
+        evaluation.platform = platform
+        return pulumi.Output.from_input(platform.outputs).apply(evaluation.outputs.update)
+
+    try:
+        run()
+    finally:
+        program.BUDGET_GUARD_ENFORCED = previous
+    return evaluation

@@ -1,0 +1,42 @@
+"""Entry point of the `hetzner-platform` command (see README: plan and cost)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hetzner-platform", description="Offline plan and cost report for a stack.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("plan", "show resources, host steps, cost and capacity without a cloud account"),
+                            ("cost", "show the cost breakdown, budget headroom and upgrade options")):
+        sub = commands.add_parser(name, help=help_text)
+        source = sub.add_mutually_exclusive_group(required=True)
+        source.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml in the project directory")
+        source.add_argument("--config-file", help="any stack file in the Pulumi.<stack>.yaml format")
+        sub.add_argument("--project-dir", default=".", help="directory holding the Pulumi.<stack>.yaml files")
+        if name == "plan":
+            sub.add_argument("--json", action="store_true", help="print one JSON document")
+            sub.add_argument("--out", metavar="DIR", help="write every rendered host file into DIR")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # pulumi_cloudflare emits ~70 DeprecationWarnings on import; they are noise for users.
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    project_dir = Path(args.project_dir)
+    if args.command == "plan":
+        from cli.plan import run_plan
+
+        return run_plan(args.stack, args.config_file, args.json, args.out, project_dir)
+    from cli.cost_command import run_cost
+
+    return run_cost(args.stack, args.config_file, project_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Pulumi mocks standing in for the Hetzner and Cloudflare APIs during the offline plan and tests.
+
+They record every resource the real program registers and answer with deterministic ids and
+addresses from the documentation ranges (RFC 5737 / RFC 3849), so two evaluations of the same config
+produce identical inputs.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+
+# Pulumi wraps secret values in inputs with this signature key.
+SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
+
+
+@dataclass
+class RecordedResource:
+    type: str
+    name: str
+    inputs: dict[str, Any]  # secret wrappers removed
+    id: str
+    custom: bool
+    outputs: dict[str, Any]
+    secret_paths: tuple[str, ...]  # input paths that Pulumi marked secret
+
+
+def unwrap_secrets(value: Any, path: str = "", found: list[str] | None = None) -> tuple[Any, list[str]]:
+    found = [] if found is None else found
+    if isinstance(value, dict):
+        if SECRET_SIG_KEY in value:
+            found.append(path or "(root)")
+            return unwrap_secrets(value.get("value"), path, found)[0], found
+        return {k: unwrap_secrets(v, f"{path}.{k}" if path else k, found)[0] for k, v in value.items()}, found
+    if isinstance(value, list):
+        return [unwrap_secrets(v, f"{path}[{i}]", found)[0] for i, v in enumerate(value)], found
+    return value, found
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self) -> None:
+        self.resources: list[RecordedResource] = []
+        self._ids = itertools.count(100001)
+        self._ipv4 = itertools.count(10)
+        self._ipv6 = itertools.count(16)
+
+    def _outputs_for(self, typ: str, inputs: dict[str, Any], resource_id: str) -> dict[str, Any]:
+        outputs: dict[str, Any] = {}
+        if typ == "hcloud:index/primaryIp:PrimaryIp":
+            if inputs.get("type") == "ipv6":
+                outputs["ipAddress"] = f"2001:db8:{next(self._ipv6):x}::1"
+                outputs["ipNetwork"] = outputs["ipAddress"].removesuffix("1") + "/64"
+            else:
+                outputs["ipAddress"] = f"203.0.113.{next(self._ipv4)}"
+        elif typ == "hcloud:index/server:Server":
+            outputs |= {"ipv6Address": f"2001:db8:{next(self._ipv6):x}::1", "status": "running", "primaryDiskSize": 80}
+        elif typ == "hcloud:index/loadBalancer:LoadBalancer":
+            outputs |= {"ipv4": f"198.51.100.{next(self._ipv4)}", "ipv6": f"2001:db8:{next(self._ipv6):x}::1"}
+        elif typ == "hcloud:index/floatingIp:FloatingIp":
+            outputs["ipAddress"] = f"192.0.2.{next(self._ipv4)}" if inputs.get("type") == "ipv4" else f"2001:db8:{next(self._ipv6):x}::"
+        elif typ == "hcloud:index/volume:Volume":
+            outputs["linuxDevice"] = f"/dev/disk/by-id/scsi-0HC_Volume_{resource_id}"
+        elif typ == "hcloud:index/sshKey:SshKey":
+            outputs["fingerprint"] = f"mock:{resource_id}"
+        elif typ == "command:remote:Command":
+            outputs |= {"stdout": "", "stderr": ""}
+        return outputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        resource_id = str(next(self._ids))
+        if args.typ == "hcloud:index/networkSubnet:NetworkSubnet":
+            # Real subnet ids look like "<networkId>-<ipRange>" and must never be int()-ed.
+            network_id, _ = unwrap_secrets(args.inputs.get("networkId"))
+            resource_id = f"{int(float(network_id))}-{args.inputs.get('ipRange')}"
+        inputs, secret_paths = unwrap_secrets(dict(args.inputs))
+        outputs = {**args.inputs, **self._outputs_for(args.typ, inputs, resource_id)}
+        self.resources.append(
+            RecordedResource(args.typ, args.name, inputs, resource_id, bool(args.custom), outputs, tuple(secret_paths))
+        )
+        return resource_id, outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "cloudflare:index/getZone:getZone":
+            name = (args.args.get("filter") or {}).get("name", "example.com")
+            zone_id = f"zone-{name.replace('.', '-')}"
+            # Invoke results must use camelCase wire keys.
+            return {"id": zone_id, "zoneId": zone_id, "name": name, "status": "active"}, []
+        return {}, []
+
+    def custom_resources(self) -> list[RecordedResource]:
+        return [r for r in self.resources if r.custom and not r.type.startswith("pulumi:providers:")]
+
+    def by_type(self, typ: str) -> list[RecordedResource]:
+        return [r for r in self.resources if r.type == typ]

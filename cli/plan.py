@@ -1,0 +1,118 @@
+"""`hetzner-platform plan`: what a stack will create, the host files, its cost and capacity. Offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from cli.evaluate import Evaluation, evaluate
+from cli.render_out import write_rendered_files
+from components.specs import PlatformSpec, resolve
+from config.errors import ConfigError
+from config.loader import validate_config
+from config.schema import StackConfig
+from config.stack_file import StackFile, read_stack_file
+
+EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
+
+
+@dataclass
+class Plan:
+    stack: StackFile
+    config: StackConfig
+    spec: PlatformSpec
+    evaluation: Evaluation
+    cost: Any  # cost.api.PlanCost
+
+    def exit_code(self) -> int:
+        return int(self.cost.exit_code())
+
+    def host_steps(self) -> dict[str, list[str]]:
+        return {name: host.step_names for name, host in self.evaluation.platform.hosts.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stack": self.stack.stack_name,
+            "project": self.config.project,
+            "environment": self.config.environment,
+            "location": self.config.location,
+            "resources": [{"type": r.type, "name": r.name} for r in sorted_resources(self.evaluation)],
+            "host_steps": self.host_steps(),
+            "outputs": self.evaluation.outputs,
+            "cost": self.cost.cost_json(),
+            "capacity": self.cost.capacity_json(),
+            "secrets": self.evaluation.secret_notes,
+            "warnings": list(self.cost.warnings),
+            "exit_code": self.exit_code(),
+        }
+
+
+def sorted_resources(evaluation: Evaluation) -> list[Any]:
+    return sorted(evaluation.resources, key=lambda r: (r.type, r.name))
+
+
+def stack_path(stack: str | None, config_file: str | None, project_dir: Path) -> Path:
+    if config_file:
+        return Path(config_file)
+    return project_dir / f"Pulumi.{stack}.yaml"
+
+
+def load(path: Path) -> tuple[StackFile, StackConfig]:
+    """Read and validate; ConfigError carries every problem."""
+    stack = read_stack_file(path)
+    config = validate_config(stack.values, source=str(path))
+    return stack, config
+
+
+def build_plan(stack: StackFile, config: StackConfig) -> Plan:
+    from cost.api import plan_sections
+
+    spec = resolve(config)
+    cost = plan_sections(config, spec, token=os.environ.get("HCLOUD_TOKEN"), endpoint=os.environ.get("HCLOUD_ENDPOINT"))
+    evaluation = evaluate(stack, enforce_budget=False)
+    return Plan(stack, config, spec, evaluation, cost)
+
+
+def render_text(plan: Plan, out: TextIO) -> None:
+    resources = sorted_resources(plan.evaluation)
+    print(f"hetzner-platform plan: stack '{plan.stack.stack_name}' ({plan.stack.path})", file=out)
+    print(f"project {plan.config.project}, environment {plan.config.environment}, location {plan.config.location}\n", file=out)
+    width = max(len(r.type) for r in resources)
+    print(f"Resources to create ({len(resources)}):", file=out)
+    for resource in resources:
+        print(f"  {resource.type:<{width}}  {resource.name}", file=out)
+    print("\nHost configuration steps (remote commands, in order):", file=out)
+    for server, steps in plan.host_steps().items():
+        print(f"  {server}: {' -> '.join(steps) if steps else '(none)'}", file=out)
+    if plan.evaluation.secret_notes:
+        print("\nSecrets:", file=out)
+        for key, note in sorted(plan.evaluation.secret_notes.items()):
+            print(f"  {key}: {note}", file=out)
+    print("", file=out)
+    print(plan.cost.render_text(), file=out)
+    for warning in plan.cost.warnings:
+        print(f"warning: {warning}", file=out)
+
+
+def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
+             project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    path = stack_path(stack, config_file, project_dir)
+    try:
+        stack_file, config = load(path)
+    except ConfigError as error:
+        print(error.render(), file=err)
+        return EXIT_INVALID
+    plan = build_plan(stack_file, config)
+    if out_dir:
+        written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))
+        print(f"wrote {len(written)} rendered host files to {out_dir}", file=err)
+    if as_json:
+        json.dump(plan.to_json(), out, indent=2, sort_keys=False, default=str)
+        out.write("\n")
+    else:
+        render_text(plan, out)
+    return plan.exit_code()

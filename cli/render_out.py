@@ -1,0 +1,54 @@
+"""Write what each server receives to a directory: step scripts exactly as sent, and every file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli.evaluate import Evaluation
+from components.specs import PlatformSpec
+from config.schema import StackConfig
+from render.cloud_init import render_user_data
+from render.steps import HostRuntime
+
+
+def runtime_from_mocks(spec: PlatformSpec, evaluation: Evaluation, server: str) -> HostRuntime:
+    """The stand-in ids and addresses the mocks handed out, so files match the step scripts."""
+    by_name = {(r.type, r.name): r for r in evaluation.mocks.resources}
+    volume_ids = {
+        volume.name: int(by_name[("hcloud:index/volume:Volume", volume.resource_name)].id)
+        for volume in spec.volumes
+        if volume.server == server
+    }
+    floating_ip = None
+    if spec.floating_ip and spec.floating_ip.server == server:
+        floating_ip = by_name[("hcloud:index/floatingIp:FloatingIp", spec.floating_ip.resource_name)].outputs.get("ipAddress")
+    return HostRuntime(volume_ids=volume_ids, floating_ip=floating_ip, private_ip=spec.server(server).private_ip)
+
+
+def server_files(config: StackConfig, server: str, runtime: HostRuntime) -> dict[str, str]:
+    from render.host import render_host_files
+
+    return dict(render_host_files(config, server, runtime))
+
+
+def write_rendered_files(config: StackConfig, spec: PlatformSpec, evaluation: Evaluation, out_dir: Path) -> list[Path]:
+    written: list[Path] = []
+
+    def write(path: Path, content: str, mode: int = 0o644) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+        path.chmod(mode)
+        written.append(path)
+
+    for server in spec.servers:
+        base = out_dir / server.name
+        write(base / "user-data.yaml", render_user_data(config))
+        commands = {r.name: r for r in evaluation.mocks.by_type("command:remote:Command")}
+        host = evaluation.platform.hosts[server.name]
+        for index, step in enumerate(host.step_names, start=1):
+            recorded = commands[f"host-{server.name}-{step}"]
+            write(base / "steps" / f"{index:02d}-{step}.sh", str(recorded.inputs.get("stdin", "")), 0o755)
+        runtime = runtime_from_mocks(spec, evaluation, server.name)
+        for host_path, content in sorted(server_files(config, server.name, runtime).items()):
+            write(base / "rootfs" / host_path.lstrip("/"), content)
+    return written

@@ -1,0 +1,98 @@
+"""The remote command chain that turns a bare server into the configured host.
+
+One pulumi_command remote.Command per step (wait, base, ssh, firewall, ..., app, ops), in order, each
+depending on the one before. A step's script travels on stdin to `sudo bash -s`, so nothing (least of
+all a secret) is on a command line. Its trigger is the server id plus the hash of exactly that script:
+a change re-runs only the steps whose script changed, and no change re-runs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_command import remote
+
+from config.schema import StackConfig
+from render.steps import HostRuntime, HostStep
+
+# A renderer takes the config, the server name, runtime values and secret values, and returns steps.
+StepRenderer = Callable[[StackConfig, str, HostRuntime, Mapping[str, str]], Sequence[HostStep]]
+
+REMOTE_SHELL = "sudo bash -s"
+
+
+@dataclass(frozen=True)
+class StepSource:
+    """A renderer and whether its scripts embed secret values (then their stdin is a Pulumi secret)."""
+
+    render: StepRenderer
+    uses_secrets: bool = False
+
+
+def step_names(config: StackConfig, server: str, sources: Sequence[StepSource], secret_names: Sequence[str]) -> list[str]:
+    """Step names are fixed by the config alone, so resources can be declared before any id is known."""
+    placeholders = {name: f"<secret {name}>" for name in secret_names}
+    return [step.name for source in sources for step in source.render(config, server, HostRuntime(), placeholders)]
+
+
+class HostConfiguration(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        config: StackConfig,
+        server: str,
+        *,
+        host: pulumi.Input[str],
+        server_id: pulumi.Output[int],
+        private_key: pulumi.Output[str],
+        runtime: pulumi.Output[HostRuntime],
+        secrets: Mapping[str, pulumi.Output[str]],
+        sources: Sequence[StepSource],
+        depends_on: Sequence[pulumi.Resource] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("hetzner-platform:host:HostConfiguration", name, None, opts)
+        connection = remote.ConnectionArgs(
+            host=host,
+            port=config.ssh.port,
+            user=config.ssh.admin_user,
+            private_key=private_key,
+            # A fresh server needs a minute or two before sshd answers on the new port.
+            dial_error_limit=40,
+            per_dial_timeout=30,
+        )
+        secret_names = sorted(secrets)
+        secret_values = pulumi.Output.all(*[secrets[key] for key in secret_names])
+
+        def render_source(source: StepSource) -> pulumi.Output[dict[str, HostStep]]:
+            def render(args: list[object]) -> dict[str, HostStep]:
+                runtime_value, values = args
+                assert isinstance(runtime_value, HostRuntime) and isinstance(values, list)
+                resolved = dict(zip(secret_names, (str(v) for v in values), strict=True)) if source.uses_secrets else {}
+                return {step.name: step for step in source.render(config, server, runtime_value, resolved)}
+
+            # Only sources that use secrets depend on them, so only their scripts become secret.
+            inputs = pulumi.Output.all(runtime, secret_values if source.uses_secrets else pulumi.Output.from_input([]))
+            return inputs.apply(render)
+
+        self.commands: dict[str, remote.Command] = {}
+        previous: list[pulumi.Resource] = list(depends_on)
+        for source in sources:
+            rendered = render_source(source)
+            for step_name in step_names(config, server, [source], secret_names):
+                step = rendered.apply(lambda steps, n=step_name: steps[n])  # type: ignore[misc]
+                command = remote.Command(
+                    f"{name}-{step_name}",
+                    connection=connection,
+                    create=REMOTE_SHELL,
+                    stdin=step.apply(lambda s: s.script),
+                    triggers=[server_id, step.apply(lambda s: s.digest)],
+                    logging=remote.Logging.STDOUT_AND_STDERR,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+                )
+                self.commands[step_name] = command
+                previous = [command]
+        self.step_names = list(self.commands)
+        self.register_outputs({"steps": self.step_names})

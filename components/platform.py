@@ -1,0 +1,174 @@
+"""Wires every component of a stack together, in one direction: config -> specs -> resources -> outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+from components.firewall import Firewall
+from components.floating_ip import FloatingIp
+from components.host import HostConfiguration, StepSource
+from components.load_balancer import LoadBalancer
+from components.network import PrivateNetwork
+from components.servers import PlacementGroup, Server
+from components.specs import PlatformSpec, resolve
+from components.ssh_keys import SshKeys
+from components.storage import Volume
+from config.pulumi_config import StackSecrets
+from config.schema import StackConfig
+from render.cloud_init import render_user_data
+from render.steps import HostRuntime
+
+
+class Platform(pulumi.ComponentResource):
+    def __init__(
+        self,
+        name: str,
+        config: StackConfig,
+        secrets: StackSecrets,
+        *,
+        step_sources: Sequence[StepSource],
+        secret_values: dict[str, pulumi.Output[str]] | None = None,
+        spec: PlatformSpec | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("hetzner-platform:index:Platform", name, None, opts)
+        self.config = config
+        self.spec = spec if spec is not None else resolve(config)
+        spec = self.spec
+        child = pulumi.ResourceOptions(parent=self)
+
+        ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
+        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, opts=child)
+        placement = PlacementGroup("placement", spec, opts=child) if spec.placement_group else None
+        user_data = render_user_data(config)
+
+        self.servers: dict[str, Server] = {
+            server.name: Server(
+                f"server-{server.name}",
+                server,
+                user_data=user_data,
+                ssh_key_ids=ssh_keys.key_ids,
+                firewall_id=firewall.firewall_id,
+                placement_group_id=placement.group_id if placement else None,
+                opts=child,
+            )
+            for server in spec.servers
+        }
+        server_ids = {name: server.server_id for name, server in self.servers.items()}
+
+        network = PrivateNetwork("network", spec, spec.network, opts=child) if spec.network else None
+        attachments = {
+            server.name: network.attach(server.name, server_ids[server.name], server.private_ip, server.resource_name)
+            for server in spec.servers
+            if network is not None
+        }
+
+        self.volumes = {
+            volume.name: Volume(f"volume-{volume.name}", spec, volume, server_ids[volume.server], opts=child)
+            for volume in spec.volumes
+        }
+
+        self.load_balancer = (
+            LoadBalancer(
+                "load-balancer",
+                spec,
+                spec.load_balancer,
+                target_server_ids={name: server_ids[name] for name in spec.load_balancer.targets},
+                subnet_id=network.subnet_id if network else None,
+                network_attachments=list(attachments.values()),
+                opts=child,
+            )
+            if spec.load_balancer
+            else None
+        )
+        self.floating_ip = (
+            FloatingIp("floating-ip", spec, spec.floating_ip, server_ids[spec.floating_ip.server], opts=child)
+            if spec.floating_ip
+            else None
+        )
+
+        self.dns_names: list[str] = []
+        if spec.dns_zone:
+            # Imported here on purpose: pulumi_cloudflare costs ~4 s and stacks without DNS skip it.
+            from components.dns import DnsRecords
+
+            dns = DnsRecords("dns", spec, self._dns_targets(), opts=child)
+            self.dns_names = dns.names
+
+        self.hosts = {
+            server.name: HostConfiguration(
+                f"host-{server.name}",
+                config,
+                server.name,
+                host=self.servers[server.name].ipv4,
+                server_id=server_ids[server.name],
+                private_key=secrets.ssh_private_key,
+                runtime=self._runtime(server.name),
+                secrets=secret_values or {},
+                sources=step_sources,
+                # Volumes, the private network and the floating IP must be in place before the host steps
+                # that configure them run.
+                depends_on=[
+                    *[v.attachment for v in self.volumes.values()],
+                    *([attachments[server.name]] if server.name in attachments else []),
+                    *([self.floating_ip.assignment] if self.floating_ip else []),
+                ],
+                opts=child,
+            )
+            for server in spec.servers
+        }
+        self.outputs = self._outputs()
+        self.register_outputs(self.outputs)
+
+    def _dns_targets(self) -> dict[str, pulumi.Output[str]]:
+        targets: dict[str, pulumi.Output[str]] = {}
+        if self.load_balancer:
+            targets["load_balancer/A"] = self.load_balancer.ipv4
+            targets["load_balancer/AAAA"] = self.load_balancer.ipv6
+        if self.floating_ip:
+            kind = "A" if self.spec.floating_ip and self.spec.floating_ip.ip_type == "ipv4" else "AAAA"
+            targets[f"floating_ip/{kind}"] = self.floating_ip.address
+        for name, server in self.servers.items():
+            targets[f"server:{name}/A"] = server.ipv4
+            targets[f"server:{name}/AAAA"] = server.ipv6
+        return targets
+
+    def _runtime(self, server: str) -> pulumi.Output[HostRuntime]:
+        volumes = {v.name: self.volumes[v.name].volume_id for v in self.spec.volumes if v.server == server}
+        fip = self.floating_ip.address if self.floating_ip and self.spec.floating_ip and self.spec.floating_ip.server == server else None
+        private_ip = self.spec.server(server).private_ip
+
+        def build(args: list[Any]) -> HostRuntime:
+            ids, address = args
+            return HostRuntime(volume_ids=dict(zip(volumes, ids, strict=True)), floating_ip=address, private_ip=private_ip)
+
+        return pulumi.Output.all(pulumi.Output.all(*volumes.values()), fip).apply(build)
+
+    def _outputs(self) -> dict[str, Any]:
+        ssh = self.config.ssh
+        outputs: dict[str, Any] = {
+            "servers": {
+                name: {
+                    "type": server.spec.server_type,
+                    "ipv4": server.ipv4,
+                    "ipv6": server.ipv6,
+                    "privateIp": server.spec.private_ip,
+                    "roles": list(server.spec.roles),
+                }
+                for name, server in self.servers.items()
+            },
+            "sshCommands": {
+                name: server.ipv4.apply(lambda ip: f"ssh -p {ssh.port} {ssh.admin_user}@{ip}")
+                for name, server in self.servers.items()
+            },
+            "dnsNames": self.dns_names,
+        }
+        if self.floating_ip:
+            outputs["floatingIp"] = self.floating_ip.address
+        if self.load_balancer:
+            outputs["loadBalancerIpv4"] = self.load_balancer.ipv4
+            outputs["loadBalancerIpv6"] = self.load_balancer.ipv6
+        return outputs

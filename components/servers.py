@@ -1,0 +1,95 @@
+"""Servers with their own primary IPs (so addresses survive a server replacement) and placement group."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_hcloud as hcloud
+
+from components.specs import PlatformSpec, ServerSpec
+
+
+class Server(pulumi.ComponentResource):
+    """One server, its primary IPv4/IPv6, the firewall attached from the first boot."""
+
+    def __init__(
+        self,
+        name: str,
+        spec: ServerSpec,
+        *,
+        user_data: str,
+        ssh_key_ids: list[pulumi.Output[str]],
+        firewall_id: pulumi.Output[int],
+        placement_group_id: pulumi.Output[int] | None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("hetzner-platform:compute:Server", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.spec = spec
+        self.primary_ipv4 = hcloud.PrimaryIp(
+            f"{spec.resource_name}-ipv4",
+            name=f"{spec.resource_name}-ipv4",
+            type="ipv4",
+            location=spec.location,
+            assignee_type="server",
+            auto_delete=False,
+            delete_protection=spec.protected,
+            labels=spec.labels,
+            opts=child,
+        )
+        self.primary_ipv6 = hcloud.PrimaryIp(
+            f"{spec.resource_name}-ipv6",
+            name=f"{spec.resource_name}-ipv6",
+            type="ipv6",
+            location=spec.location,
+            assignee_type="server",
+            auto_delete=False,
+            delete_protection=spec.protected,
+            labels=spec.labels,
+            opts=child,
+        )
+        self.server = hcloud.Server(
+            spec.resource_name,
+            name=spec.resource_name,
+            server_type=spec.server_type,
+            image=spec.image,
+            location=spec.location,
+            backups=spec.backups,
+            labels=spec.labels,
+            user_data=user_data,
+            ssh_keys=ssh_key_ids,
+            firewall_ids=[firewall_id],
+            placement_group_id=placement_group_id,
+            # Hetzner rejects a mix; the schema guarantees both flags agree.
+            delete_protection=spec.protected,
+            rebuild_protection=spec.protected,
+            public_nets=[
+                hcloud.ServerPublicNetArgs(
+                    ipv4_enabled=True,
+                    ipv4=self.primary_ipv4.id.apply(int),
+                    ipv6_enabled=True,
+                    ipv6=self.primary_ipv6.id.apply(int),
+                )
+            ],
+            # Changing either would replace the server (and its disk); keys are managed over SSH afterwards.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ssh_keys", "user_data"]),
+        )
+        self.server_id: pulumi.Output[int] = self.server.id.apply(int)
+        self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
+        self.ipv6: pulumi.Output[str] = self.server.ipv6_address
+        self.register_outputs({"serverId": self.server_id, "ipv4": self.ipv4, "ipv6": self.ipv6})
+
+
+class PlacementGroup(pulumi.ComponentResource):
+    """Spread placement: with more than one server, no two share a physical host."""
+
+    def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("hetzner-platform:compute:PlacementGroup", name, None, opts)
+        self.group = hcloud.PlacementGroup(
+            f"{spec.prefix}-spread",
+            name=f"{spec.prefix}-spread",
+            type="spread",
+            labels=spec.labels,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        self.group_id: pulumi.Output[int] = self.group.id.apply(int)
+        self.register_outputs({"placementGroupId": self.group_id})

@@ -1,0 +1,68 @@
+"""Read the stack config from Pulumi's runtime (pulumi up / preview, or the offline plan's mocks)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+from config.errors import ConfigError, ConfigIssue
+from config.loader import REQUIRED_SECRETS, config_keys, decode_runtime_value, validate_config
+from config.schema import StackConfig
+from config.stack_file import NAMESPACE, is_placeholder
+
+
+@dataclass
+class StackSecrets:
+    """Secret values as Pulumi secrets; `placeholders` names those the offline plan stood in for."""
+
+    ssh_private_key: pulumi.Output[str]
+    provided: dict[str, pulumi.Output[str]] = field(default_factory=dict)
+    placeholders: set[str] = field(default_factory=set)
+
+
+def _raw_values(cfg: pulumi.Config) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for key in config_keys():
+        raw = cfg.get(key)
+        if raw is not None:
+            values[key] = decode_runtime_value(raw)
+    return values
+
+
+def load_from_pulumi(namespace: str = NAMESPACE) -> tuple[StackConfig, StackSecrets]:
+    """Validate everything first; raise ConfigError (all issues at once) before any resource exists."""
+    cfg = pulumi.Config(namespace)
+    issues: list[ConfigIssue] = []
+    placeholders: set[str] = set()
+    private_key = cfg.get("sshPrivateKey")
+    for key in REQUIRED_SECRETS:
+        value = cfg.get(key)
+        if value is None or not value.strip():
+            issues.append(ConfigIssue(key, f"required secret is not set: pulumi config set --secret {key} < ~/.ssh/id_ed25519"))
+        elif is_placeholder(value):
+            placeholders.add(key)
+    app_secrets_raw = cfg.get("appSecrets")
+    app_secrets = decode_runtime_value(app_secrets_raw) if app_secrets_raw else {}
+    if not isinstance(app_secrets, dict):
+        hint = "must be a mapping of NAME: secret value (pulumi config set --secret --path appSecrets.NAME)"
+        issues.append(ConfigIssue("appSecrets", hint))
+        app_secrets = {}
+    for name, value in app_secrets.items():
+        if not isinstance(value, str) or not value:
+            issues.append(ConfigIssue(f"appSecrets.{name}", "secret value is empty"))
+        elif is_placeholder(value):
+            placeholders.add(f"appSecrets.{name}")
+    try:
+        config = validate_config(_raw_values(cfg), source=f"stack {pulumi.get_stack()}")
+    except ConfigError as error:
+        raise ConfigError(error.issues + issues, error.source) from None
+    if issues:
+        raise ConfigError(issues, f"stack {pulumi.get_stack()}")
+    secrets = StackSecrets(
+        ssh_private_key=pulumi.Output.secret(private_key or ""),
+        provided={name: pulumi.Output.secret(str(value)) for name, value in app_secrets.items()},
+        placeholders=placeholders,
+    )
+    return config, secrets
