@@ -1,0 +1,82 @@
+"""The offline plan as a user runs it: a subprocess, real stack files, exit codes 0/1/2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.unit.stacks import PROD, variant
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def plan(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli.main", "plan", *args], cwd=cwd, capture_output=True, text=True, timeout=180,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
+    )
+
+
+def write(tmp_path: Path, values: dict[str, object]) -> Path:
+    path = tmp_path / "Pulumi.case.yaml"
+    path.write_text(yaml.safe_dump({"config": {f"hetzner-platform:{k}": v for k, v in values.items()}}), encoding="utf-8")
+    return path
+
+
+def test_prod_plan_json_lists_every_resource_kind() -> None:
+    result = plan("--stack", "prod", "--json")
+    assert result.returncode in (0, 1), result.stderr
+    document = json.loads(result.stdout)
+    types = {r["type"] for r in document["resources"]}
+    expected = {
+        "hcloud:index/server:Server", "hcloud:index/volume:Volume", "hcloud:index/volumeAttachment:VolumeAttachment",
+        "hcloud:index/firewall:Firewall", "hcloud:index/loadBalancer:LoadBalancer",
+        "hcloud:index/loadBalancerService:LoadBalancerService", "hcloud:index/loadBalancerTarget:LoadBalancerTarget",
+        "hcloud:index/loadBalancerNetwork:LoadBalancerNetwork", "hcloud:index/floatingIp:FloatingIp",
+        "hcloud:index/floatingIpAssignment:FloatingIpAssignment", "hcloud:index/network:Network",
+        "hcloud:index/networkSubnet:NetworkSubnet", "hcloud:index/sshKey:SshKey", "cloudflare:index/dnsRecord:DnsRecord",
+    }
+    assert expected <= types, expected - types
+    assert document["secrets"]["sshPrivateKey"].startswith("not set")
+    assert "Traceback" not in result.stderr
+
+
+def test_five_mistakes_exit_2_and_are_all_named(tmp_path: Path) -> None:
+    values = variant(
+        PROD,
+        location="nbg9",
+        servers={"app": {"serverType": "cx32"}},
+        volumes={"data": {"sizeGb": 5}},
+        ssh={**PROD["ssh"], "port": 80},
+        dns={**PROD["dns"], "zone": "not a domain"},
+    )
+    result = plan("--config-file", str(write(tmp_path, values)))
+    assert result.returncode == 2
+    for path in ("location:", "servers.app.serverType:", "volumes.data.sizeGb:", "ssh.port:", "dns.zone:"):
+        assert path in result.stderr, result.stderr
+    assert "use 'cx33'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_unreadable_stack_file_exits_2_without_traceback(tmp_path: Path) -> None:
+    broken = tmp_path / "Pulumi.broken.yaml"
+    broken.write_text("config: [unclosed", encoding="utf-8")
+    result = plan("--config-file", str(broken))
+    assert result.returncode == 2 and "not valid YAML" in result.stderr and "Traceback" not in result.stderr
+    missing = plan("--stack", "nosuchstack")
+    assert missing.returncode == 2 and "stack file not found" in missing.stderr
+
+
+def test_out_writes_the_scripts_and_files_the_host_receives(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = plan("--stack", "prod", "--out", str(out))
+    assert result.returncode in (0, 1), result.stderr
+    steps = sorted(p.name for p in (out / "app" / "steps").iterdir())
+    assert steps[0] == "01-wait.sh" and any(name.endswith("-ssh.sh") for name in steps)
+    assert (out / "app" / "user-data.yaml").read_text().startswith("#cloud-config")
+    rootfs = out / "app" / "rootfs"
+    assert any(rootfs.rglob("*.conf"))
