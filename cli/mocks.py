@@ -7,7 +7,7 @@ produce identical inputs.
 
 from __future__ import annotations
 
-import itertools
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,27 +40,32 @@ def unwrap_secrets(value: Any, path: str = "", found: list[str] | None = None) -
     return value, found
 
 
+def stable_number(*parts: str, modulo: int) -> int:
+    """A number fixed by the resource's type and name: registration order is async and varies."""
+    digest = hashlib.sha256("/".join(parts).encode()).hexdigest()
+    return int(digest[:12], 16) % modulo
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
     def __init__(self) -> None:
         self.resources: list[RecordedResource] = []
-        self._ids = itertools.count(100001)
-        self._ipv4 = itertools.count(10)
-        self._ipv6 = itertools.count(16)
 
-    def _outputs_for(self, typ: str, inputs: dict[str, Any], resource_id: str) -> dict[str, Any]:
+    def _outputs_for(self, typ: str, name: str, inputs: dict[str, Any], resource_id: str) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
+        octet = 1 + stable_number(typ, name, "v4", modulo=254)
+        v6 = f"2001:db8:{stable_number(typ, name, 'v6', modulo=0xFFFF):x}::"
         if typ == "hcloud:index/primaryIp:PrimaryIp":
             if inputs.get("type") == "ipv6":
-                outputs["ipAddress"] = f"2001:db8:{next(self._ipv6):x}::1"
-                outputs["ipNetwork"] = outputs["ipAddress"].removesuffix("1") + "/64"
+                outputs["ipAddress"] = f"{v6}1"
+                outputs["ipNetwork"] = f"{v6}/64"
             else:
-                outputs["ipAddress"] = f"203.0.113.{next(self._ipv4)}"
+                outputs["ipAddress"] = f"203.0.113.{octet}"
         elif typ == "hcloud:index/server:Server":
-            outputs |= {"ipv6Address": f"2001:db8:{next(self._ipv6):x}::1", "status": "running", "primaryDiskSize": 80}
+            outputs |= {"ipv6Address": f"{v6}1", "status": "running", "primaryDiskSize": 80}
         elif typ == "hcloud:index/loadBalancer:LoadBalancer":
-            outputs |= {"ipv4": f"198.51.100.{next(self._ipv4)}", "ipv6": f"2001:db8:{next(self._ipv6):x}::1"}
+            outputs |= {"ipv4": f"198.51.100.{octet}", "ipv6": f"{v6}1"}
         elif typ == "hcloud:index/floatingIp:FloatingIp":
-            outputs["ipAddress"] = f"192.0.2.{next(self._ipv4)}" if inputs.get("type") == "ipv4" else f"2001:db8:{next(self._ipv6):x}::"
+            outputs["ipAddress"] = f"192.0.2.{octet}" if inputs.get("type") == "ipv4" else v6
         elif typ == "hcloud:index/volume:Volume":
             outputs["linuxDevice"] = f"/dev/disk/by-id/scsi-0HC_Volume_{resource_id}"
         elif typ == "hcloud:index/sshKey:SshKey":
@@ -70,13 +75,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return outputs
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        resource_id = str(next(self._ids))
+        resource_id = str(100000 + stable_number(args.typ, args.name, modulo=900000))
         if args.typ == "hcloud:index/networkSubnet:NetworkSubnet":
             # Real subnet ids look like "<networkId>-<ipRange>" and must never be int()-ed.
             network_id, _ = unwrap_secrets(args.inputs.get("networkId"))
             resource_id = f"{int(float(network_id))}-{args.inputs.get('ipRange')}"
         inputs, secret_paths = unwrap_secrets(dict(args.inputs))
-        outputs = {**args.inputs, **self._outputs_for(args.typ, inputs, resource_id)}
+        outputs = {**args.inputs, **self._outputs_for(args.typ, args.name, inputs, resource_id)}
         self.resources.append(
             RecordedResource(args.typ, args.name, inputs, resource_id, bool(args.custom), outputs, tuple(secret_paths))
         )

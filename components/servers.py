@@ -62,6 +62,8 @@ class Server(pulumi.ComponentResource):
             # Hetzner rejects a mix; the schema guarantees both flags agree.
             delete_protection=spec.protected,
             rebuild_protection=spec.protected,
+            # A type change keeps the disk as it is when asked, so a later downgrade stays possible.
+            keep_disk=spec.keep_disk,
             public_nets=[
                 hcloud.ServerPublicNetArgs(
                     ipv4_enabled=True,

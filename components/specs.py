@@ -30,6 +30,8 @@ class ServerSpec:
     ordered_on: dt.date | None
     hours_per_month: int | None
     private_ip: str | None
+    keep_disk: bool = False
+    snapshot_before_resize: bool = False
 
 
 @dataclass(frozen=True)
@@ -142,6 +144,8 @@ def resolve(config: StackConfig) -> PlatformSpec:
             ordered_on=server.ordered_on,
             hours_per_month=server.hours_per_month,
             private_ip=server_ips.get(name),
+            keep_disk=server.keep_disk,
+            snapshot_before_resize=server.snapshot_before_resize,
         )
         for name, server in config.servers.items()
     )

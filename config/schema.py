@@ -110,6 +110,11 @@ class ServerConfig(ConfigModel):
     ordered_on: dt.date | None = None
     # Expected hours alive per month for hourly billing; None: the whole month.
     hours_per_month: Annotated[int, Field(ge=1, le=744)] | None = None
+    # On a type change keep the current disk size, so the server can be scaled down again later
+    # (Hetzner cannot shrink a disk). Required to move to a type with a smaller disk.
+    keep_disk: bool = False
+    # Take a Hetzner snapshot before a type change (billed per GB until deleted).
+    snapshot_before_resize: bool = False
 
     @field_validator("server_type")
     @classmethod

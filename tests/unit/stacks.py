@@ -60,6 +60,7 @@ def variant(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 def write_stack(tmp_path: Path, values: dict[str, Any], name: str = "test", extra: dict[str, Any] | None = None) -> StackFile:
     document = {"config": {f"hetzner-platform:{key}": value for key, value in values.items()} | (extra or {})}
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / f"Pulumi.{name}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
     return read_stack_file(path)
