@@ -1,0 +1,343 @@
+"""The plan's `cost` and `capacity` sections for one stack.
+
+    plan = plan_sections(config, spec, token=os.environ.get("HCLOUD_TOKEN"))
+    plan.cost_json(); plan.capacity_json(); plan.exit_code(); print(plan.render_text())
+
+JSON money convention: every amount (`monthly_eur`, `gross_eur`, totals, budget figures, deltas) is a
+JSON number rounded to 2 decimals; `unit_eur` and `quantity` are the exact figures as numbers (0.0572,
+100, 0.2). `null` means unknown (e.g. gross without a VAT rate). Internally everything is Decimal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from components.specs import PlatformSpec
+from config.catalogue import Catalogue, load_catalogue
+from config.schema import StackConfig
+from cost import report
+from cost.capacity import CapacityReport, check_capacity, placement_rule
+from cost.engine import BudgetStatus, CostLine, budget_status, price_stack
+from cost.live import DEFAULT_TIMEOUT_S, LivePricing, LivePricingError, fetch_live_pricing, resolve_endpoint
+from cost.money import ZERO, cents, dec, eur, json_money, json_number
+from cost.prices import PriceBook, override_key_problems
+from cost.upgrades import UpgradeOption, rescale_option, split_option
+
+STANDARD_NOTES = (
+    "Prices are net (excl. VAT); hetzner.com plan pages show the server price plus the EUR 0.50 primary IPv4.",
+    "Networks, subnets, firewalls, placement groups, SSH keys and Cloudflare DNS are not billed.",
+)
+
+
+@dataclass(frozen=True)
+class LiveStatus:
+    requested: bool
+    used: bool
+    endpoint: str | None
+    error: str | None
+    reason: str
+
+
+@dataclass
+class PlanCost:
+    stack: str
+    location: str
+    as_of: dt.date
+    catalogue_taken_on: str
+    lines: list[CostLine]
+    budget: BudgetStatus
+    vat_rate_percent: Decimal | None
+    vat_source: str | None
+    capacity: CapacityReport
+    upgrades: list[UpgradeOption]
+    live: LiveStatus
+    price_notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    # --- totals --------------------------------------------------------------------------------
+    @property
+    def total_net_eur(self) -> Decimal:
+        """Exact sum of the rounded lines (lines without a known price are left out and warned about)."""
+        return sum((line.monthly_eur for line in self.lines if line.monthly_eur is not None), ZERO)
+
+    @property
+    def total_gross_eur(self) -> Decimal | None:
+        if self.vat_rate_percent is None:
+            return None
+        return sum((line.gross_eur(self.vat_rate_percent) or ZERO for line in self.lines), ZERO)
+
+    @property
+    def complete(self) -> bool:
+        return all(line.monthly_eur is not None for line in self.lines)
+
+    @property
+    def status(self) -> str:
+        return self.budget.status
+
+    # --- the lead's API ------------------------------------------------------------------------
+    def exit_code(self) -> int:
+        """1 when over an enforced budget or over capacity, else 0."""
+        if (self.status == "over" and self.budget.enforce) or not self.capacity.ok:
+            return 1
+        return 0
+
+    def biggest_lines(self, count: int = 3) -> list[CostLine]:
+        priced = [line for line in self.lines if line.monthly_eur is not None]
+        return sorted(priced, key=lambda line: (-(line.monthly_eur or ZERO), self.lines.index(line)))[:count]
+
+    def budget_message(self) -> str | None:
+        """One line for warn / critical / over; None when ok."""
+        b = self.budget
+        if b.status == "ok":
+            return None
+        total = f"EUR {eur(b.total)}/month net"
+        if b.status == "over":
+            tail = " (budget.enforce is off: not blocking)" if not b.enforce else ""
+            return f"budget over: {self.stack} costs {total}, over the budget of EUR {eur(b.budget)} by EUR {eur(-b.headroom)}{tail}"
+        threshold = b.critical if b.status == "critical" else b.warn
+        return (f"budget {b.status}: {self.stack} costs {total}, at or above the {b.status} threshold EUR {eur(threshold)} "
+                f"(budget EUR {eur(b.budget)}, headroom EUR {eur(b.headroom)})")
+
+    def guard_message(self) -> str | None:
+        """Why `pulumi up` must stop: over an enforced budget. None otherwise."""
+        b = self.budget
+        if b.status != "over" or not b.enforce:
+            return None
+        biggest = ", ".join(f"{line.item} EUR {eur(line.monthly_eur)}" for line in self.biggest_lines())
+        return (
+            f"Budget guard: stack {self.stack} would cost EUR {eur(b.total)}/month (net), over its budget of "
+            f"EUR {eur(b.budget)} by EUR {eur(-b.headroom)}. Biggest lines: {biggest}. Nothing was created. "
+            f"Raise budget.monthlyEur, shrink the stack, or set budget.enforce to false."
+        )
+
+    def cost_json(self) -> dict[str, Any]:
+        vat = self.vat_rate_percent
+        return {
+            "currency": "EUR",
+            "as_of": self.as_of.isoformat(),
+            "catalogue": self.catalogue_taken_on,
+            "live": {
+                "requested": self.live.requested,
+                "used": self.live.used,
+                "endpoint": self.live.endpoint,
+                "error": self.live.error,
+            },
+            "lines": [self._line_json(line) for line in self.lines],
+            "total_net_eur": json_money(self.total_net_eur),
+            "total_gross_eur": json_money(self.total_gross_eur),
+            "vat_rate_percent": json_number(vat),
+            "vat_source": self.vat_source,
+            "complete": self.complete,
+            "budget_eur": json_money(self.budget.budget),
+            "warn_eur": json_money(self.budget.warn),
+            "critical_eur": json_money(self.budget.critical),
+            "headroom_eur": json_money(self.budget.headroom),
+            "status": self.status,
+            "enforce": self.budget.enforce,
+            "upgrade_options": [self._upgrade_json(option) for option in self.upgrades],
+            "price_notes": list(self.price_notes),
+            "warnings": list(self.warnings),
+        }
+
+    def capacity_json(self) -> dict[str, Any]:
+        servers = []
+        for server in self.capacity.servers:
+            suggestion = server.suggestion
+            servers.append({
+                "server": server.server,
+                "server_type": server.server_type,
+                "roles": list(server.roles),
+                "vcpu": json_number(server.vcpu_total),
+                "ram_gb": json_number(server.ram_gb_total),
+                "reserve_vcpu": json_number(server.reserve_vcpu),
+                "reserve_ram_gb": json_number(server.reserve_ram_gb),
+                "vcpu_available": json_number(server.vcpu_available),
+                "ram_gb_available": json_number(server.ram_gb_available),
+                "vcpu_allocated": json_number(server.vcpu_allocated),
+                "ram_gb_allocated": json_number(server.ram_gb_allocated.quantize(Decimal("0.001"))),
+                "services": [
+                    {"name": s.name, "role": s.role, "cpus": json_number(s.cpus), "memory_mb": json_number(s.memory_mb)}
+                    for s in server.services
+                ],
+                "ok": server.ok,
+                "problems": server.problems(),
+                "suggestion": None if suggestion is None else {
+                    "server_type": suggestion.server_type,
+                    "vcpu": suggestion.vcpu,
+                    "ram_gb": suggestion.ram_gb,
+                    "monthly_eur": json_money(suggestion.monthly_eur),
+                    "delta_eur": json_money(suggestion.delta_eur),
+                    "delta_with_backups_eur": json_money(suggestion.delta_with_backups_eur),
+                    "source": suggestion.source,
+                },
+            })
+        return {
+            "ok": self.capacity.ok,
+            "placement_rule": placement_rule(),
+            "servers": servers,
+            "unplaced_services": [s.name for s in self.capacity.unplaced],
+        }
+
+    def render_text(self) -> str:
+        return report.render_plan(self)
+
+    # --- helpers -------------------------------------------------------------------------------
+    def _line_json(self, line: CostLine) -> dict[str, Any]:
+        return {
+            "item": line.item,
+            "kind": line.kind,
+            "quantity": json_number(line.quantity),
+            "unit": line.unit,
+            "unit_eur": json_number(line.unit_eur),
+            "monthly_eur": json_money(line.monthly_eur),
+            "gross_eur": json_money(line.gross_eur(self.vat_rate_percent)),
+            "source": line.source,
+            "confidence": line.confidence,
+            "estimate": line.estimate,
+            "epoch": line.epoch,
+            "resource": line.resource,
+            "note": line.note,
+        }
+
+    @staticmethod
+    def _upgrade_json(option: UpgradeOption) -> dict[str, Any]:
+        return {
+            "kind": option.kind,
+            "title": option.title,
+            "total_net_eur": json_money(option.total_net_eur),
+            "delta_eur": json_money(option.delta_eur),
+            "servers": [
+                {
+                    "name": s.name, "server_type": s.server_type, "vcpu": s.vcpu, "ram_gb": s.ram_gb, "roles": list(s.roles),
+                    "server_eur": json_money(s.server_eur), "backups_eur": json_money(s.backups_eur),
+                    "primary_ips_eur": json_money(s.primary_ips_eur), "source": s.source,
+                }
+                for s in option.servers
+            ],
+            "notes": list(option.notes),
+        }
+
+
+def _read_live(config: StackConfig, token: str | None, endpoint: str | None, timeout: float, catalogue: Catalogue
+               ) -> tuple[LivePricing | None, LiveStatus]:
+    if not config.pricing.live:
+        return None, LiveStatus(False, False, None, None, "pricing.live is false")
+    if not token:
+        return None, LiveStatus(False, False, None, None, "no HCLOUD_TOKEN")
+    url = resolve_endpoint(endpoint)
+    try:
+        live = fetch_live_pricing(token, url, timeout=timeout)
+    except LivePricingError as exc:
+        return None, LiveStatus(True, False, url, str(exc), "failed")
+    except Exception as exc:  # no crash on anything the client library may raise
+        return None, LiveStatus(True, False, url, f"unexpected {type(exc).__name__}", "failed")
+    return live, LiveStatus(True, True, url, None, "read")
+
+
+def plan_sections(
+    config: StackConfig,
+    spec: PlatformSpec,
+    *,
+    token: str | None = None,
+    endpoint: str | None = None,
+    live_timeout: float = DEFAULT_TIMEOUT_S,
+    catalogue: Catalogue | None = None,
+) -> PlanCost:
+    """Price `spec` (the resolved resources) and check capacity.
+
+    The token is used only when pricing.live is true; the endpoint defaults to env HCLOUD_ENDPOINT,
+    then https://api.hetzner.cloud/v1. A failed live read is a warning, never an error.
+    """
+    catalogue = catalogue or load_catalogue()
+    as_of = config.pricing.as_of or dt.date.today()
+    live, live_status = _read_live(config, token, endpoint, live_timeout, catalogue)
+    warnings: list[str] = []
+    if live_status.error:
+        warnings.append(f"live /v1/pricing not used: {live_status.error}; prices come from catalogue {catalogue.taken_on}")
+    warnings += override_key_problems(config.pricing.overrides, catalogue)
+
+    book = PriceBook(catalogue, live, config.pricing.overrides)
+    priced = price_stack(config, spec, book, as_of)
+    lines = priced.lines
+
+    # VAT: the stack config wins (it may know about reverse charge), then the API's owner rate.
+    vat_rate: Decimal | None = None
+    vat_source: str | None = None
+    if config.pricing.vat_rate_percent is not None:
+        vat_rate, vat_source = dec(config.pricing.vat_rate_percent), "config pricing.vatRatePercent"
+    elif live is not None:
+        vat_rate, vat_source = live.vat_rate, "live /v1/pricing vat_rate"
+
+    server_lines = {line.resource: line for line in lines if line.kind == "server"}
+    latest = catalogue.latest_epoch
+    backup_pct = book.backup_percentage(latest).amount or ZERO
+    capacity = check_capacity(
+        config, spec, catalogue,
+        new_order_price=lambda name, location: book.server_monthly(name, location, latest),
+        current_server_monthly=lambda server: (
+            server_lines[spec.server(server).resource_name].exact_eur if spec.server(server).resource_name in server_lines else None
+        ),
+        backup_share=backup_pct / 100,
+    )
+    upgrades = [
+        option for option in (
+            rescale_option(spec, book, as_of, lines, capacity),
+            split_option(config, spec, book, as_of, lines),
+        ) if option is not None
+    ]
+
+    total = sum((line.monthly_eur for line in lines if line.monthly_eur is not None), ZERO)
+    budget = budget_status(config.budget, cents(total))
+    plan = PlanCost(
+        stack=spec.prefix,
+        location=spec.location,
+        as_of=as_of,
+        catalogue_taken_on=catalogue.taken_on,
+        lines=lines,
+        budget=budget,
+        vat_rate_percent=vat_rate,
+        vat_source=vat_source,
+        capacity=capacity,
+        upgrades=upgrades,
+        live=live_status,
+    )
+
+    notes = list(STANDARD_NOTES)
+    if live is None:
+        notes.append(f"Prices from the dated catalogue of {catalogue.taken_on} ({live_status.reason}); "
+                     "set HCLOUD_TOKEN to read the current prices from GET /v1/pricing.")
+    elif as_of < catalogue.epoch_starts[latest]:
+        notes.append(f"Live prices not used: the plan is priced for {as_of.isoformat()}, before the newest epoch.")
+    if vat_rate is None:
+        notes.append("Gross unknown: set pricing.vatRatePercent (or a HCLOUD_TOKEN, whose /v1/pricing answer carries the VAT rate).")
+    notes += [note for note in priced.notes if note not in notes]
+    plan.price_notes = notes
+
+    estimates = [line for line in lines if line.confidence == "estimate"]
+    if estimates:
+        listed = ", ".join(f"{line.item} {eur(line.monthly_eur)}" for line in estimates)
+        warnings.append(f"estimated prices (check with a HCLOUD_TOKEN or set pricing.overrides): {listed}")
+    unknown = [line.item for line in lines if line.monthly_eur is None]
+    if unknown:
+        warnings.append(f"no price known for {', '.join(unknown)}: the total leaves them out; set pricing.overrides")
+    for server in capacity.servers:
+        if not server.ok:
+            hint = ""
+            if server.suggestion is not None:
+                s = server.suggestion
+                hint = f"; cheapest fitting type: {s.server_type} EUR {eur(s.monthly_eur)}/month ({_signed(s.delta_eur)}/month)"
+            warnings.append(f"over capacity on server {server.server} ({server.server_type}): {'; '.join(server.problems())}{hint}")
+    if capacity.unplaced:
+        warnings.append(f"services without a server for their role: {', '.join(s.name for s in capacity.unplaced)}")
+    message = plan.budget_message()
+    if message:
+        warnings.append(message)
+    plan.warnings = warnings
+    return plan
+
+
+def _signed(value: Decimal) -> str:
+    return f"+{eur(value)}" if value >= 0 else eur(value)

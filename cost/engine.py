@@ -1,0 +1,226 @@
+"""Price every resource of a PlatformSpec, line by line, and place the total against the budget.
+
+Rules (docs/cost.md has the reasoning):
+* a server is priced in the epoch of its order date (Catalogue.server_epoch); everything else in the
+  epoch of the pricing date (pricing.asOf, default today);
+* servers with hours_per_month cost min(monthly, ceil(hours) x hourly); other resources a full month;
+* backups are a percentage of the server line; IPv6 primary IPs are free but listed;
+* snapshots and traffic overage only when pricing.expectedSnapshotGb / expectedTrafficTb are set;
+  the stack's expected outgoing traffic is compared with ONE per-location allowance (conservative:
+  all traffic is assumed to leave through one resource);
+* each line is rounded half-up to the cent; the total is the exact sum of the rounded lines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from components.specs import PlatformSpec, ServerSpec
+from config.catalogue import EPOCHS, Catalogue
+from config.schema import BudgetConfig, StackConfig
+from cost.money import ZERO, cents, dec, eur, number
+from cost.prices import OVERRIDE_SOURCE, Price, PriceBook
+
+EXTRA_SOURCE = "config pricing.extraLines"
+STATUSES = ("ok", "warn", "critical", "over")
+
+
+@dataclass(frozen=True)
+class CostLine:
+    item: str
+    kind: str  # server | backup | primary_ip | volume | load_balancer | floating_ip | snapshot | traffic | external
+    quantity: Decimal
+    unit: str  # month | hour | GB | TB | share of server price
+    unit_eur: Decimal | None
+    exact_eur: Decimal | None  # quantity x unit before rounding; None when no price is known
+    source: str
+    confidence: str
+    epoch: str | None = None
+    resource: str | None = None
+    note: str | None = None
+
+    @property
+    def monthly_eur(self) -> Decimal | None:
+        return None if self.exact_eur is None else cents(self.exact_eur)
+
+    @property
+    def estimate(self) -> bool:
+        return self.confidence in ("estimate", "unknown")
+
+    def gross_eur(self, vat_rate_percent: Decimal | None) -> Decimal | None:
+        """VAT on the rounded net line, rounded again: gross lines add up to the gross total."""
+        if self.monthly_eur is None or vat_rate_percent is None:
+            return None
+        return cents(self.monthly_eur * (1 + vat_rate_percent / 100))
+
+
+def epoch_label(catalogue: Catalogue, epoch: str) -> str:
+    """'p1 (from 2026-04-01)'; the first epoch is 'p0 (before 2026-04-01)'."""
+    index = EPOCHS.index(epoch)
+    if index == 0:
+        return f"{epoch} (before {catalogue.epoch_starts[EPOCHS[1]].isoformat()})"
+    return f"{epoch} (from {catalogue.epoch_starts[epoch].isoformat()})"
+
+
+def _line(item: str, kind: str, quantity: Decimal, unit: str, price: Price, **extra: str | None) -> CostLine:
+    exact = None if price.amount is None else quantity * price.amount
+    return CostLine(item, kind, quantity, unit, price.amount, exact, price.source, price.confidence, price.epoch, **extra)
+
+
+@dataclass
+class PricedStack:
+    lines: list[CostLine]
+    notes: list[str] = field(default_factory=list)
+
+    def add_notes(self, *notes: str) -> None:
+        for note in notes:
+            if note and note not in self.notes:
+                self.notes.append(note)
+
+
+def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: PricedStack, spec: PlatformSpec) -> list[CostLine]:
+    catalogue = book.catalogue
+    epoch = catalogue.server_epoch(as_of, server.ordered_on)
+    latest = catalogue.latest_epoch
+    monthly = book.server_monthly(server.server_type, server.location, epoch)
+    stack.add_notes(*monthly.notes)
+    ordered = f"ordered {server.ordered_on.isoformat()}" if server.ordered_on else "ordered on the pricing date"
+    note = f"{ordered}: price epoch {epoch_label(catalogue, epoch)}"
+    if epoch != latest and catalogue.epoch_applies.get(latest) == "new_server_orders" and as_of >= catalogue.epoch_starts[latest]:
+        new_price = book.server_monthly(server.server_type, server.location, latest)
+        stack.add_notes(
+            f"Server {server.name} ({server.server_type}) was ordered before {catalogue.epoch_starts[latest].isoformat()} and keeps "
+            f"its {epoch} price {eur(monthly.amount)}; a new order or a rescale pays the {latest} price {eur(new_price.amount)}."
+        )
+    family_note = catalogue.family_notes.get(catalogue.server_types[server.server_type].family, "")
+    if epoch == latest and "not available" in family_note:
+        stack.add_notes(f"{server.server_type}: {family_note}.")
+
+    line = _line(f"Server {server.name} ({server.server_type})", "server", Decimal(1), "month", monthly,
+                 resource=server.resource_name, note=note)
+    if server.hours_per_month is not None and monthly.amount is not None:
+        hourly = book.server_hourly(server.server_type, server.location, epoch)
+        stack.add_notes(*hourly.notes)
+        hours = Decimal(math.ceil(server.hours_per_month))
+        if hourly.amount is not None and hours * hourly.amount < monthly.amount:
+            line = _line(f"Server {server.name} ({server.server_type})", "server", hours, "hour", hourly,
+                         resource=server.resource_name,
+                         note=f"{note}; {number(hours)} h x {number(hourly.amount)} is under the monthly cap {eur(monthly.amount)}")
+        else:
+            line = replace(line, note=f"{note}; {server.hours_per_month} h reach the monthly cap")
+    lines = [line]
+
+    if server.backups:
+        pct = book.backup_percentage(epoch)
+        share = None if pct.amount is None else pct.amount / 100
+        exact = None if share is None or line.exact_eur is None else line.exact_eur * share
+        source, confidence = line.source, line.confidence
+        if pct.source == OVERRIDE_SOURCE:
+            source, confidence = OVERRIDE_SOURCE, "override"
+        lines.append(CostLine(
+            f"Backups {server.name} ({number(pct.amount or ZERO)} % of server)", "backup", share or ZERO,
+            "share of server price", line.exact_eur, exact, source, confidence, epoch, server.resource_name,
+        ))
+
+    billing_epoch = catalogue.epoch_on(as_of)
+    for ip in spec.primary_ips:
+        if ip.server != server.name:
+            continue
+        price = book.primary_ip_monthly(ip.ip_type, ip.location, billing_epoch)
+        stack.add_notes(*price.notes)
+        label = "IPv4" if ip.ip_type == "ipv4" else "IPv6"
+        lines.append(_line(f"Primary {label} {server.name}", "primary_ip", Decimal(1), "month", price,
+                           resource=ip.resource_name, note="free" if price.amount == ZERO else None))
+    return lines
+
+
+def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date) -> PricedStack:
+    catalogue = book.catalogue
+    stack = PricedStack(lines=[])
+    epoch = catalogue.epoch_on(as_of)
+    for server in spec.servers:
+        stack.lines += server_lines(server, book, as_of, stack, spec)
+        if server.snapshot_before_resize and config.pricing.expected_snapshot_gb == 0:
+            disk = catalogue.server_types[server.server_type].disk_gb
+            per_gb = book.snapshot_per_gb(epoch).amount
+            bound = "" if per_gb is None else f" (at most EUR {eur(per_gb * disk)}/month)"
+            stack.add_notes(
+                f"Server {server.name}: snapshotBeforeResize keeps a snapshot of up to {disk} GB{bound} until you delete it; "
+                "set pricing.expectedSnapshotGb to count it."
+            )
+
+    for volume in spec.volumes:
+        price = book.volume_per_gb(epoch)
+        stack.add_notes(*price.notes)
+        stack.lines.append(_line(f"Volume {volume.name} ({volume.size_gb} GB)", "volume", Decimal(volume.size_gb), "GB", price,
+                                 resource=volume.resource_name, note=f"attached to {volume.server}"))
+    if spec.load_balancer is not None:
+        lb = spec.load_balancer
+        price = book.load_balancer_monthly(lb.lb_type, lb.location, epoch)
+        stack.add_notes(*price.notes)
+        stack.lines.append(_line(f"Load balancer {lb.lb_type}", "load_balancer", Decimal(1), "month", price, resource=lb.resource_name))
+    if spec.floating_ip is not None:
+        fip = spec.floating_ip
+        price = book.floating_ip_monthly(fip.ip_type, fip.location, epoch)
+        stack.add_notes(*price.notes)
+        label = "IPv4" if fip.ip_type == "ipv4" else "IPv6"
+        note = f"assigned to {fip.server}"
+        if price.estimate:
+            note += "; price not found in public material, check it with a HCLOUD_TOKEN or pricing.overrides"
+        stack.lines.append(_line(f"Floating {label}", "floating_ip", Decimal(1), "month", price, resource=fip.resource_name, note=note))
+
+    pricing = config.pricing
+    if pricing.expected_snapshot_gb > 0:
+        gigabytes = dec(pricing.expected_snapshot_gb)
+        price = book.snapshot_per_gb(epoch)
+        stack.add_notes(*price.notes)
+        stack.lines.append(_line(f"Snapshots ({number(gigabytes)} GB expected)", "snapshot", gigabytes, "GB", price,
+                                 note="pricing.expectedSnapshotGb; billed on the stored (compressed) size"))
+    if pricing.expected_traffic_tb > 0:
+        expected = dec(pricing.expected_traffic_tb)
+        first_type = spec.servers[0].server_type if spec.servers else None
+        included, price = book.traffic(first_type, spec.location, epoch)
+        overage = max(ZERO, expected - included)
+        stack.lines.append(_line(
+            f"Traffic overage ({number(expected)} TB expected, {number(included)} TB included)", "traffic", overage, "TB", price,
+            note=f"outgoing traffic beyond the {spec.location} allowance of one resource",
+        ))
+
+    for extra in pricing.extra_lines:
+        amount = dec(extra.monthly_eur)
+        stack.lines.append(CostLine(extra.item, "external", Decimal(1), "month", amount, amount, EXTRA_SOURCE, "config",
+                                    None, None, extra.note))
+    return stack
+
+
+# --- budget ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class BudgetStatus:
+    budget: Decimal
+    warn: Decimal
+    critical: Decimal
+    enforce: bool
+    total: Decimal
+    status: str
+
+    @property
+    def headroom(self) -> Decimal:
+        return self.budget - self.total
+
+
+def budget_status(budget: BudgetConfig, total: Decimal) -> BudgetStatus:
+    """over: total > budget; critical: total >= critical; warn: total >= warn; else ok (net amounts)."""
+    monthly, warn, critical = cents(dec(budget.monthly_eur)), cents(dec(budget.warn)), cents(dec(budget.critical))
+    if total > monthly:
+        status = "over"
+    elif total >= critical:
+        status = "critical"
+    elif total >= warn:
+        status = "warn"
+    else:
+        status = "ok"
+    return BudgetStatus(monthly, warn, critical, budget.enforce, total, status)

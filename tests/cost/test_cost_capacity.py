@@ -1,0 +1,135 @@
+"""Capacity: services' limits per server against the type minus the reserve, with a sizing suggestion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cost_stacks import build, minimal_raw
+
+import cost.capacity as capacity_module
+from cost.api import PlanCost, plan_sections
+
+pytestmark = pytest.mark.cost
+
+
+def service(role: str, cpus: float, memory: str, **extra: Any) -> dict[str, Any]:
+    return {"image": "ghcr.io/example/app:1.0", "role": role, "limits": {"cpus": cpus, "memory": memory}, **extra}
+
+
+def plan_for(raw: dict[str, Any]) -> PlanCost:
+    config, spec = build(raw)
+    return plan_sections(config, spec)
+
+
+def servers(plan: PlanCost) -> dict[str, dict[str, Any]]:
+    return {entry["server"]: entry for entry in plan.capacity_json()["servers"]}
+
+
+def multi_server_raw() -> dict[str, Any]:
+    return minimal_raw(
+        servers={
+            "web1": {"serverType": "cx23", "roles": ["web"]},
+            "web2": {"serverType": "cx23", "roles": ["web"]},
+            "db": {"serverType": "cx33", "roles": ["db", "worker"]},
+        },
+        network={},
+        app={
+            "domain": "demo.example", "acmeEmail": "ops@demo.example",
+            "services": {
+                "api": service("web", 1.0, "1G", expose={"port": 8000}),
+                "uploads": service("web", 0.25, "256M", volumes={"files": "/srv/files"}, server="web1"),
+                "postgres": service("db", 1.0, "2G", configFiles={"kind": "postgres"}),
+                "worker": service("worker", 1.0, "1G"),
+            },
+        },
+    )
+
+
+def test_services_run_where_the_compose_files_put_them() -> None:
+    result = servers(plan_for(multi_server_raw()))
+    names = {server: [s["name"] for s in entry["services"]] for server, entry in result.items()}
+    # api is stateless: a replica on each web server, each with the proxy; uploads is pinned; db gets the rest.
+    assert names == {"web1": ["api", "uploads", "traefik"], "web2": ["api", "traefik"], "db": ["postgres", "worker"]}
+    assert (result["web1"]["vcpu_allocated"], result["web1"]["ram_gb_allocated"]) == (1.5, 1.375)
+    assert (result["db"]["vcpu_allocated"], result["db"]["ram_gb_allocated"]) == (2, 3)
+    assert all(entry["ok"] for entry in result.values())
+
+
+def test_fallback_rule_puts_each_service_on_the_first_server_with_its_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(capacity_module, "app_placement_function", lambda: None)
+    result = plan_for(multi_server_raw())
+    names = {entry["server"]: [s["name"] for s in entry["services"]] for entry in result.capacity_json()["servers"]}
+    assert names == {"web1": ["api", "uploads"], "web2": [], "db": ["postgres", "worker"]}
+    assert result.capacity_json()["placement_rule"].startswith("each service runs on the first server")
+
+
+def test_over_ram_suggests_the_cheapest_fitting_type_with_the_delta() -> None:
+    raw = minimal_raw(app={"services": {"db": service("web", 1.0, "4G")}})
+    result = plan_for(raw)
+    entry = servers(result)["web"]
+    assert entry["ok"] is False
+    assert entry["problems"] == ["RAM: services need 4 GB + 1 GB reserve = 5 GB, cx23 has 4 GB"]
+    assert entry["suggestion"] == {
+        "server_type": "cx33", "vcpu": 4, "ram_gb": 8, "monthly_eur": 8.49,
+        "delta_eur": 3.0, "delta_with_backups_eur": 3.6, "source": "catalogue 2026-11-23 (verified)",
+    }
+    assert result.exit_code() == 1 and result.status == "ok"
+    assert any(w.startswith("over capacity on server web (cx23): RAM") and "cx33 EUR 8.49/month (+3.00/month)" in w
+               for w in result.warnings)
+    assert "Cheapest type that fits: cx33 (4 vCPU, 8 GB RAM), EUR 8.49/month as a new order: +3.00/month (+3.60 with backups)" in (
+        result.render_text())
+
+
+def test_suggestion_keeps_the_cpu_architecture() -> None:
+    raw = minimal_raw(servers={"web": {"serverType": "cax11", "backups": False}}, app={"services": {"app": service("web", 1, "6G")}})
+    suggestion = servers(plan_for(raw))["web"]["suggestion"]
+    assert suggestion["server_type"] == "cax21" and suggestion["delta_with_backups_eur"] is None
+
+
+def test_exact_fit_is_ok() -> None:
+    # cx23: 2 vCPU / 4 GB; reserve 0.5 / 1 -> 1.5 vCPU and 3 GB for services
+    raw = minimal_raw(app={"services": {"a": service("web", 1.0, "2G"), "b": service("web", 0.5, "1024M")}})
+    entry = servers(plan_for(raw))["web"]
+    assert (entry["vcpu_available"], entry["ram_gb_available"]) == (1.5, 3)
+    assert entry["ok"] is True and entry["suggestion"] is None
+
+
+def test_reserve_comes_from_the_config() -> None:
+    raw = minimal_raw(capacity={"reserveRamGb": 0, "reserveVcpu": 0}, app={"services": {"a": service("web", 2.0, "4G")}})
+    entry = servers(plan_for(raw))["web"]
+    assert (entry["reserve_vcpu"], entry["reserve_ram_gb"], entry["ok"]) == (0, 0, True)
+
+
+def test_no_services_fit_trivially() -> None:
+    result = plan_for(minimal_raw())
+    entry = servers(result)["web"]
+    assert entry["services"] == [] and entry["ok"] is True and result.exit_code() == 0
+    assert "(no services)" in result.render_text()
+
+
+def test_nothing_fits_says_so() -> None:
+    raw = minimal_raw(app={"services": {"huge": service("web", 60, "8G")}})
+    result = plan_for(raw)
+    assert servers(result)["web"]["suggestion"] is None
+    assert "No current type in this location fits" in result.render_text()
+
+
+def test_upgrade_options_for_a_single_server() -> None:
+    raw = minimal_raw(
+        servers={"web": {"serverType": "cx23"}},
+        app={"services": {"api": service("web", 0.5, "1G"), "pg": service("db", 0.5, "1G"), "jobs": service("worker", 0.5, "512M")}},
+    )
+    options = plan_for(raw).cost_json()["upgrade_options"]
+    assert [option["kind"] for option in options] == ["rescale", "split"]
+    rescale, split = options
+    assert rescale["title"].startswith("Rescale web: cx23 -> cx33")
+    assert rescale["total_net_eur"] == 10.69 and rescale["delta_eur"] == 3.6  # 8.49 + 1.70 + 0.50
+    assert [(s["name"], s["server_type"]) for s in split["servers"]] == [("web", "cx23"), ("db", "cx23"), ("worker", "cx23")]
+    assert split["total_net_eur"] == 21.27  # 3 x (5.49 + 1.10 + 0.50)
+
+
+def test_no_split_option_for_a_multi_server_stack() -> None:
+    options = plan_for(multi_server_raw()).cost_json()["upgrade_options"]
+    assert [option["kind"] for option in options] == ["rescale"]
+    assert options[0]["title"].startswith("Rescale web1: cx23 -> cx33")  # the busiest server (2 of 2 vCPU)
