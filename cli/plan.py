@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +10,7 @@ from typing import Any, TextIO
 
 from cli.evaluate import Evaluation, evaluate
 from cli.render_out import write_rendered_files
-from components.specs import PlatformSpec, resolve
+from components.specs import PlatformSpec
 from config.errors import ConfigError
 from config.loader import validate_config
 from config.schema import StackConfig
@@ -69,12 +68,9 @@ def load(path: Path) -> tuple[StackFile, StackConfig]:
 
 
 def build_plan(stack: StackFile, config: StackConfig) -> Plan:
-    from cost.api import plan_sections
-
-    spec = resolve(config)
-    cost = plan_sections(config, spec, token=os.environ.get("HCLOUD_TOKEN"), endpoint=os.environ.get("HCLOUD_ENDPOINT"))
     evaluation = evaluate(stack, enforce_budget=False)
-    return Plan(stack, config, spec, evaluation, cost)
+    # The program priced its own resolved specs; the plan reports that very figure.
+    return Plan(stack, config, evaluation.platform.spec, evaluation, evaluation.platform.plan_cost)
 
 
 def render_text(plan: Plan, out: TextIO) -> None:

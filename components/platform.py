@@ -36,6 +36,7 @@ class Platform(pulumi.ComponentResource):
     ) -> None:
         super().__init__("hetzner-platform:index:Platform", name, None, opts)
         self.config = config
+        self.plan_cost: Any = None  # set by the program: the priced report of this very spec
         self.spec = spec if spec is not None else resolve(config)
         spec = self.spec
         child = pulumi.ResourceOptions(parent=self)
