@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -38,5 +39,14 @@ def main(argv: list[str] | None = None) -> int:
     return run_cost(args.stack, args.config_file, project_dir)
 
 
+def run() -> None:
+    """Console entry point. Exits hard after flushing: Pulumi's mock runtime leaves an event loop and
+    worker threads behind whose teardown at interpreter exit is slow and prints spurious errors."""
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
