@@ -1,0 +1,73 @@
+"""The wait step (first boot finished) and the base step (packages, time, journald, sysctl, swap)."""
+
+from __future__ import annotations
+
+from config.schema import StackConfig
+from render.host_script import HostFile, build_step, fill
+from render.steps import HostStep
+
+SYSCTL_FILE = "/etc/sysctl.d/90-hetzner-platform.conf"
+MODULES_FILE = "/etc/modules-load.d/hetzner-platform.conf"
+JOURNALD_FILE = "/etc/systemd/journald.conf.d/50-hetzner-platform.conf"
+TIMESYNCD_FILE = "/etc/systemd/timesyncd.conf.d/50-hetzner-platform.conf"
+CHRONY_FILE = "/etc/chrony/sources.d/hetzner-platform.sources"
+SWAP_UNIT = "/etc/systemd/system/swapfile.swap"
+
+
+def wait_step(config: StackConfig, server: str) -> HostStep:
+    return build_step("wait", server=server)
+
+
+def sysctl_file(config: StackConfig) -> HostFile:
+    settings = "\n".join(f"{key} = {value}" for key, value in config.host.sysctl_settings().items())
+    return HostFile(SYSCTL_FILE, fill("sysctl.conf", settings=settings))
+
+
+def modules_file(config: StackConfig) -> HostFile:
+    bbr = config.host.sysctl_settings().get("net.ipv4.tcp_congestion_control") == "bbr"
+    modules = "tcp_bbr" if bbr else "# (none)"
+    return HostFile(MODULES_FILE, fill("modules-load.conf", modules=modules))
+
+
+def ntp_file(config: StackConfig) -> HostFile:
+    servers = config.host.ntp_servers
+    if config.host.ntp == "chrony":
+        return HostFile(CHRONY_FILE, fill("chrony.sources", servers="\n".join(f"server {s} iburst" for s in servers)))
+    return HostFile(TIMESYNCD_FILE, fill("timesyncd.conf", servers=" ".join(servers)))
+
+
+def base_files(config: StackConfig) -> list[HostFile]:
+    host = config.host
+    files = [
+        HostFile("/etc/timezone", f"{host.timezone}\n"),
+        ntp_file(config),
+        HostFile(
+            JOURNALD_FILE,
+            fill(
+                "journald.conf",
+                max_use=host.journal_max_use,
+                keep_free=host.journal_keep_free,
+                retention_days=host.journal_max_retention_days,
+            ),
+        ),
+        sysctl_file(config),
+        modules_file(config),
+    ]
+    if host.swap_gb > 0:
+        files.append(HostFile(SWAP_UNIT, fill("swapfile.swap", swap_gb=host.swap_gb)))
+    return files
+
+
+def base_step(config: StackConfig, server: str, *, xfs: bool = False) -> HostStep:
+    host = config.host
+    return build_step(
+        "base",
+        server=server,
+        values={
+            "HP_PACKAGES": host.packages(xfs=xfs),
+            "HP_TIMEZONE": host.timezone,
+            "HP_NTP": host.ntp,
+            "HP_SWAP_GB": host.swap_gb,
+        },
+        files=base_files(config),
+    )

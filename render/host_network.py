@@ -1,0 +1,59 @@
+"""The network step: the floating IP, persistent across reboots (netplan, ifupdown or networkd)."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from components.specs import FloatingIpSpec
+from config.schema import StackConfig
+from render.host_script import HostFile, build_step, fill
+from render.steps import HostRuntime, HostStep
+
+NETPLAN = "/etc/netplan/60-floating-ip.yaml"
+IFUPDOWN = "/etc/network/interfaces.d/60-floating-ip.cfg"
+# The drop-in goes next to whichever .network file manages the interface (found at run time); this is
+# the name cloud-init's networkd renderer gives it, used for the preview.
+NETWORKD_TEMPLATE = "/etc/systemd/network/10-cloud-init-{iface}.network.d/60-floating-ip.conf"
+
+
+def floating_address(fip: FloatingIpSpec, runtime: HostRuntime) -> tuple[str, int, bool]:
+    """(address, prefix length, known). Hetzner floating IPv6 is a /64: the host takes its ::1."""
+    known = runtime.floating_ip is not None
+    if fip.ip_type == "ipv4":
+        raw = runtime.floating_ip or "0.0.0.0"
+        return str(ipaddress.IPv4Address(raw.split("/")[0])), 32, known
+    raw = runtime.floating_ip or "::"
+    network = ipaddress.IPv6Network(f"{raw.split('/')[0]}/64", strict=False)
+    address = ipaddress.IPv6Address(raw.split("/")[0])
+    if address == network.network_address:
+        address = network.network_address + 1
+    return str(address), 64, known
+
+
+def network_files(config: StackConfig, fip: FloatingIpSpec, runtime: HostRuntime) -> list[HostFile]:
+    address, prefix, _ = floating_address(fip, runtime)
+    iface = config.host.public_interface
+    values = {"address": address, "prefix": prefix, "iface": iface}
+    family = "inet" if fip.ip_type == "ipv4" else "inet6"
+    return [
+        HostFile(NETPLAN, fill("netplan-floating-ip.yaml", **values), mode="0600"),
+        HostFile(IFUPDOWN, fill("ifupdown-floating-ip.cfg", family=family, **values)),
+        HostFile(NETWORKD_TEMPLATE.format(iface=iface), fill("networkd-floating-ip.conf", **values)),
+    ]
+
+
+def network_step(config: StackConfig, server: str, runtime: HostRuntime, fip: FloatingIpSpec) -> HostStep:
+    address, prefix, known = floating_address(fip, runtime)
+    iface = config.host.public_interface
+    return build_step(
+        "network",
+        server=server,
+        values={
+            "HP_FIP_ADDRESS": address,
+            "HP_FIP_PREFIX": prefix,
+            "HP_FIP_IFACE": iface,
+            "HP_NETWORKD_PAYLOAD": NETWORKD_TEMPLATE.format(iface=iface),
+        },
+        files=network_files(config, fip, runtime),
+        missing_runtime=[] if known else ["floating IP address"],
+    )

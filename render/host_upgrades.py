@@ -1,0 +1,45 @@
+"""The upgrades step: unattended-upgrades for security origins only; Docker is never upgraded by it."""
+
+from __future__ import annotations
+
+from config.schema import StackConfig
+from render.host_script import HostFile, build_step, fill, template
+from render.steps import HostStep
+
+AUTO_UPGRADES = "/etc/apt/apt.conf.d/20auto-upgrades"
+UNATTENDED = "/etc/apt/apt.conf.d/52hetzner-platform-unattended-upgrades"
+NEEDRESTART = "/etc/needrestart/conf.d/50-hetzner-platform.conf"
+# Upgrading any of these restarts dockerd or containerd, and with them every container.
+DOCKER_PACKAGES_BLACKLIST = (
+    "docker-ce",
+    "docker-ce-cli",
+    "docker-ce-rootless-extras",
+    "containerd.io",
+    "docker-buildx-plugin",
+    "docker-compose-plugin",
+)
+
+
+def upgrades_files(config: StackConfig) -> list[HostFile]:
+    window = config.host.reboot_window
+    if window is None:
+        reboot = 'Unattended-Upgrade::Automatic-Reboot "false";'
+    else:
+        reboot = "\n".join(
+            [
+                'Unattended-Upgrade::Automatic-Reboot "true";',
+                f'Unattended-Upgrade::Automatic-Reboot-Time "{window}";',
+                'Unattended-Upgrade::Automatic-Reboot-WithUsers "true";',
+            ]
+        )
+    # Anchored: the list holds regular expressions, and docker-ce would also match docker-ce-cli.
+    blacklist = "\n".join(f'        "^{name.replace(".", "[.]")}$";' for name in DOCKER_PACKAGES_BLACKLIST)
+    return [
+        HostFile(AUTO_UPGRADES, template("20auto-upgrades")),
+        HostFile(UNATTENDED, fill("52unattended-upgrades", blacklist=blacklist, reboot_settings=reboot)),
+        HostFile(NEEDRESTART, template("needrestart.conf")),
+    ]
+
+
+def upgrades_step(config: StackConfig, server: str) -> HostStep:
+    return build_step("upgrades", server=server, files=upgrades_files(config))
