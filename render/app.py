@@ -1,0 +1,279 @@
+"""The app step: a health-gated, rolled-back-on-failure compose release per server.
+
+API used by the Pulumi wiring and the offline plan:
+- `secret_names(config, server=None)`: every secret the app needs (on one server, or anywhere);
+- `secret_specs(config)`: the same with whether pulumi-random may generate the value;
+- `render_env_file(values)`: the env file text (compose dotenv syntax) from name -> value;
+- `release_id(config, server)`: short hash of the rendered files (no secrets in it);
+- `app_files(config, server)`: every file the step installs, secrets as placeholders (plan --out);
+- `app_step(config, server, runtime, secrets)`: the HostStep named "app";
+- `deploy_order(config)`: the order to run the servers' app steps in (providers of shared services first).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from config.app import CLOUDFLARE_TOKEN_SECRET, placement
+from config.schema import StackConfig
+from config.stack_file import secret_placeholder
+from render import proxy
+from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
+from render.steps import HostRuntime, HostStep
+
+TEMPLATE = Path(__file__).parent / "templates" / "app" / "deploy.sh"
+SUMMARY = "hetzner-platform step=app changed="
+MANIFEST = "MANIFEST"
+ENV_FILE = ".env"
+
+
+# --- secrets ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    # True: the wiring may generate it once with pulumi-random when appSecrets.<name> is not set.
+    generate: bool
+    # Where the value comes from: "appSecrets" (stack secret config) or "cloudflare" (the DNS token).
+    source: str
+    servers: tuple[str, ...]
+
+
+def secret_names(config: StackConfig, server: str | None = None) -> list[str]:
+    servers = [server] if server is not None else list(config.servers)
+    names: set[str] = set()
+    for name in servers:
+        names |= set(render_compose(config, name).secrets)
+    return sorted(names)
+
+
+def secret_specs(config: StackConfig) -> list[SecretSpec]:
+    by_name: dict[str, list[str]] = {}
+    for server in config.servers:
+        for name in render_compose(config, server).secrets:
+            by_name.setdefault(name, []).append(server)
+    specs = []
+    for name in sorted(by_name):
+        if name == CLOUDFLARE_TOKEN_SECRET:
+            specs.append(SecretSpec(name, False, "cloudflare", tuple(by_name[name])))
+        else:
+            specs.append(SecretSpec(name, name in config.app.generate_secrets, "appSecrets", tuple(by_name[name])))
+    return specs
+
+
+def plan_placeholders(config: StackConfig, server: str | None = None) -> dict[str, str]:
+    return {name: secret_placeholder(f"appSecrets.{name}", "set at deploy time") for name in secret_names(config, server)}
+
+
+def _env_line(name: str, value: str) -> str:
+    if "\0" in value:
+        raise ValueError(f"secret {name}: NUL bytes cannot go into an env file")
+    if "'" not in value and "\n" not in value and "\r" not in value and not value.endswith("\\"):
+        return f"{name}='{value}'"  # single quotes: taken literally by compose, `$` included
+    escaped = (
+        value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$").replace("\n", "\\n").replace("\r", "\\r")
+    )
+    return f'{name}="{escaped}"'
+
+
+def render_env_file(values: Mapping[str, str]) -> str:
+    """Compose env-file text; each value comes back byte for byte from `docker compose --env-file`."""
+    lines = ["# Secrets for docker compose (written by hetzner-platform, mode 0600). Do not edit."]
+    lines += [_env_line(name, values[name]) for name in sorted(values)]
+    return "\n".join(lines) + "\n"
+
+
+# --- release ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Release:
+    server: str
+    release_id: str
+    compose: ComposeRender
+    release_files: dict[str, str]  # relative to the release directory (no env file)
+    shared_files: dict[str, str]  # absolute, content-addressed
+
+
+def build_release(config: StackConfig, server: str) -> Release:
+    compose = render_compose(config, server)
+    shared = dict(sorted(compose.files.items()))
+    files = {COMPOSE_FILE: compose.text, MANIFEST: "".join(f"{path}\n" for path in shared)}
+    digest = hashlib.sha256()
+    for path, content in [*files.items(), *shared.items()]:
+        digest.update(path.encode() + b"\0" + content.encode() + b"\0")
+    return Release(server=server, release_id=digest.hexdigest()[:12], compose=compose, release_files=files, shared_files=shared)
+
+
+def release_id(config: StackConfig, server: str) -> str:
+    return build_release(config, server).release_id
+
+
+def app_files(config: StackConfig, server: str) -> dict[str, str]:
+    """Every file the app step installs on `server` (absolute path -> content); secrets as placeholders."""
+    release = build_release(config, server)
+    directory = f"{base_dir(config)}/releases/{release.release_id}"
+    files = {f"{directory}/{name}": content for name, content in release.release_files.items()}
+    if release.compose.service_names:
+        files[f"{directory}/{ENV_FILE}"] = render_env_file(plan_placeholders(config, server))
+    files.update(release.shared_files)
+    return files
+
+
+def has_app(config: StackConfig, server: str) -> bool:
+    return bool(placement(config).get(server))
+
+
+def deploy_order(config: StackConfig) -> list[str]:
+    """Servers in the order their app steps should run: a server whose services others depend on
+    (dependsOn across servers, e.g. the db server for the web server's migrations) comes first.
+    Ties and cycles keep the stack file's order."""
+    where = placement(config)
+    home: dict[str, str] = {}
+    for server, services in where.items():
+        for name in services:
+            home.setdefault(name, server)
+    before: dict[str, set[str]] = {server: set() for server in config.servers}
+    for server, services in where.items():
+        for name in services:
+            service = config.app.services.get(name)
+            for target in service.depends_on if service is not None else {}:
+                if target in home and home[target] != server and target not in services:
+                    before[server].add(home[target])
+    order: list[str] = []
+    pending = list(config.servers)
+    while pending:
+        ready = [server for server in pending if before[server] <= set(order)] or pending[:1]
+        order.append(ready[0])
+        pending.remove(ready[0])
+    return order
+
+
+# --- the step --------------------------------------------------------------------------------------
+
+def _b64(content: str) -> str:
+    return base64.encodebytes(content.encode()).decode()
+
+
+def _heredoc(command: str, content: str) -> str:
+    return f"    {command} <<'HP_B64'\n{_b64(content)}HP_B64\n"
+
+
+def _array(name: str, values: list[str]) -> str:
+    return f"{name}=({' '.join(shlex.quote(value) for value in values)})"
+
+
+def _health(config: StackConfig, compose: ComposeRender) -> dict[str, str]:
+    routes = [route for route in compose.routes if not route.admin_only] or compose.routes
+    if not routes:
+        return {"HEALTH_MODE": "none", "HEALTH_HOST": "", "HEALTH_PORT": "", "HEALTH_PATH": "", "HEALTH_URL": "", "HEALTH_DESC": ""}
+    port = "443"
+    if compose.proxy_kind == "nginx" and proxy.load_balancer_ip(config):
+        port = str(proxy.NGINX_LOCAL_PORT)
+    primary = routes[0]
+    host, path = primary.fqdn, f"{primary.path or ''}/health"
+    url = config.app.health_url
+    if url is not None and url.startswith("/"):
+        path = url
+    elif url is not None:
+        parts = urlsplit(url)
+        known = {route.fqdn for route in compose.routes}
+        if parts.hostname in known:
+            host = parts.hostname or host
+            path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        else:
+            return {"HEALTH_MODE": "url", "HEALTH_HOST": "", "HEALTH_PORT": "", "HEALTH_PATH": "", "HEALTH_URL": url,
+                    "HEALTH_DESC": url}
+    return {"HEALTH_MODE": "local", "HEALTH_HOST": host, "HEALTH_PORT": port, "HEALTH_PATH": path, "HEALTH_URL": "",
+            "HEALTH_DESC": f"https://{host}{path} via 127.0.0.1:{port}"}
+
+
+def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str, str]) -> str:
+    release = build_release(config, server)
+    compose = release.compose
+    needed = compose.secrets
+    missing = [name for name in needed if name not in secrets]
+    if missing:
+        raise ValueError(f"app secrets missing for server '{server}': {', '.join(missing)} (set appSecrets.<NAME>)")
+    env = render_env_file({name: secrets[name] for name in needed})
+    deploy = config.app.deploy
+    migrate_service = ""
+    migrate_args: list[str] = []
+    target = config.app.migrate_target()
+    if config.app.migrate_command is not None and target in compose.service_names:
+        # Run once per stack: on the first server that hosts the migration service.
+        first = next(srv for srv, services in placement(config).items() if target in services)
+        if first == server:
+            migrate_service, migrate_args = target or "", config.app.migrate_args()
+    cert_hosts: list[str] = []
+    cert_dir = ""
+    if compose.proxy_kind == "nginx":
+        from render.compose import PROXY_STATE_DIR
+
+        cert_hosts = sorted({route.fqdn for route in compose.routes})
+        cert_dir = f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
+    settings = {
+        "PROJECT": config.project,
+        "RELEASE": release.release_id,
+        "KEEP": str(deploy.keep_releases),
+        "HEALTH_RETRIES": str(deploy.health_retries),
+        "HEALTH_INTERVAL": str(deploy.health_interval_s),
+        "HEALTH_TIMEOUT": str(deploy.health_timeout_s),
+        "WAIT_TIMEOUT": str(deploy.wait_timeout_s),
+        "MIGRATE_SERVICE": migrate_service,
+        "CERT_DIR": cert_dir,
+        **_health(config, compose),
+    }
+    lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
+    lines += [
+        _array("MIGRATE_ARGS", migrate_args),
+        _array("SERVICES", compose.service_names),
+        _array("DATA_DIRS", sorted(set(compose.data_dirs))),
+        _array("CERT_HOSTS", cert_hosts),
+    ]
+    functions = ["install_files() {"]
+    functions += [_heredoc(f"install_file {shlex.quote(path)}", content) for path, content in release.shared_files.items()]
+    functions.append("    :\n}\n")
+    functions.append("stage_release() {")
+    for name, content in release.release_files.items():
+        functions.append(_heredoc(f'base64 -d >"$1/{name}"', content))
+    staged = " ".join(f'"$1/{name}"' for name in release.release_files)
+    functions.append(f"    chmod 644 {staged}\n}}\n")
+    functions += [
+        "write_env() {",
+        "    local tmp",
+        '    tmp=$(umask 077 && mktemp "$1.XXXXXX")',
+        _heredoc('base64 -d >"$tmp"', env).rstrip("\n"),
+        '    chmod 600 "$tmp"',
+        '    mv -f "$tmp" "$1"',
+        "}",
+    ]
+    template = TEMPLATE.read_text(encoding="utf-8")
+    script = template.replace("#@@SETTINGS@@", "\n".join(lines)).replace("#@@FUNCTIONS@@", "\n".join(functions))
+    return script
+
+
+def _noop_script(server: str) -> str:
+    return (
+        "#!/usr/bin/env bash\n"
+        f"# hetzner-platform app step: no app service runs on server '{server}'.\n"
+        "set -euo pipefail\n"
+        f'echo "{SUMMARY}0"\n'
+    )
+
+
+def app_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mapping[str, str]) -> HostStep:
+    """The "app" HostStep for one server; `secrets` maps every name of secret_names(config, server) to its value.
+
+    `runtime` is accepted for the common step signature: private addresses come from components.specs,
+    which assigns them deterministically, so the rendered files are identical in plan and deploy.
+    """
+    del runtime
+    if not has_app(config, server):
+        return HostStep(name="app", script=_noop_script(server), files={})
+    return HostStep(name="app", script=render_deploy_script(config, server, secrets), files=app_files(config, server))

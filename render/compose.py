@@ -1,0 +1,486 @@
+"""docker-compose.yml per server from the service model (or overlaid on the user's compose file).
+
+Rules the renderer enforces, whatever the input:
+- top-level `name`, no `version:`;
+- every app service is on the `internal` network (`internal: true`: no route out, no published port);
+  exposed services are also on `edge` with the proxy, services that need the internet on `outbound`;
+- no host ports, except the proxy's 80/443 and, in a multi-server stack, database/cache ports bound
+  to this server's private address only (other servers reach them at that address);
+- config files (postgresql.conf, redis.conf, proxy config) are mounted read-only from content-addressed
+  paths (/opt/<project>/files/<service>/<hash>/<name>), so a release that does not change a service's
+  config does not recreate that service;
+- secrets enter only as `${NAME:?...}` references, resolved by compose from the release's env file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config.app import (
+    CERTBOT_IMAGES,
+    SECRET_REF_RE,
+    GenericFiles,
+    PostgresTuning,
+    RedisTuning,
+    ServiceConfig,
+    placement,
+)
+from config.schema import StackConfig
+from render import postgres, proxy, redis
+
+COMPOSE_FILE = "docker-compose.yml"
+PROXY_STATE_DIR = ".hetzner-platform/proxy"  # under the data dir; service volume names cannot start with "."
+
+
+@dataclass
+class ComposeRender:
+    """One server's compose model plus the config files it mounts (absolute host path -> content)."""
+
+    server: str
+    model: dict[str, Any]
+    files: dict[str, str] = field(default_factory=dict)
+    data_dirs: list[str] = field(default_factory=list)
+    secrets: list[str] = field(default_factory=list)
+    routes: list[proxy.Route] = field(default_factory=list)
+    proxy_kind: str | None = None
+
+    @property
+    def text(self) -> str:
+        return dump_compose(self.model, self.server)
+
+    @property
+    def service_names(self) -> list[str]:
+        return list(self.model.get("services", {}))
+
+
+def dump_compose(model: dict[str, Any], server: str) -> str:
+    header = (
+        f"# docker compose project for server '{server}', rendered by hetzner-platform.\n"
+        "# Secrets are ${NAME} references filled from the release's env file (mode 0600).\n"
+    )
+    return header + yaml.safe_dump(model, sort_keys=False, width=200)
+
+
+def base_dir(stack: StackConfig) -> str:
+    return f"/opt/{stack.project}"
+
+
+def stored_path(stack: StackConfig, service: str, filename: str, content: str) -> str:
+    digest = hashlib.sha256(content.encode()).hexdigest()[:12]
+    return f"{base_dir(stack)}/files/{service}/{digest}/{filename}"
+
+
+def literal(value: Any) -> Any:
+    """Escape `$` so compose passes strings through unchanged (no interpolation)."""
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, list):
+        return [literal(item) for item in value]
+    return value
+
+
+def env_value(value: str | int | float | bool) -> str:
+    """Environment value: `${SECRET}` references stay for compose to fill, every other `$` is literal."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if not isinstance(value, str):
+        return str(value)
+    out, last = [], 0
+    for match in SECRET_REF_RE.finditer(value):
+        out.append(value[last:match.start()].replace("$", "$$"))
+        out.append(secret_ref(match.group(1)))
+        last = match.end()
+    out.append(value[last:].replace("$", "$$"))
+    return "".join(out)
+
+
+def secret_ref(name: str) -> str:
+    return f"${{{name}:?secret {name} is not set}}"
+
+
+def compose_cpus(cpus: float) -> str:
+    return str(float(cpus))
+
+
+def compose_memory(mb: float) -> str:
+    if mb == int(mb):
+        whole = int(mb)
+        return f"{whole // 1024}G" if whole % 1024 == 0 else f"{whole}M"
+    return f"{int(mb * 1024 * 1024)}b"
+
+
+def _resources(service: ServiceConfig) -> dict[str, Any]:
+    resources: dict[str, Any] = {
+        "limits": {"cpus": compose_cpus(service.limits.cpus), "memory": compose_memory(service.limits.memory_mb)}
+    }
+    if service.reservations is not None:
+        resources["reservations"] = {
+            "cpus": compose_cpus(service.reservations.cpus),
+            "memory": compose_memory(service.reservations.memory_mb),
+        }
+    return {"resources": resources}
+
+
+def _healthcheck(service: ServiceConfig) -> dict[str, Any] | None:
+    check = service.default_healthcheck()
+    if check is None:
+        return None
+    return {
+        "test": literal(check.compose_test()),
+        "interval": check.interval,
+        "timeout": check.timeout,
+        "retries": check.retries,
+        "start_period": check.start_period,
+    }
+
+
+def _private_ips(stack: StackConfig) -> dict[str, str]:
+    from components.specs import resolve
+
+    return {spec.name: spec.private_ip for spec in resolve(stack).servers if spec.private_ip}
+
+
+def render_compose(stack: StackConfig, server: str) -> ComposeRender:
+    """The compose project (and its config files) for one server of the stack."""
+    app = stack.app
+    where = placement(stack)
+    if server not in where:
+        raise ValueError(f"no server named '{server}'")
+    here = where[server]
+    hosting = [name for name, services in where.items() if services]
+    multi = len(hosting) > 1 and stack.network is not None
+    private_ips = _private_ips(stack) if multi else {}
+    data_dir = app.resolved_data_dir(stack.project)
+    user_services = _user_compose_services(stack)
+    result = ComposeRender(server=server, model={"name": stack.project})
+    services: dict[str, Any] = {}
+    app_here = {name: svc for name, svc in here.items() if name in app.services}
+
+    # Where each service runs (first server), for extra_hosts of services elsewhere.
+    home: dict[str, str] = {}
+    for srv, names in where.items():
+        for name in names:
+            if name in app.services:
+                home.setdefault(name, srv)
+    remote_hosts = sorted(
+        f"{name}:{private_ips[home[name]]}"
+        for name, svc in app.services.items()
+        if name not in app_here and name in home and svc.private_ports and home[name] in private_ips
+    )
+    secrets: set[str] = set()
+    networks_used: set[str] = set()
+    for name, svc in app_here.items():
+        entry = _service_entry(stack, name, svc, user_services.get(name), result, data_dir)
+        nets = ["internal"]
+        publish = multi and svc.private_ports and server in private_ips
+        if svc.expose is not None:
+            nets.append("edge")
+        elif svc.needs_outbound or publish:
+            nets.append("outbound")
+        entry["networks"] = nets
+        networks_used.update(nets)
+        if publish:
+            entry["ports"] = [f"{private_ips[server]}:{port}:{port}" for port in svc.private_ports]
+        if remote_hosts:
+            entry["extra_hosts"] = remote_hosts
+        depends = {
+            target: {"condition": {"started": "service_started", "healthy": "service_healthy",
+                                   "completed": "service_completed_successfully"}[cond]}
+            for target, cond in svc.depends_on.items()
+            if target in app_here
+        }
+        if depends:
+            entry["depends_on"] = depends
+        elif "depends_on" in entry:
+            entry["depends_on"] = {k: v for k, v in _normalise_depends(entry["depends_on"]).items() if k in app_here}
+            if not entry["depends_on"]:
+                del entry["depends_on"]
+        secrets |= svc.secret_refs()
+        services[name] = _ordered(entry)
+
+    routes = proxy.routes_for(stack, app_here)
+    if routes:
+        result.routes = routes
+        result.proxy_kind = app.proxy.kind
+        proxy_entries = _proxy_entries(stack, routes, result, data_dir)
+        services.update(proxy_entries)
+        networks_used.add("edge")
+        secrets |= set(proxy.proxy_secret_names(stack, routes))
+
+    result.model["services"] = {name: _ordered(entry) for name, entry in services.items()}
+    networks: dict[str, Any] = {}
+    if "internal" in networks_used:
+        networks["internal"] = {"internal": True}
+    if "edge" in networks_used:
+        networks["edge"] = {}
+    if "outbound" in networks_used:
+        networks["outbound"] = {}
+    if networks:
+        result.model["networks"] = networks
+    user_volumes = _user_compose_volumes(stack)
+    if user_volumes:
+        result.model["volumes"] = user_volumes
+    result.secrets = sorted(secrets)
+    return result
+
+
+_KEY_ORDER = (
+    "image", "command", "entrypoint", "environment", "volumes", "ports", "extra_hosts", "depends_on", "healthcheck",
+    "restart", "stop_grace_period", "shm_size", "deploy", "networks",
+)
+
+
+def _ordered(entry: dict[str, Any]) -> dict[str, Any]:
+    """Stable, readable key order: ours first, anything from a user's compose file after."""
+    known = {key: entry[key] for key in _KEY_ORDER if key in entry}
+    return known | {key: value for key, value in entry.items() if key not in known}
+
+
+def _normalise_depends(value: Any) -> dict[str, Any]:
+    if isinstance(value, list):
+        return {name: {"condition": "service_started"} for name in value}
+    return dict(value)
+
+
+def _service_entry(
+    stack: StackConfig, name: str, svc: ServiceConfig, base: dict[str, Any] | None, result: ComposeRender, data_dir: str
+) -> dict[str, Any]:
+    entry: dict[str, Any] = {}
+    if base is not None:
+        if "env_file" in base:
+            raise ValueError(
+                f"app.composeFile: service '{name}' uses env_file, which does not exist on the host: "
+                f"use app.services.{name}.environment and secretEnv"
+            )
+        for volume in base.get("volumes") or []:
+            source = volume.split(":", 1)[0] if isinstance(volume, str) else str((volume or {}).get("source", ""))
+            if source.startswith((".", "~")):
+                raise ValueError(
+                    f"app.composeFile: service '{name}' mounts {source}, a path relative to your checkout that does not "
+                    f"exist on the host: use app.services.{name}.volumes or configFiles (kind generic)"
+                )
+        entry.update({key: value for key, value in base.items() if key not in ("ports", "networks", "deploy", "build")})
+        if "build" in base and not svc.image and "image" not in base:
+            raise ValueError(
+                f"app.composeFile: service '{name}' only has `build:`; the host pulls images, so set "
+                f"app.services.{name}.image (or an image in the compose file)"
+            )
+    if svc.image:
+        entry["image"] = svc.image
+    if "image" not in entry:
+        raise ValueError(f"app.services.{name}.image: no image (neither in the stack config nor in the compose file)")
+    if svc.entrypoint is not None:
+        entry["entrypoint"] = literal(svc.entrypoint)
+
+    volumes: list[Any] = list(entry.pop("volumes", []) or [])
+    for volume, target in svc.volumes.items():
+        source = f"{data_dir}/{volume}"
+        result.data_dirs.append(source)
+        volumes.append({"type": "bind", "source": source, "target": target})
+
+    tuning = svc.config_files
+    command: Any = literal(svc.command) if svc.command is not None else entry.get("command")
+    environment: dict[str, Any] = _normalise_env(entry.pop("environment", None))
+    if isinstance(tuning, PostgresTuning):
+        content = postgres.render_postgresql_conf(name, svc)
+        path = stored_path(stack, name, "postgresql.conf", content)
+        result.files[path] = content
+        volumes.append(f"{path}:{postgres.CONTAINER_PATH}:ro")
+        if command is None:
+            command = ["postgres", "-c", f"config_file={postgres.CONTAINER_PATH}"]
+        # Parallel queries use /dev/shm; Docker's 64 MB default is too small for real work.
+        entry.setdefault("shm_size", "256m" if svc.limits.memory_mb >= 2048 else "128m")
+        entry.setdefault("stop_grace_period", "60s")
+    elif isinstance(tuning, RedisTuning):
+        content = redis.render_redis_conf(name, svc)
+        path = stored_path(stack, name, "redis.conf", content)
+        result.files[path] = content
+        volumes.append(f"{path}:{redis.CONTAINER_PATH}:ro")
+        if command is None:
+            command = ["redis-server", redis.CONTAINER_PATH]
+            if tuning.password_secret:
+                command += ["--requirepass", secret_ref(tuning.password_secret)]
+        if tuning.password_secret:
+            # redis-cli (the healthcheck) reads the password from REDISCLI_AUTH.
+            environment["REDISCLI_AUTH"] = secret_ref(tuning.password_secret)
+        entry.setdefault("stop_grace_period", "60s")
+    elif isinstance(tuning, GenericFiles):
+        for index, (target, content) in enumerate(tuning.files.items()):
+            filename = f"{index:02d}-{Path(target).name or 'file'}"
+            path = stored_path(stack, name, filename, content)
+            result.files[path] = content
+            volumes.append(f"{path}:{target}:ro")
+    if command is not None:
+        entry["command"] = command
+
+    for key, value in svc.environment.items():
+        environment[key] = env_value(value)
+    for secret in svc.secret_env:
+        environment[secret] = secret_ref(secret)
+    if environment:
+        entry["environment"] = environment
+    for host_path, target in svc.host_mounts.items():
+        volumes.append({"type": "bind", "source": host_path, "target": target, "read_only": True})
+    if volumes:
+        entry["volumes"] = volumes
+    for key, value in svc.extra.items():
+        entry[key] = literal(value)
+    health = _healthcheck(svc)
+    if health is not None:
+        entry["healthcheck"] = health
+    entry["restart"] = svc.restart if base is None or "restart" not in base else base["restart"]
+    if svc.stop_grace_period is not None:
+        entry["stop_grace_period"] = svc.stop_grace_period
+    entry["deploy"] = _resources(svc)
+    return entry
+
+
+def _normalise_env(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if isinstance(value, list):
+        env: dict[str, Any] = {}
+        for item in value:
+            key, _, rest = str(item).partition("=")
+            env[key] = rest
+        return env
+    return {str(key): ("" if val is None else val) for key, val in dict(value).items()}
+
+
+def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: ComposeRender, data_dir: str) -> dict[str, Any]:
+    app = stack.app
+    config = app.proxy
+    state = f"{data_dir}/{PROXY_STATE_DIR}"
+    lb_ip = proxy.load_balancer_ip(stack)
+    ports = ["80:80", "443:443"]
+    services: dict[str, Any] = {}
+    auth_env = {route.basic_auth_secret: secret_ref(route.basic_auth_secret) for route in routes if route.basic_auth_secret}
+    dns01 = config.acme and any(route.challenge == "dns-01" for route in routes)
+    proxy_services = app.proxy_services()
+    if config.kind == "traefik":
+        static = proxy.traefik_static(stack, routes)
+        dynamic = proxy.traefik_dynamic(stack, routes)
+        static_path = stored_path(stack, "traefik", "traefik.yml", static)
+        dynamic_path = stored_path(stack, "traefik", "app.yml", dynamic)
+        result.files[static_path] = static
+        result.files[dynamic_path] = dynamic
+        acme_dir = f"{state}/traefik"
+        result.data_dirs.append(acme_dir)
+        environment = dict(auth_env)
+        if dns01:
+            environment["CF_DNS_API_TOKEN"] = secret_ref("CF_DNS_API_TOKEN")
+        entry: dict[str, Any] = {
+            "image": config.resolved_image,
+            "ports": ports,
+            "volumes": [
+                f"{static_path}:/etc/traefik/traefik.yml:ro",
+                f"{dynamic_path}:/etc/traefik/dynamic/app.yml:ro",
+                {"type": "bind", "source": acme_dir, "target": proxy.ACME_DIR},
+            ],
+        }
+        if environment:
+            entry["environment"] = environment
+        entry.update({
+            "healthcheck": {"test": ["CMD", "traefik", "healthcheck"], "interval": "10s", "timeout": "5s",
+                            "retries": 5, "start_period": "10s"},
+            "restart": "unless-stopped",
+            "networks": ["edge"],
+            "deploy": _resources(proxy_services["traefik"]),
+        })
+        services["traefik"] = entry
+        return services
+
+    # nginx (+ certbot for Let's Encrypt)
+    site = proxy.nginx_site(stack, routes)
+    start = proxy.nginx_start_script(routes)
+    site_path = stored_path(stack, "nginx", "default.conf", site)
+    start_path = stored_path(stack, "nginx", "start.sh", start)
+    result.files[site_path] = site
+    result.files[start_path] = start
+    letsencrypt = f"{state}/letsencrypt"
+    webroot = f"{state}/certbot-www"
+    result.data_dirs += [letsencrypt, webroot]
+    if lb_ip:
+        ports.append(f"127.0.0.1:{proxy.NGINX_LOCAL_PORT}:{proxy.NGINX_LOCAL_PORT}")
+    entry = {
+        "image": config.resolved_image,
+        "command": ["sh", "/hp/start.sh"],
+        "ports": ports,
+        "volumes": [
+            f"{site_path}:/etc/nginx/conf.d/default.conf:ro",
+            f"{start_path}:/hp/start.sh:ro",
+            {"type": "bind", "source": letsencrypt, "target": proxy.NGINX_CERT_ROOT, "read_only": True},
+            {"type": "bind", "source": webroot, "target": proxy.CERTBOT_WEBROOT, "read_only": True},
+        ],
+    }
+    if auth_env:
+        entry["environment"] = auth_env
+    entry.update({
+        # The master process is alive; whether it serves is what the deploy's HTTP check proves.
+        "healthcheck": {"test": ["CMD", "pgrep", "-x", "nginx"], "interval": "30s", "timeout": "5s",
+                        "retries": 3, "start_period": "10s"},
+        "restart": "unless-stopped",
+        "networks": ["edge"],
+        "deploy": _resources(proxy_services["nginx"]),
+    })
+    services["nginx"] = entry
+    if config.acme:
+        script = proxy.certbot_script(stack, routes)
+        script_path = stored_path(stack, "certbot", "run.sh", script)
+        result.files[script_path] = script
+        certbot: dict[str, Any] = {
+            "image": CERTBOT_IMAGES["dns-01" if dns01 else "http-01"],
+            "entrypoint": ["sh", "/hp/run.sh"],
+            "volumes": [
+                f"{script_path}:/hp/run.sh:ro",
+                {"type": "bind", "source": letsencrypt, "target": proxy.NGINX_CERT_ROOT},
+                {"type": "bind", "source": webroot, "target": proxy.CERTBOT_WEBROOT},
+            ],
+        }
+        if dns01:
+            certbot["environment"] = {"CF_DNS_API_TOKEN": secret_ref("CF_DNS_API_TOKEN")}
+        certbot.update({
+            "restart": "unless-stopped",
+            "networks": ["edge"],
+            "deploy": _resources(proxy_services["certbot"]),
+        })
+        services["certbot"] = certbot
+    return services
+
+
+# --- a user's own compose file -------------------------------------------------------------------
+
+def _load_user_compose(stack: StackConfig) -> dict[str, Any]:
+    if stack.app.compose_file is None:
+        return {}
+    path = Path(stack.app.compose_file)
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ValueError(f"app.composeFile: {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ValueError(f"app.composeFile: {path} is not valid YAML ({exc})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
+        raise ValueError(f"app.composeFile: {path} has no `services:` mapping")
+    for name in document["services"]:
+        if name not in stack.app.services:
+            raise ValueError(
+                f"app.composeFile: service '{name}' has no entry in app.services (its limits and role are required)"
+            )
+    return document
+
+
+def _user_compose_services(stack: StackConfig) -> dict[str, dict[str, Any]]:
+    document = _load_user_compose(stack)
+    return {name: dict(value or {}) for name, value in (document.get("services") or {}).items()}
+
+
+def _user_compose_volumes(stack: StackConfig) -> dict[str, Any]:
+    document = _load_user_compose(stack)
+    volumes = document.get("volumes") or {}
+    return dict(volumes) if isinstance(volumes, dict) else {}

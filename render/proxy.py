@@ -1,0 +1,354 @@
+"""Reverse proxy config: Traefik (default) or nginx + certbot, from the exposed services.
+
+Both terminate TLS with Let's Encrypt certificates (HTTP-01, or DNS-01 with the Cloudflare token when a
+host is Cloudflare-proxied or the proxy runs on several servers), redirect HTTP to HTTPS, send HSTS and
+seed 000's security headers, rate-limit public routes, restrict admin-only routes to ssh.adminCidrs and
+accept PROXY protocol only from the load balancer's private address.
+
+Secrets never appear in these files: Traefik reads basic-auth lines through Go templates
+(`{{ env "NAME" }}`) and nginx writes its htpasswd files from the environment at start.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+
+import yaml
+
+from config.app import ServiceConfig, acme_challenge, service_fqdn
+from config.schema import StackConfig
+
+ACME_DIR = "/letsencrypt"  # Traefik's ACME storage inside the container
+NGINX_LOCAL_PORT = 8443  # loopback-only listener without PROXY protocol (health checks behind an LB)
+NGINX_CERT_ROOT = "/etc/letsencrypt"
+CERTBOT_WEBROOT = "/var/www/certbot"
+
+
+@dataclass(frozen=True)
+class Route:
+    service: str
+    host: str  # as configured ("@", "api", ...)
+    fqdn: str
+    path: str | None
+    port: int
+    strip_prefix: bool
+    admin_only: bool
+    basic_auth_secret: str | None
+    challenge: str  # "http-01" | "dns-01"
+
+
+def routes_for(stack: StackConfig, services: dict[str, ServiceConfig]) -> list[Route]:
+    routes = []
+    for name, service in services.items():
+        expose = service.expose
+        if expose is None:
+            continue
+        routes.append(Route(
+            service=name,
+            host=expose.host,
+            fqdn=service_fqdn(stack, expose.host),
+            path=expose.path,
+            port=expose.port,
+            strip_prefix=expose.strip_prefix,
+            admin_only=service.admin_only,
+            basic_auth_secret=expose.basic_auth_secret,
+            challenge=acme_challenge(stack, expose.host),
+        ))
+    return routes
+
+
+def load_balancer_ip(stack: StackConfig) -> str | None:
+    """The LB's private address when it sends PROXY protocol to this stack's proxy."""
+    from components.specs import resolve
+
+    lb = resolve(stack).load_balancer
+    if lb is None or not any(service.proxy_protocol for service in lb.services):
+        return None
+    return lb.private_ip
+
+
+def proxy_secret_names(stack: StackConfig, routes: list[Route]) -> list[str]:
+    names = {route.basic_auth_secret for route in routes if route.basic_auth_secret}
+    if stack.app.proxy.acme and any(route.challenge == "dns-01" for route in routes):
+        from config.app import CLOUDFLARE_TOKEN_SECRET
+
+        names.add(CLOUDFLARE_TOKEN_SECRET)
+    return sorted(name for name in names if name)
+
+
+# --- Traefik -----------------------------------------------------------------------------------
+
+def traefik_static(stack: StackConfig, routes: list[Route]) -> str:
+    proxy = stack.app.proxy
+    lb_ip = load_balancer_ip(stack)
+    web: dict[str, object] = {
+        "address": ":80",
+        "http": {"redirections": {"entryPoint": {"to": "websecure", "scheme": "https", "permanent": True}}},
+    }
+    websecure: dict[str, object] = {"address": ":443"}
+    if lb_ip:
+        web["proxyProtocol"] = {"trustedIPs": [f"{lb_ip}/32"]}
+        websecure["proxyProtocol"] = {"trustedIPs": [f"{lb_ip}/32"]}
+    document: dict[str, object] = {
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+        "log": {"level": "INFO"},
+        "accessLog": {},
+        "ping": {"entryPoint": "ping"},
+        "entryPoints": {"web": web, "websecure": websecure, "ping": {"address": "127.0.0.1:8082"}},
+        "providers": {"file": {"directory": "/etc/traefik/dynamic", "watch": True}},
+    }
+    challenges = {route.challenge for route in routes}
+    if proxy.acme and routes:
+        resolvers: dict[str, object] = {}
+        if "http-01" in challenges:
+            resolvers["le-http"] = {"acme": {
+                "email": stack.app.acme_email,
+                "storage": f"{ACME_DIR}/acme-http.json",
+                "httpChallenge": {"entryPoint": "web"},
+            }}
+        if "dns-01" in challenges:
+            resolvers["le-dns"] = {"acme": {
+                "email": stack.app.acme_email,
+                "storage": f"{ACME_DIR}/acme-dns.json",
+                "dnsChallenge": {"provider": "cloudflare", "resolvers": ["1.1.1.1:53", "1.0.0.1:53"]},
+            }}
+        document["certificatesResolvers"] = resolvers
+    header = "# Traefik static configuration, rendered by hetzner-platform. Do not edit on the host.\n"
+    return header + yaml.safe_dump(document, sort_keys=False)
+
+
+def _rule(route: Route) -> str:
+    rule = f"Host(`{route.fqdn}`)"
+    if route.path:
+        rule += f" && PathPrefix(`{route.path}`)"
+    return rule
+
+
+def traefik_dynamic(stack: StackConfig, routes: list[Route]) -> str:
+    proxy = stack.app.proxy
+    middlewares: dict[str, object] = {}
+    headers: dict[str, object] = {"customFrameOptionsValue": "SAMEORIGIN", "contentTypeNosniff": True}
+    if proxy.hsts_seconds:
+        headers["stsSeconds"] = proxy.hsts_seconds
+    middlewares["security-headers"] = {"headers": headers}
+    if proxy.rate_limit is not None:
+        middlewares["rate-limit"] = {"rateLimit": {
+            "average": proxy.rate_limit.average, "burst": proxy.rate_limit.burst, "period": "1s",
+        }}
+    if any(route.admin_only for route in routes):
+        middlewares["admin-allowlist"] = {"ipAllowList": {"sourceRange": list(stack.ssh.admin_cidrs)}}
+    routers: dict[str, object] = {}
+    services: dict[str, object] = {}
+    for route in routes:
+        chain = ["security-headers"]
+        if route.admin_only:
+            chain.append("admin-allowlist")
+        elif proxy.rate_limit is not None:
+            chain.append("rate-limit")
+        if route.basic_auth_secret:
+            middlewares[f"{route.service}-auth"] = {"basicAuth": {
+                # Go template evaluated by Traefik's file provider: the htpasswd line stays in the env file.
+                "users": [f'{{{{ env "{route.basic_auth_secret}" }}}}'],
+                "removeHeader": True,
+            }}
+            chain.append(f"{route.service}-auth")
+        if route.path and route.strip_prefix:
+            middlewares[f"{route.service}-strip"] = {"stripPrefix": {"prefixes": [route.path]}}
+            chain.append(f"{route.service}-strip")
+        tls: dict[str, object] = {}
+        if proxy.acme:
+            tls["certResolver"] = "le-dns" if route.challenge == "dns-01" else "le-http"
+        routers[route.service] = {
+            "rule": _rule(route),
+            "entryPoints": ["websecure"],
+            "service": route.service,
+            "middlewares": chain,
+            "tls": tls,
+        }
+        services[route.service] = {"loadBalancer": {"servers": [{"url": f"http://{route.service}:{route.port}"}]}}
+    document = {
+        "http": {"routers": routers, "services": services, "middlewares": middlewares},
+        "tls": {"options": {"default": {"minVersion": "VersionTLS12"}}},
+    }
+    header = "# Traefik dynamic configuration (file provider), rendered by hetzner-platform.\n"
+    return header + yaml.safe_dump(document, sort_keys=False)
+
+
+# --- nginx ------------------------------------------------------------------------------------
+
+def nginx_cert_paths(fqdn: str) -> tuple[str, str]:
+    return f"{NGINX_CERT_ROOT}/live/{fqdn}/fullchain.pem", f"{NGINX_CERT_ROOT}/live/{fqdn}/privkey.pem"
+
+
+def nginx_site(stack: StackConfig, routes: list[Route]) -> str:
+    """conf.d/default.conf (http context) for the official nginx image; nginx 1.22+ syntax."""
+    proxy = stack.app.proxy
+    lb_ip = load_balancer_ip(stack)
+    pp = " proxy_protocol" if lb_ip else ""
+    out = [
+        "# nginx site configuration, rendered by hetzner-platform. Do not edit on the host.",
+        "server_tokens off;",
+        "# Docker's embedded DNS: upstreams are resolved per request, so a recreated container is found again.",
+        "resolver 127.0.0.11 valid=30s ipv6=off;",
+        "map $http_upgrade $connection_upgrade {",
+        "    default upgrade;",
+        "    ''      close;",
+        "}",
+    ]
+    if proxy.rate_limit is not None:
+        out += [
+            f"limit_req_zone $binary_remote_addr zone=hp_public:10m rate={proxy.rate_limit.average}r/s;",
+            "limit_req_status 429;",
+        ]
+    if lb_ip:
+        out += [f"set_real_ip_from {lb_ip}/32;", "real_ip_header proxy_protocol;"]
+    listen_443 = [f"    listen 443 ssl http2{pp};"]
+    if lb_ip:
+        listen_443.append(f"    listen {NGINX_LOCAL_PORT} ssl http2;")
+    out += [
+        "",
+        "server {",
+        f"    listen 80 default_server{pp};",
+        "    server_name _;",
+        "    location /.well-known/acme-challenge/ {",
+        f"        root {CERTBOT_WEBROOT};",
+        "    }",
+        "    location / {",
+        "        return 301 https://$host$request_uri;",
+        "    }",
+        "}",
+        "",
+        "# Unknown host names get no certificate at all.",
+        "server {",
+        f"    listen 443 ssl http2 default_server{pp};",
+    ]
+    if lb_ip:
+        out.append(f"    listen {NGINX_LOCAL_PORT} ssl http2 default_server;")
+    out += ["    ssl_reject_handshake on;", "}"]
+    by_host: dict[str, list[Route]] = {}
+    for route in routes:
+        by_host.setdefault(route.fqdn, []).append(route)
+    for fqdn, host_routes in by_host.items():
+        fullchain, privkey = nginx_cert_paths(fqdn)
+        out += ["", "server {", *listen_443, f"    server_name {fqdn};",
+                f"    ssl_certificate {fullchain};", f"    ssl_certificate_key {privkey};",
+                "    ssl_protocols TLSv1.2 TLSv1.3;",
+                "    ssl_session_cache shared:hp_ssl:10m;"]
+        if proxy.hsts_seconds:
+            out.append(f'    add_header Strict-Transport-Security "max-age={proxy.hsts_seconds}" always;')
+        out += ['    add_header X-Frame-Options "SAMEORIGIN" always;',
+                '    add_header X-Content-Type-Options "nosniff" always;']
+        if proxy.max_body_size:
+            out.append(f"    client_max_body_size {proxy.max_body_size};")
+        # Longest prefix first only for readability: nginx picks the longest matching prefix itself.
+        for route in sorted(host_routes, key=lambda r: -len(r.path or "")):
+            out += _nginx_location(stack, route)
+        out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _nginx_location(stack: StackConfig, route: Route) -> list[str]:
+    proxy = stack.app.proxy
+    lines = [f"    location {route.path or '/'} {{"]
+    if route.admin_only:
+        lines += [f"        allow {cidr};" for cidr in stack.ssh.admin_cidrs]
+        lines.append("        deny all;")
+    elif proxy.rate_limit is not None:
+        lines.append(f"        limit_req zone=hp_public burst={proxy.rate_limit.burst} nodelay;")
+    if route.basic_auth_secret:
+        lines += ['        auth_basic "restricted";', f"        auth_basic_user_file /etc/nginx/htpasswd/{route.service};"]
+    lines.append(f"        set $hp_upstream http://{route.service}:{route.port};")
+    if route.path and route.strip_prefix:
+        lines.append(f"        rewrite ^{route.path}/?(.*)$ /$1 break;")
+    lines += [
+        "        proxy_pass $hp_upstream;",
+        "        proxy_http_version 1.1;",
+        "        proxy_set_header Upgrade $http_upgrade;",
+        "        proxy_set_header Connection $connection_upgrade;",
+        "        proxy_set_header Host $host;",
+        "        proxy_set_header X-Real-IP $remote_addr;",
+        "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
+        "        proxy_set_header X-Forwarded-Proto $scheme;",
+        "        proxy_connect_timeout 60s;",
+        "        proxy_send_timeout 60s;",
+        "        proxy_read_timeout 60s;",
+        "    }",
+    ]
+    return lines
+
+
+def nginx_start_script(routes: list[Route]) -> str:
+    """PID 1 of the nginx container: htpasswd files from the environment, nginx, reload on new certs."""
+    lines = [
+        "#!/bin/sh",
+        "# nginx container entry (rendered by hetzner-platform): writes htpasswd files from the environment,",
+        "# runs nginx and reloads it when a certificate under /etc/letsencrypt/live changes.",
+        "set -eu",
+        "mkdir -p /etc/nginx/htpasswd",
+    ]
+    for route in routes:
+        if route.basic_auth_secret:
+            target = f"/etc/nginx/htpasswd/{route.service}"
+            lines += [
+                f'( umask 027; printf \'%s\\n\' "${{{route.basic_auth_secret}:?}}" > {target} )',
+                f"chgrp nginx {target}",
+            ]
+    lines += [
+        "touch /tmp/hp-cert-stamp",
+        "nginx -g 'daemon off;' &",
+        "pid=$!",
+        "trap 'kill -TERM \"$pid\" 2>/dev/null; wait \"$pid\"; exit 0' TERM INT",
+        "while kill -0 \"$pid\" 2>/dev/null; do",
+        "    sleep 60 &",
+        "    wait $! || true",
+        "    if [ -n \"$(find -L /etc/letsencrypt/live -name '*.pem' -newer /tmp/hp-cert-stamp 2>/dev/null | head -n 1)\" ]; then",
+        "        touch /tmp/hp-cert-stamp",
+        "        nginx -s reload || true",
+        "    fi",
+        "done",
+        "wait \"$pid\"",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def certbot_script(stack: StackConfig, routes: list[Route]) -> str:
+    """PID 1 of the certbot container: obtain each host's certificate once, then renew twice a day."""
+    hosts = sorted({route.fqdn for route in routes})
+    dns_hosts = sorted({route.fqdn for route in routes if route.challenge == "dns-01"})
+    lines = [
+        "#!/bin/sh",
+        "# certbot container entry (rendered by hetzner-platform).",
+        "# live/<host> starts as a link to a self-signed placeholder made by the deploy step, so nginx can",
+        "# start; the first successful certbot run replaces it with the real certificate.",
+        "set -eu",
+        f"EMAIL={shlex.quote(stack.app.acme_email or '')}",
+        f"HOSTS={shlex.quote(' '.join(hosts))}",
+        f"DNS_HOSTS={shlex.quote(' '.join(dns_hosts))}",
+        f"LE={NGINX_CERT_ROOT}",
+    ]
+    if dns_hosts:
+        lines += [
+            "( umask 077; printf 'dns_cloudflare_api_token = %s\\n' \"${CF_DNS_API_TOKEN:?}\" > /tmp/cloudflare.ini )",
+        ]
+    lines += [
+        "trap 'exit 0' TERM INT",
+        "while :; do",
+        "    for host in $HOSTS; do",
+        "        [ -f \"$LE/renewal/$host.conf\" ] && continue",
+        "        case \" $DNS_HOSTS \" in",
+        "            *\" $host \"*) set -- --dns-cloudflare --dns-cloudflare-credentials /tmp/cloudflare.ini ;;",
+        f"            *) set -- --webroot -w {CERTBOT_WEBROOT} ;;",
+        "        esac",
+        "        [ -L \"$LE/live/$host\" ] && rm \"$LE/live/$host\"",
+        "        if ! certbot certonly --non-interactive --agree-tos --email \"$EMAIL\" --cert-name \"$host\" -d \"$host\" \"$@\"; then",
+        "            echo \"certbot: no certificate for $host yet; keeping the self-signed placeholder\" >&2",
+        "            [ -e \"$LE/live/$host\" ] || ln -s \"../selfsigned/$host\" \"$LE/live/$host\"",
+        "        fi",
+        "    done",
+        "    certbot renew --quiet || true",
+        "    sleep 43200 &",
+        "    wait $! || true",
+        "done",
+    ]
+    return "\n".join(lines) + "\n"

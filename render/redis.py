@@ -1,0 +1,61 @@
+"""redis.conf from the Redis service's memory limit and tuning.
+
+maxmemory: as configured (e.g. seed 000's 512mb), else 75 % of the memory limit when Redis persists
+(RDB/AOF rewrites fork and copy pages) and 90 % without persistence, so the container limit always
+leaves headroom for Redis' own overhead. The password never goes into this file: it is passed as
+`--requirepass` from the env file.
+"""
+
+from __future__ import annotations
+
+from config.app import RedisTuning, ServiceConfig
+
+CONTAINER_PATH = "/usr/local/etc/redis/redis.conf"
+DEFAULT_SAVE = ("900 1", "300 10", "60 10000")
+
+
+def redis_maxmemory(service: ServiceConfig) -> str:
+    tuning = service.config_files
+    if not isinstance(tuning, RedisTuning):
+        raise ValueError("the service has no redis configFiles")
+    if tuning.maxmemory is not None:
+        return tuning.maxmemory
+    share = 0.9 if tuning.persistence == "none" else 0.75
+    return f"{int(service.limits.memory_mb * share)}mb"
+
+
+def redis_settings(service: ServiceConfig) -> list[tuple[str, str]]:
+    tuning = service.config_files
+    if not isinstance(tuning, RedisTuning):
+        raise ValueError("the service has no redis configFiles")
+    lines: list[tuple[str, str]] = [
+        # Inside the container: reachable on the compose networks only (never published to the internet).
+        ("bind", "* -::*"),
+        ("protected-mode", "no"),
+        ("port", "6379"),
+        ("maxmemory", redis_maxmemory(service)),
+        ("maxmemory-policy", tuning.maxmemory_policy),
+    ]
+    if tuning.persistence == "rdb":
+        lines += [("save", rule) for rule in (tuning.save if tuning.save is not None else DEFAULT_SAVE)]
+        lines.append(("appendonly", "no"))
+    elif tuning.persistence == "aof":
+        if tuning.save:
+            lines += [("save", rule) for rule in tuning.save]
+        else:
+            lines.append(("save", '""'))
+        lines += [("appendonly", "yes"), ("appendfsync", tuning.appendfsync)]
+    else:
+        lines += [("save", '""'), ("appendonly", "no")]
+    lines += [("tcp-backlog", str(tuning.tcp_backlog)), ("timeout", str(tuning.timeout))]
+    lines += [(key, str(value)) for key, value in tuning.settings.items()]
+    return lines
+
+
+def render_redis_conf(name: str, service: ServiceConfig) -> str:
+    header = [
+        f"# redis.conf for service '{name}', rendered by hetzner-platform (memory limit {service.limits.memory}).",
+        "# Edit app.services.<name>.configFiles in the stack config, not this file.",
+        "",
+    ]
+    return "\n".join(header + [f"{key} {value}" for key, value in redis_settings(service)]) + "\n"

@@ -1,0 +1,232 @@
+#!/usr/bin/env bash
+# hetzner-platform app step (rendered; runs as `sudo bash -s` with this script on stdin).
+#
+# Installs one release of the compose project under /opt/<project>/releases/<id>, pulls its images,
+# runs the migrations in a one-off container, switches the `current` link, starts it with
+# `docker compose up -d --wait` and checks HTTP health through the proxy. On any failure the previous
+# release is started again and the script exits non-zero with the health output.
+# The release id is a hash of the rendered files, so an unchanged, healthy release is left alone.
+# Secrets arrive base64-encoded in this script (stdin only), go to the release's env file (0600) and
+# are only ever read by docker compose: nothing here prints them.
+# HP_ROOT (unset in production; sudo resets the environment) prefixes every host path for tests.
+set -euo pipefail
+umask 022
+
+#@@SETTINGS@@
+
+ROOT="${HP_ROOT:-}"
+BASE="$ROOT/opt/$PROJECT"
+RELEASES="$BASE/releases"
+CURRENT="$BASE/current"
+TARGET="$RELEASES/$RELEASE"
+PREVIOUS=""
+ASIDE=""
+STAGING=""
+HEALTH_OUTPUT=""
+
+log() { printf 'app: %s\n' "$*"; }
+
+compose() {
+    local dir=$1
+    shift
+    docker compose --project-name "$PROJECT" --project-directory "$dir" \
+        --file "$dir/docker-compose.yml" --env-file "$dir/.env" "$@"
+}
+
+# install_file PATH: write stdin (base64) to the content-addressed PATH unless it is already intact.
+install_file() {
+    local path="$ROOT$1" expected tmp
+    expected=$(basename "$(dirname "$1")")
+    if [ -f "$path" ] && [ "$(sha256sum "$path" | cut -c1-12)" = "$expected" ]; then
+        cat >/dev/null
+        return 0
+    fi
+    mkdir -p "$(dirname "$path")"
+    tmp=$(mktemp "$path.XXXXXX")
+    base64 -d >"$tmp"
+    chmod 644 "$tmp"
+    mv -f "$tmp" "$path"
+}
+
+#@@FUNCTIONS@@
+
+bootstrap_certificates() {
+    # nginx only: a self-signed placeholder per host so nginx starts before certbot's first run.
+    local host dir
+    for host in "${CERT_HOSTS[@]}"; do
+        [ -e "$ROOT$CERT_DIR/live/$host/fullchain.pem" ] && continue
+        dir="$ROOT$CERT_DIR/selfsigned/$host"
+        mkdir -p "$dir" "$ROOT$CERT_DIR/live"
+        (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$host" \
+            -keyout "$dir/privkey.pem" -out "$dir/fullchain.pem" >/dev/null 2>&1)
+        ln -sfn "../selfsigned/$host" "$ROOT$CERT_DIR/live/$host"
+    done
+}
+
+services_running() {
+    local running svc
+    running=$(compose "$1" ps --services --status running 2>/dev/null) || return 1
+    for svc in "${SERVICES[@]}"; do
+        grep -qxF -- "$svc" <<<"$running" || return 1
+    done
+}
+
+health_ok() {
+    local body err code
+    if [ "$HEALTH_MODE" = none ]; then
+        HEALTH_OUTPUT="no HTTP check on this server (docker compose --wait decides)"
+        return 0
+    fi
+    body=$(mktemp)
+    err=$(mktemp)
+    if [ "$HEALTH_MODE" = local ]; then
+        code=$(curl -sS -k -o "$body" -w '%{http_code}' --max-time "$HEALTH_TIMEOUT" \
+            --resolve "$HEALTH_HOST:$HEALTH_PORT:127.0.0.1" "https://$HEALTH_HOST:$HEALTH_PORT$HEALTH_PATH" 2>"$err") || true
+    else
+        code=$(curl -sS -o "$body" -w '%{http_code}' --max-time "$HEALTH_TIMEOUT" "$HEALTH_URL" 2>"$err") || true
+    fi
+    HEALTH_OUTPUT="GET $HEALTH_DESC -> HTTP ${code:-000}: $(head -c 2000 "$body" | tr -d '\000') $(head -c 500 "$err")"
+    rm -f "$body" "$err"
+    case "${code:-000}" in
+        2[0-9][0-9] | 3[0-9][0-9]) return 0 ;;
+    esac
+    return 1
+}
+
+wait_healthy() {
+    local attempt
+    for ((attempt = 1; attempt <= HEALTH_RETRIES; attempt++)); do
+        if health_ok; then
+            return 0
+        fi
+        sleep "$HEALTH_INTERVAL"
+    done
+    return 1
+}
+
+switch_to() {
+    ln -sfn "releases/$1" "$BASE/.current.new"
+    mv -Tf "$BASE/.current.new" "$CURRENT"
+}
+
+rollback() {
+    log "FAILED: release $RELEASE: $1"
+    if [ -n "$HEALTH_OUTPUT" ]; then
+        log "health: $HEALTH_OUTPUT"
+    fi
+    if [ -n "$ASIDE" ]; then
+        # The same release was re-deployed (new env): put the previous copy back.
+        rm -rf "$TARGET"
+        mv "$ASIDE" "$TARGET"
+    fi
+    if [ -n "$PREVIOUS" ] && [ -d "$RELEASES/$PREVIOUS" ]; then
+        switch_to "$PREVIOUS"
+        if compose "$RELEASES/$PREVIOUS" up -d --remove-orphans --wait --wait-timeout "$WAIT_TIMEOUT"; then
+            log "rolled back: release $PREVIOUS is current and running again"
+        else
+            log "rolled back to release $PREVIOUS, but it did not become healthy either"
+        fi
+    else
+        rm -f "$CURRENT"
+        log "no previous release to go back to; the containers of $RELEASE are left for inspection"
+    fi
+    exit 1
+}
+
+prune() {
+    local name budget=$((KEEP - 1)) file rel
+    if [ -n "$PREVIOUS" ] && [ "$PREVIOUS" != "$RELEASE" ]; then
+        budget=$((budget - 1))
+    fi
+    while IFS= read -r name; do
+        case "$name" in
+            "$RELEASE" | "$PREVIOUS") continue ;;
+        esac
+        if [ "$budget" -gt 0 ]; then
+            budget=$((budget - 1))
+        else
+            rm -rf "${RELEASES:?}/$name"
+        fi
+    done < <(find "$RELEASES" -mindepth 1 -maxdepth 1 -type d ! -name '.*' -printf '%T@ %f\n' | sort -rn | cut -d' ' -f2)
+    # Config files no kept release refers to.
+    [ -d "$BASE/files" ] || return 0
+    while IFS= read -r file; do
+        rel=${file#"$ROOT"}
+        if ! cat "$RELEASES"/*/MANIFEST 2>/dev/null | grep -qxF -- "$rel"; then
+            rm -f "$file"
+        fi
+    done < <(find "$BASE/files" -type f)
+    find "$BASE/files" -mindepth 1 -type d -empty -delete
+}
+
+cleanup() {
+    if [ -n "$STAGING" ]; then
+        rm -rf "$STAGING"
+    fi
+}
+
+main() {
+    local dir
+    mkdir -p "$RELEASES"
+    exec 9>"$BASE/.deploy.lock"
+    if ! flock -w 600 9; then
+        log "another deploy holds $BASE/.deploy.lock"
+        exit 1
+    fi
+    for dir in "${DATA_DIRS[@]}"; do
+        mkdir -p "$ROOT$dir"
+    done
+    install_files
+    bootstrap_certificates
+    if [ -L "$CURRENT" ]; then
+        PREVIOUS=$(basename "$(readlink "$CURRENT")")
+    fi
+
+    STAGING=$(mktemp -d "$RELEASES/.staging-$RELEASE.XXXXXX")
+    trap cleanup EXIT
+    stage_release "$STAGING"
+    write_env "$STAGING/.env"
+    chmod 755 "$STAGING"
+
+    if [ "$PREVIOUS" = "$RELEASE" ] && [ -d "$TARGET" ] &&
+        cmp -s "$STAGING/.env" "$TARGET/.env" &&
+        cmp -s "$STAGING/docker-compose.yml" "$TARGET/docker-compose.yml" &&
+        services_running "$TARGET" && health_ok; then
+        log "release $RELEASE is current, running and healthy"
+        echo "hetzner-platform step=app changed=0"
+        return 0
+    fi
+
+    if [ -e "$TARGET" ]; then
+        if [ "$PREVIOUS" = "$RELEASE" ]; then
+            ASIDE="$RELEASES/.previous-$RELEASE"
+            rm -rf "$ASIDE"
+            mv "$TARGET" "$ASIDE"
+        else
+            rm -rf "$TARGET"
+        fi
+    fi
+    mv "$STAGING" "$TARGET"
+    STAGING=""
+    touch "$TARGET"
+
+    log "release $RELEASE (previous: ${PREVIOUS:-none}): pulling images"
+    compose "$TARGET" pull --quiet || rollback "docker compose pull failed"
+    if [ -n "$MIGRATE_SERVICE" ]; then
+        log "release $RELEASE: running migrations in a one-off '$MIGRATE_SERVICE' container"
+        compose "$TARGET" run --rm --no-TTY "$MIGRATE_SERVICE" "${MIGRATE_ARGS[@]}" || rollback "migrations failed"
+    fi
+    switch_to "$RELEASE"
+    log "release $RELEASE: starting containers"
+    compose "$TARGET" up -d --remove-orphans --wait --wait-timeout "$WAIT_TIMEOUT" ||
+        rollback "containers did not start or become healthy"
+    wait_healthy || rollback "health check failed $HEALTH_RETRIES times"
+    if [ -n "$ASIDE" ]; then
+        rm -rf "$ASIDE"
+    fi
+    prune
+    log "release $RELEASE is live. $HEALTH_OUTPUT"
+    echo "hetzner-platform step=app changed=1"
+}
+
+main "$@"

@@ -1,0 +1,229 @@
+"""Rendered postgresql.conf and redis.conf, loaded by a REAL PostgreSQL 15 and a REAL Redis.
+
+Both servers listen on 127.0.0.1 on a free port, run as their own system users (PostgreSQL refuses
+root) and are stopped by PID/ctl at the end of each test. The assertions read the live values back
+with SHOW / CONFIG GET; the negative tests prove a wrong or broken file makes them fail.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from config.app import ServiceConfig
+from render.postgres import render_postgresql_conf
+from render.redis import render_redis_conf
+
+from .conftest import EXAMPLES, preset_config, require_tool
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+# Seed 000's postgresql.conf, exactly, as PostgreSQL reports it back.
+SEED_000_SHOW = {
+    "shared_buffers": "1GB",
+    "effective_cache_size": "3GB",
+    "work_mem": "16MB",
+    "maintenance_work_mem": "256MB",
+    "checkpoint_completion_target": "0.9",
+    "wal_buffers": "16MB",
+    "max_wal_size": "2GB",
+    "min_wal_size": "1GB",
+    "random_page_cost": "1.1",
+    "effective_io_concurrency": "200",
+    "max_connections": "100",
+    "log_min_duration_statement": "1s",
+    "shared_preload_libraries": "pg_stat_statements",
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def owned_tempdir(user: str) -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix=f"hp-{user}-"))
+    os.chmod(path, 0o755)
+    shutil.chown(path, user=user, group=user)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg_template() -> Iterator[Path]:
+    """One initdb per module (--no-sync: throwaway data); each test starts from a copy."""
+    if not (PG_BIN / "pg_ctl").exists():
+        pytest.fail("PostgreSQL 15 server binaries are missing (Debian package postgresql-15)")
+    require_tool("runuser")
+    with owned_tempdir("postgres") as tmp:
+        subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(tmp / "data"), "-U",
+                        "postgres", "--auth=trust", "--no-sync"], check=True, capture_output=True, text=True)
+        yield tmp / "data"
+
+
+@contextmanager
+def running_postgres(conf: str, template: Path) -> Iterator[int]:
+    with owned_tempdir("postgres") as tmp:
+        data = tmp / "data"
+        subprocess.run(["cp", "-a", str(template), str(data)], check=True)
+        conf_path = tmp / "postgresql.conf"
+        conf_path.write_text(conf)
+        shutil.chown(conf_path, user="postgres", group="postgres")
+        port = free_port()
+        options = f"-c config_file={conf_path} -c listen_addresses=127.0.0.1 -p {port} -k {tmp}"
+        start = subprocess.run(
+            ["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(tmp / "log"), "-w",
+             "-t", "30", "-o", options, "start"],
+            capture_output=True, text=True,
+        )
+        try:
+            if start.returncode != 0:
+                log = (tmp / "log").read_text() if (tmp / "log").exists() else ""
+                raise RuntimeError(f"postgres did not start: {start.stdout}{start.stderr}{log}")
+            yield port
+        finally:
+            subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast",
+                            "-w", "stop"], capture_output=True)
+
+
+def pg_show(port: int, name: str) -> str:
+    return subprocess.run(
+        [require_tool("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-Atc", f"SHOW {name}"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
+
+
+def pg_show_all(port: int, names: list[str]) -> dict[str, str]:
+    """current_setting() reports exactly what SHOW does; one psql call for all names."""
+    query = "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
+    out = subprocess.run(
+        [require_tool("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-AtF", "\t", "-c", query],
+        check=True, capture_output=True, text=True,
+    ).stdout.rstrip("\n")
+    return dict(zip(names, out.split("\t"), strict=True))
+
+
+def assert_pg(port: int, expected: dict[str, str]) -> None:
+    assert pg_show_all(port, list(expected)) == expected
+
+
+@contextmanager
+def running_redis(conf: str) -> Iterator[int]:
+    require_tool("redis-server")
+    with owned_tempdir("redis") as tmp:
+        conf_path = tmp / "redis.conf"
+        conf_path.write_text(conf)
+        shutil.chown(conf_path, user="redis", group="redis")
+        port = free_port()
+        start = subprocess.run(
+            ["runuser", "-u", "redis", "--", "redis-server", str(conf_path), "--bind", "127.0.0.1", "--port", str(port),
+             "--dir", str(tmp), "--daemonize", "yes", "--pidfile", str(tmp / "redis.pid"), "--logfile", str(tmp / "redis.log")],
+            capture_output=True, text=True,
+        )
+        if start.returncode != 0:
+            raise RuntimeError(f"redis did not start: {start.stdout}{start.stderr}")
+        try:
+            for _ in range(100):
+                if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG":
+                    break
+            else:
+                raise RuntimeError("redis did not answer PING")
+            yield port
+        finally:
+            subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
+
+
+def redis_get(port: int, name: str) -> str:
+    out = subprocess.run(["redis-cli", "-p", str(port), "CONFIG", "GET", name], check=True, capture_output=True, text=True)
+    lines = out.stdout.splitlines()
+    return lines[1] if len(lines) > 1 else ""
+
+
+def service(preset: str, name: str) -> ServiceConfig:
+    return preset_config(EXAMPLES / preset).app.services[name]
+
+
+def test_seed_000_postgres_conf_is_exactly_the_seed(pg_template: Path) -> None:
+    conf = render_postgresql_conf("postgres", service("Pulumi.fastapi-celery.yaml", "postgres"))
+    with running_postgres(conf, pg_template) as port:
+        assert_pg(port, SEED_000_SHOW)
+        assert pg_show(port, "listen_addresses") == "127.0.0.1"  # the test's override wins over '*'
+
+
+def test_postgres_scales_with_its_memory_limit(pg_template: Path) -> None:
+    small = ServiceConfig.model_validate({
+        "image": "postgres:15-alpine", "limits": {"cpus": 1, "memory": "1.5G"}, "configFiles": {"kind": "postgres", "maxConnections": 50},
+    })
+    with running_postgres(render_postgresql_conf("pg", small), pg_template) as port:
+        assert_pg(port, {
+            "shared_buffers": "384MB", "effective_cache_size": "1152MB", "work_mem": "6MB",
+            "maintenance_work_mem": "96MB", "wal_buffers": "12MB", "max_connections": "50",
+        })
+
+
+def test_a_wrong_expectation_fails_the_postgres_check(pg_template: Path) -> None:
+    conf = render_postgresql_conf("postgres", service("Pulumi.fastapi-celery.yaml", "postgres"))
+    wrong = conf.replace("shared_buffers = 1GB", "shared_buffers = 512MB")
+    with running_postgres(wrong, pg_template) as port, pytest.raises(AssertionError):
+        assert_pg(port, SEED_000_SHOW)
+
+
+def test_a_broken_postgres_conf_does_not_start(pg_template: Path) -> None:
+    conf = render_postgresql_conf("postgres", service("Pulumi.fastapi-celery.yaml", "postgres"))
+    broken = conf.replace("= 1GB", "= 1GBx", 1)
+    with pytest.raises(RuntimeError, match="invalid value for parameter"), running_postgres(broken, pg_template):
+        pass
+
+
+def test_seed_000_redis_lru_with_rdb_snapshots() -> None:
+    conf = render_redis_conf("redis", service("Pulumi.fastapi-celery.yaml", "redis"))
+    with running_redis(conf) as port:
+        assert redis_get(port, "maxmemory") == str(512 * 1024 * 1024)
+        assert redis_get(port, "maxmemory-policy") == "allkeys-lru"
+        assert redis_get(port, "save") == "900 1 300 10 60 10000"
+        assert redis_get(port, "appendonly") == "no"
+        assert redis_get(port, "tcp-backlog") == "511"
+        assert redis_get(port, "timeout") == "300"
+
+
+def test_seed_001_redis_aof_noeviction_128mb() -> None:
+    conf = render_redis_conf("redis", service("Pulumi.fastapi-arq-pgvector.yaml", "redis"))
+    with running_redis(conf) as port:
+        assert redis_get(port, "maxmemory") == str(128 * 1024 * 1024)
+        assert redis_get(port, "maxmemory-policy") == "noeviction"
+        assert redis_get(port, "appendonly") == "yes"
+        assert redis_get(port, "appendfsync") == "everysec"
+        assert redis_get(port, "save") == ""
+
+
+def test_redis_maxmemory_defaults_below_the_memory_limit() -> None:
+    svc = ServiceConfig.model_validate({
+        "image": "redis:7-alpine", "limits": {"cpus": 0.5, "memory": "1G"}, "configFiles": {"kind": "redis"},
+    })
+    with running_redis(render_redis_conf("redis", svc)) as port:
+        assert redis_get(port, "maxmemory") == str(768 * 1024 * 1024)  # 75 %: RDB forks need headroom
+        assert redis_get(port, "maxmemory-policy") == "noeviction"
+
+
+def test_a_broken_redis_conf_does_not_start() -> None:
+    conf = render_redis_conf("redis", service("Pulumi.fastapi-celery.yaml", "redis"))
+    with pytest.raises(RuntimeError, match="FATAL CONFIG FILE ERROR"), running_redis(conf.replace("allkeys-lru", "allkeys-lrux")):
+        pass
+
+
+def test_a_wrong_expectation_fails_the_redis_check() -> None:
+    conf = render_redis_conf("redis", service("Pulumi.fastapi-celery.yaml", "redis"))
+    with running_redis(conf.replace("maxmemory 512mb", "maxmemory 256mb")) as port:
+        assert redis_get(port, "maxmemory") != str(512 * 1024 * 1024)
