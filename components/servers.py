@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
+from components.resize import apply_resize_guard
 from components.specs import PlatformSpec, ServerSpec
 
 
@@ -47,10 +48,12 @@ class Server(pulumi.ComponentResource):
             labels=spec.labels,
             opts=child,
         )
+        # A type change is checked against the last deployment first (components/resize.py).
+        resize = apply_resize_guard(spec, parent=self, scope=opts.parent if opts else None)
         self.server = hcloud.Server(
             spec.resource_name,
             name=spec.resource_name,
-            server_type=spec.server_type,
+            server_type=resize.server_type,
             image=spec.image,
             location=spec.location,
             backups=spec.backups,
@@ -73,7 +76,7 @@ class Server(pulumi.ComponentResource):
                 )
             ],
             # Changing either would replace the server (and its disk); keys are managed over SSH afterwards.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["ssh_keys", "user_data"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=resize.depends_on, ignore_changes=["ssh_keys", "user_data"]),
         )
         self.server_id: pulumi.Output[int] = self.server.id.apply(int)
         self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address

@@ -1,0 +1,369 @@
+"""Safe vertical resize: refuse a server type change Hetzner cannot do (or cannot undo), snapshot first.
+
+A server type change ("rescale") on Hetzner powers the server off, changes its type and boots it again.
+Three things can go wrong that the provider only reports halfway through an update, or never:
+
+* the new type is retired, unknown or not sold in the stack's location;
+* the new type has a smaller disk than the server: Hetzner cannot shrink a disk, so a downgrade needs
+  `keepDisk: true` (the provider's `keep_disk`, terraform-provider-hcloud#80), and only works when the
+  disk was kept at its small size on the way up;
+* the new type has another CPU architecture (x86 <-> arm): a rescale cannot change it, the installed
+  image would not boot.
+
+`check_resize` and `resize_summary` are pure. `apply_resize_guard` wires them into the program: it
+reads the server types of the last deployment from the stack's own outputs (a StackReference to the
+running stack), and gates each Server's `server_type` input on that check. Nothing reads the check
+synchronously (a StackReference's outputs are Outputs), so the gate is data flow: the Server's
+`server_type` is an Output that raises `pulumi.RunError` when any server's change is refused. The
+Server then can never be registered, so Pulumi can neither update nor replace it, and the run fails
+with every problem listed. With `snapshotBeforeResize` an `hcloud.Snapshot` of the server is taken
+first and the Server depends on it, so the type change starts only once the snapshot exists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pulumi
+import pulumi_hcloud as hcloud
+
+from components.specs import ServerSpec
+from config.catalogue import Catalogue, load_catalogue
+
+# The stack output the program exports: {server name: {"type": ..., ...}} (components/platform.py).
+PREVIOUS_OUTPUT = "servers"
+STACK_REFERENCE_NAME = "previous-deployment"
+
+
+# --- pure checks -----------------------------------------------------------------------------------
+def check_resize(
+    old_type: str, new_type: str, location: str, keep_disk: bool, *, current_disk_gb: int | None = None
+) -> list[str]:
+    """Every reason the change old_type -> new_type cannot be done in place; empty when it can.
+
+    `current_disk_gb` is the server's real disk size when known (it stays at the old type's size
+    after a rescale with keepDisk); without it the old type's nominal disk is assumed.
+    """
+    old_type, new_type = old_type.lower(), new_type.lower()
+    if old_type == new_type:
+        return []
+    catalogue = load_catalogue()
+    problems: list[str] = []
+    problem = catalogue.server_type_problem(new_type, location)
+    if problem is not None:
+        problems.append(problem)
+    old = catalogue.server_types.get(old_type)
+    new = catalogue.server_types.get(new_type)
+    if old is None or new is None:
+        # A retired or unknown type has no specs in the catalogue: nothing more can be checked.
+        return problems
+    if old.arch != new.arch:
+        problems.append(
+            f"architecture change {old.arch} -> {new.arch} ({old_type} -> {new_type}): a rescale cannot change "
+            f"the CPU architecture, the installed image would not boot; create a new server of the other "
+            f"architecture and move the data instead"
+        )
+    disk = current_disk_gb if current_disk_gb is not None else old.disk_gb
+    if new.disk_gb < disk:
+        if current_disk_gb is not None and current_disk_gb > old.disk_gb:
+            problems.append(
+                f"disk shrink: the server's disk already grew to {current_disk_gb} GB and {new_type} has "
+                f"{new.disk_gb} GB; Hetzner cannot shrink a disk, so this downgrade is impossible even with keepDisk"
+            )
+        elif not keep_disk:
+            problems.append(
+                f"disk shrink: {new_type} has a {new.disk_gb} GB disk, smaller than the {disk} GB of {old_type}, "
+                f"and Hetzner cannot shrink a disk. If the server was scaled up with keepDisk (its disk is still "
+                f"at most {new.disk_gb} GB), set keepDisk: true for this server; otherwise pick a type with at "
+                f"least {disk} GB"
+            )
+    return problems
+
+
+@dataclass(frozen=True)
+class ResizeSummary:
+    """What a type change costs and does to the disk. Prices are EUR net per month."""
+
+    server: str
+    old_type: str
+    new_type: str
+    location: str
+    old_epoch: str
+    new_epoch: str
+    old_monthly_eur: Decimal | None
+    new_monthly_eur: Decimal | None
+    backup_share: Decimal  # 0.2 with backups, 0 without
+    keep_disk: bool
+    old_disk_gb: int | None
+    new_disk_gb: int | None
+    new_epoch_start: dt.date
+    ordered_on: dt.date | None
+
+    @property
+    def delta_eur(self) -> Decimal | None:
+        if self.old_monthly_eur is None or self.new_monthly_eur is None:
+            return None
+        return self.new_monthly_eur - self.old_monthly_eur
+
+    @property
+    def delta_with_backups_eur(self) -> Decimal | None:
+        delta = self.delta_eur
+        return None if delta is None else _cents(delta * (1 + self.backup_share))
+
+    @property
+    def disk_after_gb(self) -> int | None:
+        if self.old_disk_gb is None or self.new_disk_gb is None:
+            return self.new_disk_gb if not self.keep_disk else self.old_disk_gb
+        return self.old_disk_gb if self.keep_disk else max(self.old_disk_gb, self.new_disk_gb)
+
+    def text(self) -> str:
+        old = _money(self.old_monthly_eur)
+        new = _money(self.new_monthly_eur)
+        parts = [f"resize {self.server}: {self.old_type} -> {self.new_type} in {self.location}: "
+                 f"EUR {old} ({self.old_epoch}) -> EUR {new}/month net ({self.new_epoch})"]
+        if self.delta_eur is not None:
+            change = f"{_signed(self.delta_eur)}/month"
+            if self.backup_share:
+                change += f", {_signed(self.delta_with_backups_eur)} with backups"
+            parts.append(change)
+        parts.append(f"a rescale is a new order, so {self.new_type} is billed at the {self.new_epoch} price")
+        if self.ordered_on is not None and self.ordered_on < self.new_epoch_start:
+            parts.append(f"update servers.{self.server}.orderedOn to the resize date so the plan prices it the same way")
+        if self.keep_disk and self.old_disk_gb is not None:
+            parts.append(f"keepDisk: the disk stays at {self.old_disk_gb} GB, a later downgrade stays possible")
+        elif self.old_disk_gb is not None and self.new_disk_gb is not None and self.new_disk_gb > self.old_disk_gb:
+            parts.append(f"the disk grows to {self.new_disk_gb} GB for good: no downgrade below {self.new_disk_gb} GB later")
+        return "; ".join(parts)
+
+
+def resize_summary(
+    old_type: str,
+    new_type: str,
+    location: str,
+    *,
+    keep_disk: bool = False,
+    backups: bool = False,
+    ordered_on: dt.date | None = None,
+    as_of: dt.date | None = None,
+    server: str = "server",
+    catalogue: Catalogue | None = None,
+) -> ResizeSummary:
+    """The monthly cost before and after a type change, from the catalogue.
+
+    Before: the old type at the epoch of the server's order date (a server keeps the price of its order).
+    After: the new type at the epoch of a NEW order on `as_of` (from 2026-06-15 that is p2: Hetzner bills
+    a rescale like a new order).
+    """
+    from cost.prices import PriceBook  # the cost engine's price lookup (regional prices, epoch fallbacks)
+
+    catalogue = catalogue or load_catalogue()
+    as_of = as_of or dt.date.today()
+    old_epoch = catalogue.server_epoch(as_of, ordered_on)
+    new_epoch = catalogue.server_epoch(as_of, as_of)
+    book = PriceBook(catalogue)
+
+    def monthly(name: str, epoch: str) -> Decimal | None:
+        if name not in catalogue.server_types:
+            return None
+        return book.server_monthly(name, location, epoch).amount
+
+    old = catalogue.server_types.get(old_type)
+    new = catalogue.server_types.get(new_type)
+    share = catalogue.backup_percentage / 100 if backups else Decimal(0)
+    return ResizeSummary(
+        server=server,
+        old_type=old_type,
+        new_type=new_type,
+        location=location,
+        old_epoch=old_epoch,
+        new_epoch=new_epoch,
+        old_monthly_eur=monthly(old_type, old_epoch),
+        new_monthly_eur=monthly(new_type, new_epoch),
+        backup_share=share,
+        keep_disk=keep_disk,
+        old_disk_gb=old.disk_gb if old else None,
+        new_disk_gb=new.disk_gb if new else None,
+        new_epoch_start=catalogue.epoch_starts[new_epoch],
+        ordered_on=ordered_on,
+    )
+
+
+def _cents(value: Decimal) -> Decimal:
+    return value.quantize(Decimal("0.01"))
+
+
+def _money(value: Decimal | None) -> str:
+    return "unknown" if value is None else f"{_cents(value):.2f}"
+
+
+def _signed(value: Decimal | None) -> str:
+    if value is None:
+        return "unknown"
+    return f"+{_cents(value):.2f}" if value >= 0 else f"{_cents(value):.2f}"
+
+
+@dataclass(frozen=True)
+class PlannedResize:
+    spec: ServerSpec
+    old_type: str
+    problems: tuple[str, ...]
+    summary: ResizeSummary
+
+
+def plan_resizes(specs: Mapping[str, ServerSpec], previous: Mapping[str, Any] | None) -> dict[str, PlannedResize]:
+    """The type changes between the last deployment's `servers` output and the specs, each checked."""
+    planned: dict[str, PlannedResize] = {}
+    for name, spec in sorted(specs.items()):
+        before = (previous or {}).get(name)
+        old_type = before.get("type") if isinstance(before, Mapping) else None
+        if not isinstance(old_type, str) or old_type.lower() == spec.server_type:
+            continue
+        disk = before.get("diskGb") if isinstance(before, Mapping) else None
+        current_disk = int(disk) if isinstance(disk, int | float) and not isinstance(disk, bool) else None
+        problems = check_resize(old_type, spec.server_type, spec.location, spec.keep_disk, current_disk_gb=current_disk)
+        summary = resize_summary(
+            old_type.lower(), spec.server_type, spec.location, keep_disk=spec.keep_disk, backups=spec.backups,
+            ordered_on=spec.ordered_on, server=name,
+        )
+        planned[name] = PlannedResize(spec, old_type.lower(), tuple(problems), summary)
+    return planned
+
+
+def refusal_message(planned: Mapping[str, PlannedResize]) -> str | None:
+    """One message listing every refused change, or None when every change may go ahead."""
+    refused = {name: p for name, p in sorted(planned.items()) if p.problems}
+    if not refused:
+        return None
+    lines = ["Resize guard: refusing to change the server type of "
+             + ", ".join(f"{name} ({p.old_type} -> {p.spec.server_type})" for name, p in refused.items())
+             + ". No server was changed."]
+    for name, p in refused.items():
+        lines += [f"  servers.{name}.serverType {p.old_type} -> {p.spec.server_type}:"]
+        lines += [f"    - {problem}" for problem in p.problems]
+    lines.append("Fix servers.<name>.serverType / keepDisk in the stack file and run again.")
+    return "\n".join(lines)
+
+
+# --- wiring into the program -----------------------------------------------------------------------
+def self_stack_name() -> str:
+    """The running stack, fully qualified (DIY backends use the organization name 'organization').
+
+    Without an organization (an old CLI, or Pulumi's mocks) the bare stack name means the same stack:
+    the current organization and project.
+    """
+    organization = pulumi.get_organization()
+    if not organization:
+        return pulumi.get_stack()
+    return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def _previous_servers(outputs: Any) -> dict[str, Any]:
+    """`servers` from the last deployment's outputs; {} on the first deploy (no outputs yet)."""
+    servers = outputs.get(PREVIOUS_OUTPUT) if isinstance(outputs, Mapping) else None
+    return dict(servers) if isinstance(servers, Mapping) else {}
+
+
+@dataclass(frozen=True)
+class ResizeGate:
+    """What a Server needs: its type input (raises when refused) and what it must wait for."""
+
+    server_type: pulumi.Output[str]
+    depends_on: pulumi.Output[list[pulumi.Resource]]
+    snapshot: pulumi.Output[hcloud.Snapshot | None]
+
+
+class ResizeGuard:
+    """One per stack: one StackReference, one check covering every server registered with it.
+
+    The check runs when the previous outputs arrive, which is after the program has declared every
+    server (declaring is synchronous), so its message lists the problems of all servers at once.
+    """
+
+    def __init__(self, previous: pulumi.Output[Any] | None = None, *, opts: pulumi.ResourceOptions | None = None) -> None:
+        if previous is None:
+            reference = pulumi.StackReference(STACK_REFERENCE_NAME, stack_name=self_stack_name(), opts=opts)
+            previous = reference.outputs
+        self._specs: dict[str, ServerSpec] = {}
+        # Server types are not secret even when some other stack output is: keep the diff readable.
+        self.previous: pulumi.Output[dict[str, Any]] = pulumi.Output.unsecret(pulumi.Output.from_input(previous).apply(_previous_servers))
+        self.planned: pulumi.Output[dict[str, PlannedResize]] = self.previous.apply(self._check)
+
+    def _check(self, previous: dict[str, Any]) -> dict[str, PlannedResize]:
+        planned = plan_resizes(self._specs, previous)
+        if refusal_message(planned) is None:
+            for item in planned.values():
+                pulumi.log.info(item.summary.text())
+        return planned
+
+    def register(self, spec: ServerSpec, parent: pulumi.Resource | None = None) -> ResizeGate:
+        self._specs[spec.name] = spec
+        planned = self.planned.apply(lambda all_planned: all_planned.get(spec.name))
+
+        def snapshot_for(args: list[Any]) -> hcloud.Snapshot | None:
+            all_planned, item = args
+            if item is None or not spec.snapshot_before_resize or refusal_message(all_planned) is not None:
+                return None
+            return before_resize_snapshot(spec, item.old_type, parent)
+
+        def server_type(all_planned: dict[str, PlannedResize]) -> str:
+            # The only place the refusal is raised: an Output that never resolves cannot be registered,
+            # so the Server is neither updated nor replaced (and nothing else fails along with it).
+            message = refusal_message(all_planned)
+            if message is not None:
+                raise pulumi.RunError(message)
+            return spec.server_type
+
+        snapshot = pulumi.Output.all(self.planned, planned).apply(snapshot_for)
+        def wait_for(created: hcloud.Snapshot | None) -> list[pulumi.Resource]:
+            return [created] if created is not None else []
+
+        depends_on = snapshot.apply(wait_for)
+        return ResizeGate(server_type=self.planned.apply(server_type), depends_on=depends_on, snapshot=snapshot)
+
+
+def before_resize_snapshot(spec: ServerSpec, old_type: str, parent: pulumi.Resource | None) -> hcloud.Snapshot:
+    """A snapshot of the running server, taken before its type changes.
+
+    Its id comes from a lookup by name: the Server resource itself must wait for the snapshot, so the
+    snapshot cannot take the Server's id. retain_on_delete: once the next run no longer declares it,
+    it leaves the state but stays in Hetzner until deleted by hand (billed per GB meanwhile).
+    """
+    current = hcloud.get_server_output(name=spec.resource_name, opts=pulumi.InvokeOutputOptions(parent=parent))
+    return hcloud.Snapshot(
+        f"{spec.resource_name}-before-{old_type}-to-{spec.server_type}",
+        server_id=current.id.apply(int),
+        description=f"{spec.resource_name} before resize {old_type} -> {spec.server_type} (hetzner-platform)",
+        labels={**spec.labels, "purpose": "before-resize"},
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True),
+    )
+
+
+_GUARDS: weakref.WeakKeyDictionary[pulumi.Resource, ResizeGuard] = weakref.WeakKeyDictionary()
+
+
+def apply_resize_guard(
+    spec: ServerSpec,
+    *,
+    parent: pulumi.Resource | None = None,
+    scope: pulumi.Resource | None = None,
+    guard: ResizeGuard | None = None,
+) -> ResizeGate:
+    """Gate one server's type change on the stack-wide resize check.
+
+    `parent` is the resource the snapshot is created under (the Server component). Servers with the
+    same `scope` (the Platform component) share one guard: one StackReference and one check listing
+    the problems of all of them. Pass `guard` to share an explicit one instead.
+    """
+    if guard is None:
+        if scope is None:
+            guard = ResizeGuard(opts=pulumi.ResourceOptions(parent=parent))
+        else:
+            guard = _GUARDS.get(scope)
+            if guard is None:
+                guard = _GUARDS[scope] = ResizeGuard(opts=pulumi.ResourceOptions(parent=scope))
+    return guard.register(spec, parent)
