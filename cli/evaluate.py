@@ -40,11 +40,34 @@ def pulumi_config_map(stack: StackFile) -> tuple[dict[str, str], list[str], dict
         if key not in stack.values:
             config[f"{NAMESPACE}:{key}"] = secret_placeholder(key, "not set yet; pulumi up needs it")
             notes[key] = "not set: `pulumi up` will refuse to run until it is set"
+    _app_secret_placeholders(stack, config, notes)
     for key in stack.secret_keys:
         notes.setdefault(key, "encrypted in the stack file: a placeholder stands in for it")
-    secret_keys = [f"{NAMESPACE}:{key}" for key in (*stack.secret_keys, *REQUIRED_SECRETS) if ":" not in key]
+    secret_keys = [f"{NAMESPACE}:{key}" for key in (*stack.secret_keys, *REQUIRED_SECRETS, "appSecrets") if ":" not in key]
+    secret_keys.append("cloudflare:apiToken")
     secret_keys += [key for key in stack.secret_keys if ":" in key]
     return config, sorted(set(secret_keys)), notes
+
+
+def _app_secret_placeholders(stack: StackFile, config: dict[str, str], notes: dict[str, str]) -> None:
+    """Stand-ins for app/ops secrets that only the user can set, so the offline plan can still render."""
+    from components.secrets import secret_requirements
+    from config.loader import validate_config
+
+    needs = secret_requirements(validate_config(stack.values))
+    provided = stack.values.get("appSecrets") or {}
+    app_secrets = dict(provided) if isinstance(provided, dict) else {}
+    for name in needs.required:
+        if name not in app_secrets:
+            app_secrets[name] = secret_placeholder(f"appSecrets.{name}", "not set yet; pulumi up needs it")
+            notes[f"appSecrets.{name}"] = "not set: `pulumi up` will refuse to run until it is set"
+    for name in needs.generatable:
+        notes.setdefault(f"appSecrets.{name}", "set" if name in app_secrets else "generated once by pulumi-random at pulumi up")
+    if app_secrets:
+        config[f"{NAMESPACE}:appSecrets"] = json.dumps(app_secrets)
+    if needs.cloudflare and "cloudflare:apiToken" not in stack.provider_values:
+        config["cloudflare:apiToken"] = secret_placeholder("cloudflare:apiToken", "not set yet; pulumi up needs it")
+        notes["cloudflare:apiToken"] = "not set: needed for Let's Encrypt DNS-01 (pulumi config set --secret cloudflare:apiToken)"
 
 
 def evaluate(stack: StackFile, *, enforce_budget: bool = False) -> Evaluation:

@@ -51,6 +51,7 @@ class HostConfiguration(pulumi.ComponentResource):
         secrets: Mapping[str, pulumi.Output[str]],
         sources: Sequence[StepSource],
         depends_on: Sequence[pulumi.Resource] = (),
+        step_after: Mapping[str, Sequence[pulumi.Resource]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:host:HostConfiguration", name, None, opts)
@@ -90,7 +91,9 @@ class HostConfiguration(pulumi.ComponentResource):
                     stdin=step.apply(lambda s: s.script),
                     triggers=[server_id, step.apply(lambda s: s.digest)],
                     logging=remote.Logging.STDOUT_AND_STDERR,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=previous),
+                    # Besides its predecessor, a step may wait for steps on other servers (the app on
+                    # web servers waits for the database server's app step).
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[*previous, *(step_after or {}).get(step_name, ())]),
                 )
                 self.commands[step_name] = command
                 previous = [command]

@@ -22,6 +22,14 @@ from render.cloud_init import render_user_data
 from render.steps import HostRuntime
 
 
+def _deploy_order(config: StackConfig, spec: PlatformSpec) -> list[str]:
+    """Servers in the order their app steps must run: databases before the apps that use them."""
+    from render.app import deploy_order
+
+    ordered = [name for name in deploy_order(config) if name in {s.name for s in spec.servers}]
+    return ordered + [s.name for s in spec.servers if s.name not in ordered]
+
+
 class Platform(pulumi.ComponentResource):
     def __init__(
         self,
@@ -99,8 +107,11 @@ class Platform(pulumi.ComponentResource):
             dns = DnsRecords("dns", spec, self._dns_targets(), opts=child)
             self.dns_names = dns.names
 
-        self.hosts = {
-            server.name: HostConfiguration(
+        self.hosts: dict[str, HostConfiguration] = {}
+        previous_app: list[pulumi.Resource] = []
+        for server_name in _deploy_order(config, spec):
+            server = spec.server(server_name)
+            host = HostConfiguration(
                 f"host-{server.name}",
                 config,
                 server.name,
@@ -117,10 +128,12 @@ class Platform(pulumi.ComponentResource):
                     *([attachments[server.name]] if server.name in attachments else []),
                     *([self.floating_ip.assignment] if self.floating_ip else []),
                 ],
+                step_after={"app": previous_app},
                 opts=child,
             )
-            for server in spec.servers
-        }
+            self.hosts[server.name] = host
+            if "app" in host.commands:
+                previous_app = [host.commands["app"]]
         self.outputs = self._outputs()
         self.register_outputs(self.outputs)
 

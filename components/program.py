@@ -3,26 +3,48 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import pulumi
 
 from components.cost import CostReport, enforce_budget
 from components.host import StepSource
 from components.platform import Platform
+from components.secrets import GeneratedSecrets, missing_secrets, secret_requirements
 from components.specs import resolve
-from config.errors import ConfigError
-from config.pulumi_config import load_from_pulumi
+from config.errors import ConfigError, ConfigIssue
+from config.pulumi_config import StackSecrets, load_from_pulumi
+from config.schema import StackConfig
 from cost.api import PlanCost, plan_sections
+from render.steps import HostRuntime, HostStep
 
 # The offline plan reports an exceeded budget or capacity itself (exit 1) and still lists the
 # resources; `pulumi up`/`preview` stop before declaring anything.
 BUDGET_GUARD_ENFORCED = True
 
 
-def step_sources() -> list[StepSource]:
+def _host(config: StackConfig, server: str, runtime: HostRuntime, _secrets: Mapping[str, str]) -> list[HostStep]:
     from render.host import host_steps
 
-    return [StepSource(lambda config, server, runtime, _secrets: host_steps(config, server, runtime))]
+    return host_steps(config, server, runtime)
+
+
+def _app(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mapping[str, str]) -> list[HostStep]:
+    from render.app import app_step, secret_names
+
+    return [app_step(config, server, runtime, {name: secrets[name] for name in secret_names(config, server)})]
+
+
+def _ops(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mapping[str, str]) -> list[HostStep]:
+    from render.ops import ops_secret_names, ops_step
+
+    step = ops_step(config, server, runtime, {name: secrets[name] for name in ops_secret_names(config) if name in secrets})
+    return [step] if step is not None else []
+
+
+def step_sources() -> list[StepSource]:
+    """Host hardening first, then the application, then backups/alerts: one remote command each."""
+    return [StepSource(_host), StepSource(_app, uses_secrets=True), StepSource(_ops, uses_secrets=True)]
 
 
 def capacity_guard_message(plan_cost: PlanCost) -> str | None:
@@ -32,6 +54,35 @@ def capacity_guard_message(plan_cost: PlanCost) -> str | None:
     problems = [f"{server['server']}: {problem}" for server in capacity["servers"] for problem in server["problems"]]
     problems += [f"service {name} has no server with its role" for name in capacity["unplaced_services"]]
     return "Capacity guard: the compose limits do not fit the servers. " + "; ".join(problems) + ". Nothing was created."
+
+
+def _cloudflare_token() -> pulumi.Output[str] | None:
+    token = pulumi.Config("cloudflare").get_secret("apiToken")
+    if token is None and os.environ.get("CLOUDFLARE_API_TOKEN"):
+        token = pulumi.Output.secret(os.environ["CLOUDFLARE_API_TOKEN"])
+    return token
+
+
+def secret_values(config: StackConfig, secrets: StackSecrets) -> dict[str, pulumi.Output[str]]:
+    """Check that every secret the stack needs exists or can be generated; then build the values."""
+    needs = secret_requirements(config)
+    issues = missing_secrets(needs.required, secrets.provided)
+    cloudflare = _cloudflare_token() if needs.cloudflare else None
+    if needs.cloudflare and cloudflare is None:
+        hint = "needed for Let's Encrypt DNS-01: pulumi config set --secret cloudflare:apiToken"
+        issues.append(ConfigIssue("cloudflare:apiToken", hint))
+    if issues:
+        raise pulumi.RunError(ConfigError(issues, f"stack {pulumi.get_stack()}").render())
+    values: dict[str, pulumi.Output[str]] = {}
+    if needs.generatable or needs.required:
+        generated = GeneratedSecrets(
+            "secrets", config.resource_prefix(), generatable=needs.generatable, required=needs.required, provided=secrets.provided
+        )
+        values |= generated.values
+    for name in needs.cloudflare:
+        assert cloudflare is not None
+        values[name] = pulumi.Output.secret(cloudflare)
+    return values
 
 
 def run() -> Platform:
@@ -48,7 +99,8 @@ def run() -> Platform:
         capacity_problem = capacity_guard_message(plan_cost)
         if capacity_problem:
             raise pulumi.RunError(capacity_problem)
-    platform = Platform("platform", config, secrets, step_sources=step_sources(), spec=spec)
+    values = secret_values(config, secrets)
+    platform = Platform("platform", config, secrets, step_sources=step_sources(), secret_values=values, spec=spec)
     cost = CostReport("cost", plan_cost)
     platform.plan_cost = plan_cost
     for key, value in platform.outputs.items():

@@ -3,10 +3,13 @@ in the (encrypted) state. They only ever travel as Pulumi secrets into a 0600 en
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pulumi
 import pulumi_random as random
 
 from config.errors import ConfigIssue
+from config.schema import StackConfig
 
 
 def missing_secrets(required: list[str], provided: dict[str, pulumi.Output[str]]) -> list[ConfigIssue]:
@@ -44,3 +47,39 @@ class GeneratedSecrets(pulumi.ComponentResource):
         for secret in sorted(set(required)):
             self.values[secret] = pulumi.Output.secret(provided[secret])
         self.register_outputs({"names": sorted(self.values)})
+
+
+# Ops secrets that are passwords we may invent; the others (webhook URL, S3 keys, an SSH key for a
+# Storage Box) only the user can provide.
+OPS_GENERATABLE = frozenset({"resticPassword", "grafanaAdminPassword"})
+
+
+@dataclass(frozen=True)
+class SecretRequirements:
+    generatable: list[str]
+    required: list[str]
+    cloudflare: list[str]  # filled from the Cloudflare API token (DNS-01 for Let's Encrypt)
+
+    @property
+    def all(self) -> list[str]:
+        return sorted({*self.generatable, *self.required, *self.cloudflare})
+
+
+def secret_requirements(config: StackConfig) -> SecretRequirements:
+    """Every secret the app and ops steps of this stack read, and where its value comes from."""
+    from render.app import secret_specs
+    from render.ops import ops_secret_names
+
+    generatable: list[str] = []
+    required: list[str] = []
+    cloudflare: list[str] = []
+    for spec in secret_specs(config):
+        if spec.source == "cloudflare":
+            cloudflare.append(spec.name)
+        elif spec.generate:
+            generatable.append(spec.name)
+        else:
+            required.append(spec.name)
+    for name in ops_secret_names(config):
+        (generatable if name in OPS_GENERATABLE else required).append(name)
+    return SecretRequirements(sorted(set(generatable)), sorted(set(required)), sorted(set(cloudflare)))

@@ -461,6 +461,7 @@ class StackConfig(ConfigModel):
         if len(self.servers) > 1 and self.network is None:
             issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
         issues += self.app.role_issues(self.served_roles())
+        issues += self.app.stack_issues(self)
         return issues
 
     # --- derived views used by components ------------------------------------------------------
