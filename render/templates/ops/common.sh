@@ -1,0 +1,127 @@
+# ---- hetzner-platform ops common (inlined into every hp-* script by render/ops.py) ----
+# Settings come from $HP_CONF (non-secret, 0644) and $HP_ENV_FILE (secrets, 0600). Both are written
+# as VAR=${VAR-value}, so a variable already set in the environment wins: that is how the tests
+# point every probe and command at local fixtures.
+HP_CONF=${HP_CONF-/etc/hetzner-platform/ops.conf}
+HP_ENV_FILE=${HP_ENV_FILE-/etc/hetzner-platform/ops.env}
+if [ -n "$HP_CONF" ] && [ -r "$HP_CONF" ]; then
+  # shellcheck source=/dev/null
+  . "$HP_CONF"
+fi
+if [ -n "$HP_ENV_FILE" ] && [ -r "$HP_ENV_FILE" ]; then
+  # shellcheck source=/dev/null
+  . "$HP_ENV_FILE"
+fi
+HP_PROJECT=${HP_PROJECT-app}
+HP_ENVIRONMENT=${HP_ENVIRONMENT-prod}
+HP_SERVER=${HP_SERVER-$(hostname -s 2>/dev/null || echo server)}
+HP_STATE_DIR=${HP_STATE_DIR-/var/lib/hetzner-platform}
+HP_STATE_FILE=${HP_STATE_FILE-$HP_STATE_DIR/backup-state.json}
+HP_TEXTFILE_DIR=${HP_TEXTFILE_DIR-/var/lib/prometheus/node-exporter}
+HP_BACKUP_DIR=${HP_BACKUP_DIR-/var/backups/hetzner-platform}
+HP_COMPOSE=${HP_COMPOSE-docker compose -p $HP_PROJECT}
+HP_PG_EXEC=${HP_PG_EXEC-$HP_COMPOSE exec -T postgres}
+HP_PG_ARGS=${HP_PG_ARGS--U postgres}
+HP_DRILL_EXEC=${HP_DRILL_EXEC-docker exec -i hp-restore-drill}
+HP_DRILL_ARGS=${HP_DRILL_ARGS--h 127.0.0.1 -U postgres}
+HP_TAG=${HP_TAG-$(basename "$0")}
+
+hp_now() {
+  if [ -n "${HP_NOW:-}" ]; then echo "$HP_NOW"; else date +%s; fi
+}
+
+hp_iso() {
+  date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ
+}
+
+# hp_log LEVEL MESSAGE... : stderr (the journal when run by systemd, with the priority prefix) and,
+# outside systemd, also syslog through logger so a manual run leaves a journal entry too.
+hp_log() {
+  local level=$1 prefix=6
+  shift
+  case $level in
+    err) prefix=3 ;;
+    warning) prefix=4 ;;
+    notice) prefix=5 ;;
+  esac
+  if [ -n "${JOURNAL_STREAM:-}" ]; then
+    printf '<%s>%s\n' "$prefix" "$*" >&2
+  else
+    printf '%s %s[%s]: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$HP_TAG" "$level" "$*" >&2
+    if [ "${HP_SYSLOG:-1}" = 1 ] && command -v logger >/dev/null 2>&1; then
+      logger -t "$HP_TAG" -p "user.$level" -- "$*" 2>/dev/null || true
+    fi
+  fi
+}
+
+hp_die() {
+  hp_log err "$*"
+  exit 1
+}
+
+# Run a PostgreSQL client tool against the application database (hp_pg) or the throwaway drill
+# server (hp_pg_drill). HP_PG_EXEC / HP_DRILL_EXEC is the prefix that reaches the tools (docker
+# compose exec, docker exec; empty for local binaries), HP_PG_ARGS / HP_DRILL_ARGS the connection.
+hp_pg() {
+  local tool=$1
+  shift
+  local -a prefix=() conn=()
+  read -r -a prefix <<< "$HP_PG_EXEC"
+  read -r -a conn <<< "$HP_PG_ARGS"
+  "${prefix[@]}" "$tool" "${conn[@]}" "$@"
+}
+
+hp_pg_drill() {
+  local tool=$1
+  shift
+  local -a prefix=() conn=()
+  read -r -a prefix <<< "$HP_DRILL_EXEC"
+  read -r -a conn <<< "$HP_DRILL_ARGS"
+  "${prefix[@]}" "$tool" "${conn[@]}" "$@"
+}
+
+hp_compose() {
+  local -a cmd=()
+  read -r -a cmd <<< "$HP_COMPOSE"
+  "${cmd[@]}" "$@"
+}
+
+# Merge into the JSON state file under a lock: hp_state_update [jq options...] FILTER
+hp_state_update() {
+  mkdir -p "$(dirname "$HP_STATE_FILE")"
+  (
+    flock -w 120 8 || exit 1
+    local current tmp
+    if [ -s "$HP_STATE_FILE" ] && jq -e 'type == "object"' "$HP_STATE_FILE" >/dev/null 2>&1; then
+      current=$(cat "$HP_STATE_FILE")
+    else
+      current='{"version": 1}'
+    fi
+    tmp=$(mktemp "$HP_STATE_FILE.XXXXXX")
+    if printf '%s' "$current" | jq "$@" > "$tmp"; then
+      chmod 0644 "$tmp"
+      mv -f "$tmp" "$HP_STATE_FILE"
+    else
+      rm -f "$tmp"
+      exit 1
+    fi
+  ) 8>"$HP_STATE_FILE.lock"
+}
+
+hp_state_get() {
+  if [ -s "$HP_STATE_FILE" ]; then
+    jq -r "$1 // empty" "$HP_STATE_FILE" 2>/dev/null || true
+  fi
+}
+
+# Node-exporter textfile metrics (best effort: monitoring must never break a backup).
+hp_metric_file() {
+  local name=$1 content=$2
+  [ -n "$HP_TEXTFILE_DIR" ] || return 0
+  mkdir -p "$HP_TEXTFILE_DIR" 2>/dev/null || return 0
+  if printf '%s\n' "$content" > "$HP_TEXTFILE_DIR/.$name.prom.tmp" 2>/dev/null; then
+    chmod 0644 "$HP_TEXTFILE_DIR/.$name.prom.tmp" 2>/dev/null || true
+    mv -f "$HP_TEXTFILE_DIR/.$name.prom.tmp" "$HP_TEXTFILE_DIR/$name.prom" 2>/dev/null || true
+  fi
+}
+# ---- end of common ----
