@@ -70,6 +70,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["linuxDevice"] = f"/dev/disk/by-id/scsi-0HC_Volume_{resource_id}"
         elif typ == "hcloud:index/sshKey:SshKey":
             outputs["fingerprint"] = f"mock:{resource_id}"
+        elif typ == "random:index/randomPassword:RandomPassword":
+            # A marked stand-in: the plan shows where a generated password goes, never a usable one.
+            outputs["result"] = f"<generated {name}>"
         elif typ == "command:remote:Command":
             outputs |= {"stdout": "", "stderr": ""}
         return outputs

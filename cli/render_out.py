@@ -26,9 +26,15 @@ def runtime_from_mocks(spec: PlatformSpec, evaluation: Evaluation, server: str) 
 
 
 def server_files(config: StackConfig, server: str, runtime: HostRuntime) -> dict[str, str]:
+    """Every file the host, app and ops steps install on this server (secrets as placeholders)."""
+    from render.app import app_files
     from render.host import render_host_files
+    from render.ops import ops_files
 
-    return dict(render_host_files(config, server, runtime))
+    files = dict(render_host_files(config, server, runtime))
+    files.update(app_files(config, server))
+    files.update(ops_files(config, server))
+    return files
 
 
 def write_rendered_files(config: StackConfig, spec: PlatformSpec, evaluation: Evaluation, out_dir: Path) -> list[Path]:

@@ -91,4 +91,10 @@ def test_out_writes_the_scripts_and_files_the_host_receives(prod_plan: tuple[sub
     assert steps[0] == "01-wait.sh" and any(name.endswith("-ssh.sh") for name in steps)
     assert (out / "app" / "user-data.yaml").read_text().startswith("#cloud-config")
     rootfs = out / "app" / "rootfs"
-    assert any(rootfs.rglob("*.conf"))
+    assert (rootfs / "etc/ssh/sshd_config.d/10-hetzner-platform.conf").is_file()
+    assert (rootfs / "etc/docker/daemon.json").is_file() and (rootfs / "etc/fstab").is_file()
+    env_files = list(rootfs.glob("opt/chrono/releases/*/.env"))
+    assert len(env_files) == 1
+    values = [line.split("=", 1)[1] for line in env_files[0].read_text().splitlines() if "=" in line and not line.startswith("#")]
+    assert values and all(value.startswith("'<secret ") for value in values), values
+    assert list(rootfs.glob("etc/systemd/system/hp-backup-*.timer"))
