@@ -22,6 +22,8 @@ def _parser() -> argparse.ArgumentParser:
         if name == "plan":
             sub.add_argument("--json", action="store_true", help="print one JSON document")
             sub.add_argument("--out", metavar="DIR", help="write every rendered host file into DIR")
+            sub.add_argument("--compare", metavar="BASE_JSON", help="print a markdown cost diff against an earlier `plan --json`")
+            sub.add_argument("--mermaid", action="store_true", help="print a Mermaid diagram of the stack")
     return parser
 
 
@@ -33,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         from cli.plan import run_plan
 
-        return run_plan(args.stack, args.config_file, args.json, args.out, project_dir)
+        return run_plan(args.stack, args.config_file, args.json, args.out, project_dir, compare=args.compare, mermaid=args.mermaid)
     from cli.cost_command import run_cost
 
     return run_cost(args.stack, args.config_file, project_dir)

@@ -95,7 +95,8 @@ def render_text(plan: Plan, out: TextIO) -> None:
 
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
-             project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+             project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
+             compare: str | None = None, mermaid: bool = False) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
         stack_file, config = load(path)
@@ -106,8 +107,17 @@ def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir:
     if out_dir:
         written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))
         print(f"wrote {len(written)} rendered host files to {out_dir}", file=err)
-    if as_json:
-        json.dump(plan.to_json(), out, indent=2, sort_keys=False, default=str)
+    document = json.loads(json.dumps(plan.to_json(), default=str))
+    if compare:
+        from cli.compare import run_compare
+
+        out.write(run_compare(Path(compare), document, plan.stack.stack_name))
+    elif mermaid:
+        from cli.diagram import mermaid as render_mermaid
+
+        out.write(render_mermaid(document, plan.config))
+    elif as_json:
+        json.dump(document, out, indent=2, sort_keys=False)
         out.write("\n")
     else:
         render_text(plan, out)
