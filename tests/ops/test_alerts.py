@@ -122,7 +122,7 @@ def test_fires_exactly_the_expected_alerts_once_then_resolves(probe: Fixture, we
     assert by_key["service:api"]["summary"] == "service api is unhealthy"
     assert by_key["service:worker"]["summary"] == "service worker exited with code 137"
     assert by_key["service:beat"]["summary"] == "service beat is not running (no container)"
-    assert by_key["backup"]["summary"].startswith("newest good backup is 120 min old (RPO 60 min)")
+    assert by_key["backup"]["summary"] == "newest good backup is 120 min old (RPO 60 min); last run: ok"
     assert by_key["drill"]["summary"] == "restore drill failed: pg_restore of app failed: invalid archive"
     assert re.search(r"expires in [45] days", by_key[f"cert:{probe.soon}"]["summary"])
     assert all(body["project"] == "chrono" and body["server"] == "app" and body["status"] == "firing"
