@@ -55,7 +55,8 @@ class PostgresBackupConfig(ConfigModel):
     service: str | None = None
     # Databases to dump; empty: every database that accepts connections, except templates and `postgres`.
     databases: list[str] = Field(default_factory=list)
-    user: str = "postgres"
+    # Role the dumps run as; None: the service's POSTGRES_USER (the image's superuser), else postgres.
+    user: str | None = None
 
     @field_validator("databases")
     @classmethod
@@ -67,8 +68,8 @@ class PostgresBackupConfig(ConfigModel):
 
     @field_validator("user")
     @classmethod
-    def _user(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
+    def _user(cls, value: str | None) -> str | None:
+        if value is not None and not _NAME_RE.match(value):
             raise ValueError(f"'{value}' is not a plain role name")
         return value
 

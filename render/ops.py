@@ -15,6 +15,7 @@ API used by the platform:
 from __future__ import annotations
 
 import base64
+import re
 import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -91,6 +92,7 @@ class OpsView:
     services_here: tuple[str, ...]
     pg_service: str | None
     pg_image: str | None
+    pg_user: str
     redis_service: str | None
     compose_project: str
     compose_dir: str
@@ -162,8 +164,10 @@ class OpsView:
 
     @property
     def app_services(self) -> list[str]:
-        """Services stopped during a manual restore: everything here except the data stores."""
-        return [name for name in self.services_here if name not in (self.pg_service, self.redis_service)]
+        """Services stopped during a manual restore: everything here except the data stores and the proxy."""
+        proxy = tuple(getattr(app_config, "RESERVED_SERVICE_NAMES", ()))
+        keep = (self.pg_service, self.redis_service, *proxy)
+        return [name for name in self.services_here if name not in keep]
 
     def node_exporter_address(self, runtime: HostRuntime) -> str:
         exporter = self.ops.monitoring.node_exporter
@@ -209,6 +213,12 @@ def ops_view(config: StackConfig, server: str) -> OpsView:
         redis_service = None
     pg_image = config.ops.drill.image or (services[pg_service].image if pg_service in services else None)
     project = config.ops.compose_project or config.project
+    pg_user = "postgres"
+    if pg_service in services:
+        environment = getattr(services[pg_service], "environment", None) or {}
+        user = environment.get("POSTGRES_USER") if isinstance(environment, dict) else None
+        if isinstance(user, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}", user):
+            pg_user = user
     return OpsView(
         config=config,
         server=server,
@@ -216,6 +226,7 @@ def ops_view(config: StackConfig, server: str) -> OpsView:
         services_here=here,
         pg_service=pg_service,
         pg_image=pg_image or None,
+        pg_user=pg_user,
         redis_service=redis_service,
         compose_project=project,
         # The app step deploys releases under /opt/<project>/releases and points `current` at the live one.
@@ -313,7 +324,7 @@ def ops_conf(view: OpsView) -> str:
     cleanup = ops.cleanup
     drill = ops.drill
     config = view.config
-    pg_user = backup.postgres.user
+    pg_user = backup.postgres.user or view.pg_user
     values: list[tuple[str, str | int | bool]] = [
         ("HP_PROJECT", config.project),
         ("HP_ENVIRONMENT", config.environment),

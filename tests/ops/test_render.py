@@ -133,6 +133,18 @@ def test_conf_drives_the_commands_on_the_host() -> None:
     assert "HP_RESTIC_REPOSITORY=${HP_RESTIC_REPOSITORY-s3:https://fsn1.your-objectstorage.com/chrono-backups/prod}" in conf
 
 
+def test_dump_role_follows_postgres_user() -> None:
+    conf = ops_files(sample_config(), "app")[CONF_PATH]
+    assert "HP_PG_ARGS=${HP_PG_ARGS-'-U postgres'}" in conf
+    values = sample_config().model_dump(by_alias=True, exclude_none=True)
+    values["app"]["services"]["postgres"]["environment"] = {"POSTGRES_USER": "chrono", "POSTGRES_DB": "chrono"}
+    conf = ops_files(StackConfig.model_validate(values), "app")[CONF_PATH]
+    assert "HP_PG_ARGS=${HP_PG_ARGS-'-U chrono'}" in conf
+    values["ops"] = {"backup": {"postgres": {"user": "backup"}}}
+    conf = ops_files(StackConfig.model_validate(values), "app")[CONF_PATH]
+    assert "HP_PG_ARGS=${HP_PG_ARGS-'-U backup'}" in conf
+
+
 def test_conf_values_round_trip_through_bash(tmp_path: Path) -> None:
     """Quotes, spaces, $, } and newlines in settings arrive intact; the environment still wins."""
     config = sample_config(drill={"sql": "SELECT '}' || $$x$$ AS \"a b\";\nSELECT 2", "tables": ["users"]},
