@@ -201,7 +201,11 @@ def pg() -> Iterator[PgCluster]:
     bin_dir = pg_bin()
     base = Path(tempfile.mkdtemp(prefix="hp-ops-pg-"))
     base.chmod(0o755)
-    cluster = start_cluster(bin_dir, base / "source", free_port())
+    try:
+        cluster = start_cluster(bin_dir, base / "source", free_port())
+    except BaseException:
+        shutil.rmtree(base, ignore_errors=True)
+        raise
     try:
         cluster.psql("CREATE DATABASE app")
         cluster.psql("CREATE DATABASE analytics")
@@ -231,9 +235,9 @@ def pg_template() -> Iterator[Path]:
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     data = base / "data"
-    subprocess.run([*_as_postgres(), f"{bin_dir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
-                   check=True, capture_output=True, timeout=120)
     try:
+        subprocess.run([*_as_postgres(), f"{bin_dir}/initdb", "-D", str(data), "-U", "postgres", "--auth=trust", "--no-sync"],
+                       check=True, capture_output=True, timeout=120)
         yield data
     finally:
         shutil.rmtree(base, ignore_errors=True)
