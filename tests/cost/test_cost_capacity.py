@@ -34,6 +34,8 @@ def multi_server_raw() -> dict[str, Any]:
             "db": {"serverType": "cx33", "roles": ["db", "worker"]},
         },
         network={},
+        # Two proxies behind one name need DNS-01 (Cloudflare) for their certificates.
+        dns={"zone": "demo.example", "records": [{"name": "@"}]},
         app={
             "domain": "demo.example", "acmeEmail": "ops@demo.example",
             "services": {
