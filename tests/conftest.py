@@ -13,7 +13,7 @@ _passed_by_marker: Counter[str] = Counter()
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201 (hookwrapper generator)
     outcome = yield
     report = outcome.get_result()
     if UNDER_CI and report.skipped and not hasattr(report, "wasxfail"):
