@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Generator
+from typing import Any
 
 import pytest
 
@@ -13,7 +15,7 @@ _passed_by_marker: Counter[str] = Counter()
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # noqa: ANN201 (hookwrapper generator)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield
     report = outcome.get_result()
     if UNDER_CI and report.skipped and not hasattr(report, "wasxfail"):
