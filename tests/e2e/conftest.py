@@ -46,6 +46,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
+# Summaries the e2e modules hand in with ``add_summary``: printed in pytest's terminal summary
+# (also without -s), so a CI log shows what ran, how long it took and what was found.
+_SUMMARIES: list[str] = []
+
+
+def add_summary(text: str) -> None:
+    _SUMMARIES.append(text)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _SUMMARIES:
+        terminalreporter.section("hetzner-platform e2e")
+        for text in _SUMMARIES:
+            terminalreporter.write_line(text)
+
+
 def missing_prerequisites() -> str | None:
     if os.geteuid() != 0:
         return "e2e tests need root (systemd-nspawn, overlay mounts, veth links)"

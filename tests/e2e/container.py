@@ -184,6 +184,10 @@ class BootedHost:
             raise ValueError("user-data has no user and no admin_user was given")
         return self.target(self.admin_user)
 
+    def assert_route(self) -> None:
+        """Raise unless the kernel routes ``ip`` via this container's own veth (before raw TCP)."""
+        self._assert_route()
+
     def nsenter(self, argv: Sequence[str], input: str | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
         """Run a command inside the container's namespaces (debugging/back-door, not SSH)."""
         if self.init_pid is None:

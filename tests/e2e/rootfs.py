@@ -58,6 +58,10 @@ DEFAULT_PACKAGES: tuple[str, ...] = (
     # debootstrap's resolver ignores virtual packages: python3-cryptography (via cloud-init)
     # needs python3-cffi-backend-api-*, which only this package provides.
     "python3-cffi-backend",
+    # On Hetzner's Debian 12 image, wanted by the host steps: the base step installs the NTP
+    # client if missing (offline here) and the network step writes the floating IP for ifupdown.
+    "ifupdown",
+    "systemd-timesyncd",
 )
 
 # Hetzner images let cloud-init put the server's SSH keys into root's authorized_keys

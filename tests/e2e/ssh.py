@@ -32,6 +32,8 @@ class Result:
     stdout: str
     stderr: str
     seconds: float
+    # SSH connection attempts it took (> 1 only with dial_attempts > 1, like pulumi-command's retries).
+    dials: int = 1
 
     @property
     def ok(self) -> bool:
@@ -119,6 +121,27 @@ def connect(host: str, port: int, user: str, key: KeyArg, timeout: float = 10.0)
     return client
 
 
+def connect_with_retry(
+    host: str, port: int, user: str, key: KeyArg, attempts: int = 1, delay: float = 0.25, timeout: float = 10.0
+) -> tuple[paramiko.SSHClient, int]:
+    """``connect``, retried on connection-level errors like pulumi-command's ``dialErrorLimit``.
+
+    A refused or reset connection (sshd restarting after a reload, say) is retried up to
+    ``attempts`` times; a refused *login* is never retried. Returns the client and the number of
+    attempts made.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            return connect(host, port, user, key, timeout=timeout), attempt
+        except paramiko.AuthenticationException:
+            raise
+        except (OSError, paramiko.SSHException):
+            if attempt == attempts:
+                raise
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
 def _exec(client: paramiko.SSHClient, command: str, stdin: str | None, timeout: float) -> tuple[int, str, str]:
     transport = client.get_transport()
     assert transport is not None
@@ -163,16 +186,21 @@ def run_script(
     script: str,
     sudo: bool = True,
     timeout: float = 600.0,
+    dial_attempts: int = 1,
 ) -> Result:
-    """Run ``script`` like remote.Command(create="sudo bash -s", stdin=script)."""
+    """Run ``script`` like remote.Command(create="sudo bash -s", stdin=script).
+
+    ``dial_attempts`` > 1 retries a failed connection (never the script), as pulumi-command does
+    up to its connection's ``dialErrorLimit``.
+    """
     started = time.monotonic()
-    client = connect(host, port, user, key)
+    client, dials = connect_with_retry(host, port, user, key, attempts=dial_attempts)
     try:
         command = "sudo bash -s" if sudo else "bash -s"
         rc, out, err = _exec(client, command, script, timeout)
     finally:
         client.close()
-    return Result(rc, out, err, round(time.monotonic() - started, 3))
+    return Result(rc, out, err, round(time.monotonic() - started, 3), dials)
 
 
 def run(host: str, port: int, user: str, key: KeyArg, cmd: str, timeout: float = 120.0) -> Result:
@@ -209,8 +237,8 @@ class SshTarget:
     user: str
     key_path: Path
 
-    def run_script(self, script: str, sudo: bool = True, timeout: float = 600.0) -> Result:
-        return run_script(self.host, self.port, self.user, self.key_path, script, sudo=sudo, timeout=timeout)
+    def run_script(self, script: str, sudo: bool = True, timeout: float = 600.0, dial_attempts: int = 1) -> Result:
+        return run_script(self.host, self.port, self.user, self.key_path, script, sudo=sudo, timeout=timeout, dial_attempts=dial_attempts)
 
     def run(self, cmd: str, timeout: float = 120.0) -> Result:
         return run(self.host, self.port, self.user, self.key_path, cmd, timeout=timeout)
