@@ -168,12 +168,9 @@ def test_release_that_never_gets_healthy_rolls_back(deploy_host: DeployHost, adm
     assert deploy_host.running() == good
 
 
-# An app-step bug this test found, reported to the app layer and NOT patched here.
-PRUNE_RACE = (
-    "deploy.sh prune() asks `cat releases/*/MANIFEST | grep -qxF -- FILE` under `set -o pipefail`: "
-    "grep -q exits at the first match, cat gets SIGPIPE writing the next MANIFEST, the pipeline "
-    "fails, and a config file that kept releases still list is deleted (about 1 check in 8 here)"
-)
+# prune() once read `cat releases/*/MANIFEST | grep -qxF FILE` under pipefail: grep -q exiting at the
+# match made cat die of SIGPIPE and files that kept releases still list were deleted at random. Every
+# listed file must survive every deploy.
 
 
 def missing_listed_files(deploy_host: DeployHost) -> list[str]:
@@ -200,9 +197,7 @@ def test_new_releases_keep_what_they_list_and_prune_the_rest(deploy_host: Deploy
         missing += [f"after {tag}: {line}" for line in missing_listed_files(deploy_host)]
     kept = deploy_host.sudo(f"ls {deploy_host.base}/releases").split()
     assert sorted(kept) == sorted(ids[-keep:]), kept  # the failed releases and 1.0 are pruned
-    if missing:
-        deploy_host.log.append(f"KNOWN APP-STEP BUG hit: {len(missing)} listed files deleted by prune: {missing}")
-        pytest.xfail(f"known app-step bug (reported, not patched here): {PRUNE_RACE}\n" + "\n".join(missing))
+    assert not missing, "prune deleted files a kept release lists:\n" + "\n".join(missing)
 
 
 def test_no_secret_in_any_output_and_summary(deploy_host: DeployHost) -> None:

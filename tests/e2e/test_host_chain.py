@@ -74,17 +74,9 @@ LISTENER_PORTS = (80, 443, 5432)
 # Like components/host.py's connection (dial_error_limit=40): a refused connection is retried. The
 # ssh step reloads sshd, which closes its listening socket for a moment.
 DIAL_ATTEMPTS = 40
-# Host-script bugs this test found, reported to the host layer and NOT patched here: step -> (pattern
-# on its stderr, explanation). A run failing only like this makes the idempotency test xfail with the
-# details (the failure is a race, so it shows up in some runs only); once fixed, nothing matches.
-KNOWN_ISSUES = {
-    "network": (
-        re.compile(r"^Error: ipv4: Address already assigned\.$", re.MULTILINE),
-        "network.sh checks the live address with `ip -o addr show dev IFACE | grep -qF ...` under "
-        "`set -o pipefail`: grep -q exits at the match, ip gets SIGPIPE writing its next line, the "
-        "pipeline fails (about 1 run in 6 here), and the step adds the address again",
-    ),
-}
+# Once found here (and fixed in the scripts): `producer | grep -q` under `set -o pipefail` fails at
+# random when grep exits at the match and the producer gets SIGPIPE (network.sh added the floating IP
+# twice). The second run below must now be clean every time.
 SUMMARY_RE = re.compile(r"^hetzner-platform step=(\S+) changed=(\d+)$", re.MULTILINE)
 
 
@@ -269,22 +261,10 @@ def test_first_run_succeeds(chain: Chain) -> None:
     chain.report.check("first run: every step rc 0 with a summary line; only docker/swap/mount skipped")
 
 
-def known_issue(run: StepRun) -> str | None:
-    """The explanation if ``run`` failed exactly like a known, reported host-script bug."""
-    pattern, why = KNOWN_ISSUES.get(run.name, (None, ""))
-    if pattern is not None and run.rc != 0 and pattern.search(run.stderr):
-        return f"{run.name}: {why}\n{run.stderr}"
-    return None
-
-
 def test_second_run_changes_nothing(chain: Chain) -> None:
     problems = [run for run in chain.second if run.rc != 0 or run.changed != 0]
     details = "\n".join(f"{run.name}: rc {run.rc}, changed {run.changed}: {run.lines('changed: ')}\n{run.stderr}" for run in problems)
-    known = [issue for issue in map(known_issue, problems) if issue]
-    assert len(known) == len(problems), details
-    if known:
-        chain.report.lines.append("KNOWN HOST-SCRIPT BUG hit on the second run: " + " | ".join(known))
-        pytest.xfail("known host-script bug (reported, not patched here): " + "\n".join(known))
+    assert not problems, details
     chain.report.check("second run: every step rc 0 and changed=0")
 
 
@@ -295,7 +275,6 @@ def test_warnings_are_only_the_read_only_kernel_keys(chain: Chain) -> None:
     unexpected = [
         f"{run.name}: {line}"
         for run in (*chain.first, *chain.second)
-        if not known_issue(run)  # reported by test_second_run_changes_nothing
         for line in run.stderr.splitlines()
         if line.strip() and not allowed.match(line)
     ]

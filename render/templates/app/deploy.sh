@@ -152,7 +152,7 @@ prune() {
     [ -d "$BASE/files" ] || return 0
     while IFS= read -r file; do
         rel=${file#"$ROOT"}
-        if ! cat "$RELEASES"/*/MANIFEST 2>/dev/null | grep -qxF -- "$rel"; then
+        if ! grep -qxF -- "$rel" "$RELEASES"/*/MANIFEST 2>/dev/null; then
             rm -f "$file"
         fi
     done < <(find "$BASE/files" -type f)

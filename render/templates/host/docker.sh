@@ -9,7 +9,7 @@ hp_docker_key() {
   mkdir -p "$GNUPGHOME"
   chmod 0700 "$GNUPGHOME"
   if [ -s "$HP_DOCKER_KEYRING" ] &&
-    gpg --batch --show-keys --with-colons "$HP_DOCKER_KEYRING" 2>/dev/null | grep -q "^fpr:*$HP_DOCKER_KEY_FINGERPRINT:"; then
+    gpg --batch --show-keys --with-colons "$HP_DOCKER_KEYRING" 2>/dev/null | grep "^fpr:*$HP_DOCKER_KEY_FINGERPRINT:" >/dev/null; then
     hp_unchanged "$HP_DOCKER_KEYRING"
     return 0
   fi
@@ -62,7 +62,7 @@ hp_docker_daemon() {
     return 0
   fi
   hp_service_enable docker.service
-  if [ "$daemon_changed" = 1 ] && dockerd --help 2>/dev/null | grep -q -- '--validate'; then
+  if [ "$daemon_changed" = 1 ] && dockerd --help 2>/dev/null | grep -- '--validate' >/dev/null; then
     if ! errors=$(dockerd --validate --config-file "$HP_DOCKER_DAEMON_JSON" 2>&1); then
       hp_restore "$HP_DOCKER_DAEMON_JSON"
       hp_die "dockerd --validate rejected daemon.json: $errors"
@@ -80,7 +80,7 @@ hp_docker_daemon() {
 
 hp_docker_group() {
   getent group docker >/dev/null || return 0
-  if id -nG "$HP_ADMIN_USER" 2>/dev/null | tr ' ' '\n' | grep -qx docker; then
+  if id -nG "$HP_ADMIN_USER" 2>/dev/null | tr ' ' '\n' | grep -x docker >/dev/null; then
     hp_unchanged "$HP_ADMIN_USER in group docker"
   else
     usermod -aG docker "$HP_ADMIN_USER"

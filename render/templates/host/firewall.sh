@@ -31,13 +31,13 @@ hp_ufw_rules() {
       continue
     fi
     top=""
-    if [ "${#HP_UFW_TOP[@]}" -gt 0 ] && printf '%s\n' "${HP_UFW_TOP[@]}" | grep -qxF -- "$rule"; then top=1; fi
+    if [ "${#HP_UFW_TOP[@]}" -gt 0 ] && printf '%s\n' "${HP_UFW_TOP[@]}" | grep -xF -- "$rule" >/dev/null; then top=1; fi
     if [ -n "$top" ]; then hp_ufw_rule "prepend $rule"; else hp_ufw_rule "$rule"; fi
     hp_changed "ufw $rule"
   done
   while IFS= read -r rule; do
     [ -n "$rule" ] || continue
-    if ! printf '%s\n' "${HP_UFW_RULES[@]}" | grep -qxF -- "$rule"; then
+    if ! printf '%s\n' "${HP_UFW_RULES[@]}" | grep -xF -- "$rule" >/dev/null; then
       hp_ufw_rule "delete $rule"
       hp_changed "ufw delete $rule"
     fi
@@ -68,7 +68,7 @@ hp_step() {
     hp_install_file "$file"
     if hp_file_changed; then HP_UFW_RELOAD=1; fi
   done
-  if ufw status | grep -q '^Status: active'; then
+  if ufw status | grep '^Status: active' >/dev/null; then
     if [ "$HP_UFW_RELOAD" = 1 ]; then
       errors=$(ufw reload 2>&1) || hp_ufw_rollback "ufw reload failed: $errors"
       hp_log "reloaded: ufw"

@@ -57,7 +57,7 @@ hp_step() {
   fi
   ip link show dev "$HP_FIP_IFACE" >/dev/null 2>&1 ||
     hp_die "interface $HP_FIP_IFACE does not exist (set host.publicInterface)"
-  if ip -o addr show dev "$HP_FIP_IFACE" | grep -qF " $HP_FIP_ADDRESS/$HP_FIP_PREFIX "; then
+  if ip -o addr show dev "$HP_FIP_IFACE" | grep -F " $HP_FIP_ADDRESS/$HP_FIP_PREFIX " >/dev/null; then
     hp_unchanged "address $HP_FIP_ADDRESS/$HP_FIP_PREFIX on $HP_FIP_IFACE"
   else
     ip addr add "$HP_FIP_ADDRESS/$HP_FIP_PREFIX" dev "$HP_FIP_IFACE"
