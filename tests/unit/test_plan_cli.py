@@ -98,3 +98,12 @@ def test_out_writes_the_scripts_and_files_the_host_receives(prod_plan: tuple[sub
     values = [line.split("=", 1)[1] for line in env_files[0].read_text().splitlines() if "=" in line and not line.startswith("#")]
     assert values and all(value.startswith("'<secret ") for value in values), values
     assert list(rootfs.glob("etc/systemd/system/hp-backup-*.timer"))
+
+
+def test_over_enforced_budget_exits_1_and_says_why(tmp_path: Path) -> None:
+    values = variant(PROD, budget={"monthlyEur": 20, "warnEur": 10, "criticalEur": 15, "enforce": True})
+    result = plan("--config-file", str(write(tmp_path, values)))
+    assert result.returncode == 1, result.stderr
+    assert "OVER" in result.stdout.upper() and "20.00" in result.stdout
+    unenforced = variant(PROD, budget={"monthlyEur": 20, "warnEur": 10, "criticalEur": 15, "enforce": False})
+    assert plan("--config-file", str(write(tmp_path, unenforced))).returncode == 0
