@@ -24,31 +24,9 @@ class Server(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:compute:Server", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
         self.spec = spec
-        self.primary_ipv4 = hcloud.PrimaryIp(
-            f"{spec.resource_name}-ipv4",
-            name=f"{spec.resource_name}-ipv4",
-            type="ipv4",
-            location=spec.location,
-            assignee_type="server",
-            auto_delete=False,
-            delete_protection=spec.protected,
-            labels=spec.labels,
-            opts=child,
-        )
-        self.primary_ipv6 = hcloud.PrimaryIp(
-            f"{spec.resource_name}-ipv6",
-            name=f"{spec.resource_name}-ipv6",
-            type="ipv6",
-            location=spec.location,
-            assignee_type="server",
-            auto_delete=False,
-            delete_protection=spec.protected,
-            labels=spec.labels,
-            opts=child,
-        )
-        # A type change is checked against the last deployment first (components/resize.py).
+        self.primary_ipv4 = self._primary_ip("ipv4")
+        self.primary_ipv6 = self._primary_ip("ipv6")
         resize = apply_resize_guard(spec, parent=self, scope=opts.parent if opts else None)
         self.server = hcloud.Server(
             spec.resource_name,
@@ -82,6 +60,21 @@ class Server(pulumi.ComponentResource):
         self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
         self.ipv6: pulumi.Output[str] = self.server.ipv6_address
         self.register_outputs({"serverId": self.server_id, "ipv4": self.ipv4, "ipv6": self.ipv6})
+
+    def _primary_ip(self, kind: str) -> hcloud.PrimaryIp:
+        """A primary IP of its own: kept (not auto-deleted) when the server is replaced, so DNS stays valid."""
+        spec = self.spec
+        return hcloud.PrimaryIp(
+            f"{spec.resource_name}-{kind}",
+            name=f"{spec.resource_name}-{kind}",
+            type=kind,
+            location=spec.location,
+            assignee_type="server",
+            auto_delete=False,
+            delete_protection=spec.protected,
+            labels=spec.labels,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
 
 
 class PlacementGroup(pulumi.ComponentResource):

@@ -48,6 +48,21 @@ PHASE2: dict[str, Any] = {
 }
 
 
+def five_mistakes() -> dict[str, Any]:
+    """PROD with five independent errors, one per config section."""
+    return variant(
+        PROD,
+        location="nbg9",
+        servers={"app": {"serverType": "cx32"}},
+        volumes={"data": {"sizeGb": 5}},
+        ssh={**PROD["ssh"], "port": 80},
+        dns={**PROD["dns"], "zone": "not a domain"},
+    )
+
+
+FIVE_MISTAKE_PATHS = ("location", "servers.app.serverType", "volumes.data.sizeGb", "ssh.port", "dns.zone")
+
+
 def variant(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
     values = copy.deepcopy(base)
     for key, value in changes.items():

@@ -8,7 +8,7 @@ import pytest
 
 from config.errors import ConfigError
 from config.loader import validate_config
-from tests.unit.stacks import PHASE2, PROD, STAGING, variant
+from tests.unit.stacks import FIVE_MISTAKE_PATHS, PHASE2, PROD, STAGING, five_mistakes, variant
 
 
 def issues_of(values: dict[str, Any]) -> dict[str, str]:
@@ -77,16 +77,7 @@ def test_bad_value_is_reported_with_its_path(case: str, values: dict[str, Any], 
 
 
 def test_five_mistakes_are_all_reported_at_once() -> None:
-    values = variant(
-        PROD,
-        location="nbg9",
-        servers={"app": {"serverType": "cx32"}},
-        volumes={"data": {"sizeGb": 5}},
-        ssh={**PROD["ssh"], "port": 80},
-        dns={**PROD["dns"], "zone": "not a domain"},
-    )
-    issues = issues_of(values)
-    assert {"location", "servers.app.serverType", "volumes.data.sizeGb", "ssh.port", "dns.zone"} <= set(issues)
+    assert set(FIVE_MISTAKE_PATHS) <= set(issues_of(five_mistakes()))
 
 
 def test_protection_defaults_follow_environment() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.stacks import PROD, variant
+from tests.unit.stacks import FIVE_MISTAKE_PATHS, PROD, five_mistakes, variant
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,18 +59,10 @@ def test_prod_plan_json_lists_every_resource_kind(prod_plan: tuple[subprocess.Co
 
 
 def test_five_mistakes_exit_2_and_are_all_named(tmp_path: Path) -> None:
-    values = variant(
-        PROD,
-        location="nbg9",
-        servers={"app": {"serverType": "cx32"}},
-        volumes={"data": {"sizeGb": 5}},
-        ssh={**PROD["ssh"], "port": 80},
-        dns={**PROD["dns"], "zone": "not a domain"},
-    )
-    result = plan("--config-file", str(write(tmp_path, values)))
+    result = plan("--config-file", str(write(tmp_path, five_mistakes())))
     assert result.returncode == 2
-    for path in ("location:", "servers.app.serverType:", "volumes.data.sizeGb:", "ssh.port:", "dns.zone:"):
-        assert path in result.stderr, result.stderr
+    for path in FIVE_MISTAKE_PATHS:
+        assert f"{path}:" in result.stderr, result.stderr
     assert "use 'cx33'" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
 
