@@ -19,7 +19,6 @@ _ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/*@+-]*$")
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
 _CALENDAR_RE = re.compile(r"^[A-Za-z0-9*:/,.~ -]+$")
-_SIZE_RE = re.compile(r"^\d+[KMG]$")
 _RESTIC_REPO_RE = re.compile(r"^(s3:https?://\S+|sftp:\S+|sftp://\S+|rest:https?://\S+|/\S+)$")
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
 
@@ -247,20 +246,12 @@ class CleanupConfig(ConfigModel):
     rules: list[CleanupRule] = Field(default_factory=_default_cleanup_rules)
     # `docker system prune -f` (never --volumes: that deletes database volumes of stopped stacks).
     docker_prune: bool = True
-    journal_max_use: str = "500M"
-    journal_max_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
+    # The journal's size and age limits belong to the host's base step (host.journalMaxUse etc.).
 
     @field_validator("calendar")
     @classmethod
     def _cal(cls, value: str) -> str:
         return _calendar(value)
-
-    @field_validator("journal_max_use")
-    @classmethod
-    def _size(cls, value: str) -> str:
-        if not _SIZE_RE.match(value):
-            raise ValueError(f"'{value}' is not a journald size such as 500M or 1G")
-        return value
 
 
 class AlertConfig(ConfigModel):

@@ -41,7 +41,6 @@ MONITORING_DIR = f"{ETC_DIR}/monitoring"
 STATE_DIR = "/var/lib/hetzner-platform"
 STATE_FILE = f"{STATE_DIR}/backup-state.json"
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
-JOURNALD_DROPIN = "/etc/systemd/journald.conf.d/50-hetzner-platform.conf"
 DOCKER = "/usr/bin/docker"
 
 SCRIPTS = ("hp-pg", "hp-backup", "hp-restore-drill", "hp-restore", "hp-cleanup", "hp-alert-check", "hp-alert-send")
@@ -514,14 +513,6 @@ def ops_units(view: OpsView, runtime: HostRuntime) -> dict[str, str]:
     return units
 
 
-def journald_dropin(view: OpsView) -> str:
-    cleanup = view.ops.cleanup
-    return (
-        "# hetzner-platform: bound the journal on a small disk\n[Journal]\n"
-        f"SystemMaxUse={cleanup.journal_max_use}\nMaxRetentionSec={cleanup.journal_max_retention_days}day\n"
-    )
-
-
 # --- optional Prometheus + Grafana preset ---------------------------------------------------------
 def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, str]) -> dict[str, str]:
     monitoring = view.ops.monitoring
@@ -627,8 +618,6 @@ def _render_files(config: StackConfig, server: str, runtime: HostRuntime, secret
     files[ENV_PATH] = ops_env(view, secrets)
     for name, content in ops_units(view, runtime).items():
         files[f"{UNIT_DIR}/{name}"] = content
-    if view.cleanup:
-        files[JOURNALD_DROPIN] = journald_dropin(view)
     offsite = config.ops.backup.offsite
     if view.offsite and offsite is not None and offsite.kind == "sftp":
         files[STORAGEBOX_SSH_CONFIG] = _storagebox_ssh_config(offsite.repository)
@@ -669,7 +658,6 @@ HP_ROOT=${HP_ROOT:-}
 HP_SKIP=${HP_SKIP:-}
 changed=0
 units_changed=0
-journald_changed=0
 exporter_changed=0
 
 put_file() {  # PATH MODE BASE64
@@ -688,7 +676,6 @@ put_file() {  # PATH MODE BASE64
     /etc/systemd/system/*) units_changed=1 ;;
   esac
   case $1 in
-    /etc/systemd/journald.conf.d/*) journald_changed=1 ;;
     */hp-node-exporter.service) exporter_changed=1 ;;
   esac
   echo "hetzner-platform step=ops updated $1"
@@ -738,7 +725,6 @@ def ops_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Ma
         lines.append("fi")
     lines.append("if ! skip systemctl; then")
     lines.append('  if [ "$units_changed" = 1 ]; then systemctl daemon-reload; fi')
-    lines.append('  if [ "$journald_changed" = 1 ]; then systemctl restart systemd-journald; fi')
     if enable:
         lines.append(f"  systemctl enable --now {' '.join(enable)}")
     if services:

@@ -30,8 +30,8 @@ depends on such a run.
 
 Found here: hp-cleanup exited 127 (`docker: command not found`) on a host without Docker, so the
 daily cleanup failed and alerted; it now skips the prune with a notice (render/templates/ops/hp-cleanup).
-Still open, and marked xfail(strict) below: the base step and the ops step install different
-content at the same path, /etc/systemd/journald.conf.d/50-hetzner-platform.conf.
+Also found here: the base step and the ops step installed different content at the same path,
+/etc/systemd/journald.conf.d/50-hetzner-platform.conf; the base step now owns it.
 
 Run: `.venv/bin/pytest tests/e2e/test_ops_timers.py -m e2e -q -s` (as root).
 """
@@ -239,8 +239,7 @@ def test_first_run_succeeds(ops: OpsHost) -> None:
     run = ops.first
     assert run.rc == 0 and run.changed is not None, run.describe()
     updated = {line.split(" updated ", 1)[1] for line in run.lines("hetzner-platform step=ops updated ")}
-    # Every file is new except the journald drop-in, which the base step installed at the same path
-    # (see test_base_and_ops_agree_on_the_journald_dropin); either way the ops step writes all of them.
+    # Every file the ops step installs is new on this host.
     assert updated == set(ops.step.files), sorted(set(ops.step.files) ^ updated)
     assert run.changed == len(ops.step.files), run.describe()
     # Docker is not in the container: the exporter is enabled but not started, as documented.
@@ -390,22 +389,14 @@ def test_no_secret_in_the_journal(ops: OpsHost) -> None:
     ops.report.check(f"no sentinel in the container's journal ({len(journal.splitlines())} lines)")
 
 
-# ------------------------------------------------------------------------- known bug, last test
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: render/host_base.py JOURNALD_FILE and render/ops.py JOURNALD_DROPIN are the same path "
-    "(/etc/systemd/journald.conf.d/50-hetzner-platform.conf) with different content: base and ops overwrite each other",
-)
+# Found here once: base and ops both wrote the journald drop-in, each undoing the other. The base step
+# now owns it; this keeps the two steps from fighting over any file again.
 def test_base_and_ops_agree_on_the_journald_dropin(ops: OpsHost) -> None:
     """After the ops step, the base step and then the ops step again must both change nothing."""
     base = next(step for step in host_steps(ops.config, SERVER, HostRuntime(volume_ids={"data": VOLUME_ID})) if step.name == "base")
     again = run_chain(ops.host, [base], ops.report)[0]
     ops_again = run_ops(ops.host, ops.step, ops.report)
     changed = [*again.lines("changed: "), *ops_again.lines("hetzner-platform step=ops updated ")]
-    if changed:
-        ops.report.lines.append(
-            f"BUG (xfail): base after ops changed={again.changed}, ops after base changed={ops_again.changed}: {changed}"
-        )
     assert again.rc == 0 and ops_again.rc == 0
     assert (again.changed, ops_again.changed) == (0, 0), changed
 
