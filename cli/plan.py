@@ -12,7 +12,7 @@ from cli.evaluate import Evaluation, evaluate
 from cli.render_out import write_rendered_files
 from components.specs import PlatformSpec
 from config.errors import ConfigError
-from config.loader import validate_config
+from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
 from config.stack_file import StackFile, read_stack_file
 
@@ -63,7 +63,13 @@ def stack_path(stack: str | None, config_file: str | None, project_dir: Path) ->
 def load(path: Path) -> tuple[StackFile, StackConfig]:
     """Read and validate; ConfigError carries every problem."""
     stack = read_stack_file(path)
-    config = validate_config(stack.values, source=str(path))
+    misplaced = misplaced_secret_issues({key.split(".")[0].split("[")[0] for key in stack.secret_keys if ":" not in key})
+    try:
+        config = validate_config(stack.values, source=str(path))
+    except ConfigError as error:
+        raise ConfigError(misplaced + error.issues, error.source) from None
+    if misplaced:
+        raise ConfigError(misplaced, str(path))
     return stack, config
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
+from components.access_guard import AccessGuard
 from components.specs import PlatformSpec
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
@@ -33,14 +34,17 @@ class Firewall(pulumi.ComponentResource):
         ssh_port: int,
         admin_cidrs: list[str],
         admin_ports: list[int],
+        access: AccessGuard | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:network:Firewall", name, None, opts)
+        rules = firewall_rules(ssh_port, admin_cidrs, admin_ports)
         self.firewall = hcloud.Firewall(
             f"{spec.prefix}-fw",
             name=f"{spec.prefix}-fw",
             labels=spec.labels,
-            rules=firewall_rules(ssh_port, admin_cidrs, admin_ports),  # type: ignore[arg-type]
+            # Behind the access guard: a refused SSH change must not close the port sshd still uses.
+            rules=access.gate(rules) if access else rules,  # type: ignore[arg-type]
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.firewall_id: pulumi.Output[int] = self.firewall.id.apply(int)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
+from components.access_guard import AccessGuard
 from config.schema import StackConfig
 from render.steps import HostRuntime, HostStep
 
@@ -52,12 +53,14 @@ class HostConfiguration(pulumi.ComponentResource):
         sources: Sequence[StepSource],
         depends_on: Sequence[pulumi.Resource] = (),
         step_after: Mapping[str, Sequence[pulumi.Resource]] | None = None,
+        access: AccessGuard | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:host:HostConfiguration", name, None, opts)
         connection = remote.ConnectionArgs(
             host=host,
-            port=config.ssh.port,
+            # Behind the access guard: never dial a port the server's sshd may not listen on yet.
+            port=access.gate(config.ssh.port) if access else config.ssh.port,
             user=config.ssh.admin_user,
             private_key=private_key,
             # A fresh server needs a minute or two before sshd answers on the new port.
@@ -90,10 +93,17 @@ class HostConfiguration(pulumi.ComponentResource):
                     create=REMOTE_SHELL,
                     stdin=step.apply(lambda s: s.script),
                     triggers=[server_id, step.apply(lambda s: s.digest)],
-                    logging=remote.Logging.STDOUT_AND_STDERR,
+                    # Steps that embed secrets keep their output out of logs and plain state: a failing
+                    # migration or compose command could echo a value.
+                    logging=remote.Logging.NONE if source.uses_secrets else remote.Logging.STDOUT_AND_STDERR,
+                    add_previous_output_in_env=False,
                     # Besides its predecessor, a step may wait for steps on other servers (the app on
                     # web servers waits for the database server's app step).
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[*previous, *(step_after or {}).get(step_name, ())]),
+                    opts=pulumi.ResourceOptions(
+                        parent=self,
+                        depends_on=[*previous, *(step_after or {}).get(step_name, ())],
+                        additional_secret_outputs=["stdout", "stderr"] if source.uses_secrets else None,
+                    ),
                 )
                 self.commands[step_name] = command
                 previous = [command]

@@ -7,6 +7,7 @@ from typing import Any
 
 import pulumi
 
+from components.access_guard import AccessGuard, access_output
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
 from components.host import HostConfiguration, StepSource
@@ -50,7 +51,8 @@ class Platform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
-        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, opts=child)
+        access = AccessGuard(config.ssh, opts=child)
+        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, access=access, opts=child)
         placement = PlacementGroup("placement", spec, opts=child) if spec.placement_group else None
         user_data = render_user_data(config)
 
@@ -129,6 +131,7 @@ class Platform(pulumi.ComponentResource):
                     *([self.floating_ip.assignment] if self.floating_ip else []),
                 ],
                 step_after={"app": previous_app},
+                access=access,
                 opts=child,
             )
             self.hosts[server.name] = host
@@ -171,6 +174,8 @@ class Platform(pulumi.ComponentResource):
                     "ipv6": server.ipv6,
                     "privateIp": server.spec.private_ip,
                     "roles": list(server.spec.roles),
+                    # Read back by the resize guard: a disk that already grew cannot shrink again.
+                    "diskGb": server.server.primary_disk_size,
                 }
                 for name, server in self.servers.items()
             },
@@ -179,6 +184,8 @@ class Platform(pulumi.ComponentResource):
                 for name, server in self.servers.items()
             },
             "dnsNames": self.dns_names,
+            # Read back by the access guard on the next run (port/user changes need a safe procedure).
+            "ssh": access_output(ssh),
         }
         if self.floating_ip:
             outputs["floatingIp"] = self.floating_ip.address

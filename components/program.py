@@ -93,7 +93,12 @@ def run() -> Platform:
         raise pulumi.RunError(error.render()) from None
     spec = resolve(config)
     # Priced from the same resolved specs the components create, before a single resource exists.
-    plan_cost = plan_sections(config, spec, token=os.environ.get("HCLOUD_TOKEN"), endpoint=os.environ.get("HCLOUD_ENDPOINT"))
+    # The Hetzner token from the environment, else from the provider's stack config (hcloud:token).
+    token = os.environ.get("HCLOUD_TOKEN") or pulumi.Config("hcloud").get("token")
+    if token is not None and token.startswith("<secret "):
+        token = None  # the offline plan's stand-in, not a token
+    endpoint = os.environ.get("HCLOUD_ENDPOINT") or pulumi.Config("hcloud").get("endpoint")
+    plan_cost = plan_sections(config, spec, token=token, endpoint=endpoint)
     if BUDGET_GUARD_ENFORCED:
         enforce_budget(plan_cost)
         capacity_problem = capacity_guard_message(plan_cost)

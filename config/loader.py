@@ -16,6 +16,16 @@ SECRET_KEYS = ("sshPrivateKey", "appSecrets")
 REQUIRED_SECRETS = ("sshPrivateKey",)
 
 
+def misplaced_secret_issues(secret_roots: set[str]) -> list[ConfigIssue]:
+    """Encrypted values belong in sshPrivateKey or appSecrets: anywhere else they would end up in plain
+    scripts and state, because the schema treats those keys as plain settings."""
+    return [
+        ConfigIssue(root, "holds an encrypted value; secrets go in sshPrivateKey or appSecrets.<NAME> only")
+        for root in sorted(secret_roots)
+        if root not in SECRET_KEYS
+    ]
+
+
 def config_keys() -> list[str]:
     """Top-level keys of the hetzner-platform namespace, as written in stack files."""
     return [info.alias or name for name, info in StackConfig.model_fields.items()]

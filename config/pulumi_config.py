@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from config.errors import ConfigError, ConfigIssue
-from config.loader import REQUIRED_SECRETS, config_keys, decode_runtime_value, validate_config
+from config.loader import REQUIRED_SECRETS, config_keys, decode_runtime_value, misplaced_secret_issues, validate_config
 from config.schema import StackConfig
 from config.stack_file import NAMESPACE, is_placeholder
 
@@ -34,7 +34,9 @@ def _raw_values(cfg: pulumi.Config) -> dict[str, Any]:
 def load_from_pulumi(namespace: str = NAMESPACE) -> tuple[StackConfig, StackSecrets]:
     """Validate everything first; raise ConfigError (all issues at once) before any resource exists."""
     cfg = pulumi.Config(namespace)
-    issues: list[ConfigIssue] = []
+    issues: list[ConfigIssue] = misplaced_secret_issues(
+        {key for key in config_keys() if pulumi.runtime.is_config_secret(f"{namespace}:{key}")}
+    )
     placeholders: set[str] = set()
     private_key = cfg.get("sshPrivateKey")
     for key in REQUIRED_SECRETS:

@@ -67,6 +67,9 @@ class SshConfig(ConfigModel):
     port: Port = 22
     public_keys: list[str] = Field(min_length=1)
     admin_cidrs: list[Cidr] = Field(min_length=1)
+    # Set true only for the run that moves ssh.port/adminUser, after sshd already answers on the new
+    # values (see the access guard's message and the README).
+    confirm_access_change: bool = False
 
     @field_validator("admin_user")
     @classmethod

@@ -99,3 +99,9 @@ def test_over_enforced_budget_exits_1_and_says_why(tmp_path: Path) -> None:
     assert "OVER" in result.stdout.upper() and "20.00" in result.stdout
     unenforced = variant(PROD, budget={"monthlyEur": 20, "warnEur": 10, "criticalEur": 15, "enforce": False})
     assert plan("--config-file", str(write(tmp_path, unenforced))).returncode == 0
+
+
+def test_encrypted_value_outside_the_secret_keys_is_refused(tmp_path: Path) -> None:
+    values = variant(PROD, host={"timezone": {"secure": "v1:AAAA"}})
+    result = plan("--config-file", str(write(tmp_path, values)))
+    assert result.returncode == 2 and "host: holds an encrypted value" in result.stderr, result.stderr

@@ -1,0 +1,58 @@
+"""Changing ssh.port/adminUser on a deployed stack would lock every remote command out: the access
+guard refuses it (under mocks whose StackReference answers with the last deployment's outputs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+
+import cli.evaluate
+from cli.evaluate import Evaluation
+from cli.mocks import RecordingMocks
+from tests.unit.stacks import PROD, variant, write_stack
+
+
+class LastDeployment(RecordingMocks):
+    def __init__(self, outputs: dict[str, Any]) -> None:
+        super().__init__()
+        self.outputs = outputs
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        resource_id, outputs = super().new_resource(args)
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs = {"name": args.inputs["name"], "outputs": self.outputs, "secretOutputNames": []}
+        return resource_id, outputs
+
+
+def evaluate_after(tmp_path: Path, values: dict[str, Any], last: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Evaluation:
+    monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: LastDeployment(last))
+    return cli.evaluate.evaluate(write_stack(tmp_path, values))
+
+
+def test_first_deployment_and_unchanged_access_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = evaluate_after(tmp_path / "a", PROD, {}, monkeypatch)
+    assert first.outputs["ssh"] == {"port": 2222, "adminUser": "deploy"}
+    same = evaluate_after(tmp_path / "b", PROD, {"ssh": {"port": 2222, "adminUser": "deploy"}}, monkeypatch)
+    assert same.mocks.by_type("hcloud:index/firewall:Firewall") and same.mocks.by_type("command:remote:Command")
+
+
+@pytest.mark.parametrize("change", [{"port": 2200}, {"adminUser": "ops"}])
+def test_port_or_user_change_is_refused_before_the_firewall_or_any_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
+) -> None:
+    values = variant(PROD, ssh={**PROD["ssh"], **change})
+    with pytest.raises(pulumi.RunError) as caught:
+        evaluate_after(tmp_path, values, {"ssh": {"port": 2222, "adminUser": "deploy"}}, monkeypatch)
+    message = str(caught.value)
+    assert message.startswith("Access guard: ssh.port/adminUser changed from 2222/deploy") and "Safe procedure" in message
+
+
+def test_confirmed_change_goes_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    values = variant(PROD, ssh={**PROD["ssh"], "port": 2200, "confirmAccessChange": True})
+    evaluation = evaluate_after(tmp_path, values, {"ssh": {"port": 2222, "adminUser": "deploy"}}, monkeypatch)
+    rules = evaluation.mocks.by_type("hcloud:index/firewall:Firewall")[0].inputs["rules"]
+    assert any(rule.get("port") == "2200" for rule in rules)
+    assert {int(c.inputs["connection"]["port"]) for c in evaluation.mocks.by_type("command:remote:Command")} == {2200}
