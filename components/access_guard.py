@@ -3,20 +3,15 @@
 Every remote command connects with the CONFIGURED port and user, but a running server's sshd still
 listens on the old ones (cloud-init user-data is ignored after creation). Changing either in one run
 would make every command dial a port nothing answers, while the Cloud Firewall closes the old one: a
-lockout. So the last deployment's `ssh` output is compared with the config; on a change the firewall
-rules and every connection wait for an Output that raises `pulumi.RunError` with the safe procedure.
+lockout. So the last deployment's `ssh` output is compared with the config; on a change the run is
+refused before anything is registered (components/deployment_guard.py), with the safe procedure.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pulumi
-
-from components.resize import self_stack_name
 from config.schema import SshConfig
-
-STACK_REFERENCE_NAME = "previous-access"
 
 
 def access_output(ssh: SshConfig) -> dict[str, Any]:
@@ -39,22 +34,3 @@ def access_problem(previous: Any, ssh: SshConfig) -> str | None:
         "new ssh.port/adminUser with ssh.confirmAccessChange: true, remove the extra admin port, and run "
         "pulumi up: the ssh step then keeps only the new values. Finally set confirmAccessChange back to false."
     )
-
-
-class AccessGuard:
-    def __init__(self, ssh: SshConfig, opts: pulumi.ResourceOptions | None = None) -> None:
-        reference = pulumi.StackReference(STACK_REFERENCE_NAME, stack_name=self_stack_name(), opts=opts)
-        previous = pulumi.Output.unsecret(reference.outputs.apply(lambda outputs: (outputs or {}).get("ssh")))
-
-        def check(value: Any) -> bool:
-            problem = access_problem(value, ssh)
-            if problem is not None:
-                raise pulumi.RunError(problem)
-            return True
-
-        # Resolves to True when access is unchanged (or confirmed); never resolves otherwise.
-        self.ok: pulumi.Output[bool] = previous.apply(check)
-
-    def gate(self, value: Any) -> pulumi.Output[Any]:
-        """`value`, but only once the check passed."""
-        return pulumi.Output.all(self.ok, value).apply(lambda args: args[1])

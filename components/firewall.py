@@ -5,15 +5,14 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.access_guard import AccessGuard
 from components.specs import PlatformSpec
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 
 
-def firewall_rules(ssh_port: int, admin_cidrs: list[str], admin_ports: list[int]) -> list[dict[str, object]]:
+def firewall_rules(ssh_port: int, admin_cidrs: list[str], admin_ports: list[int]) -> list[hcloud.FirewallRuleArgsDict]:
     """Only SSH (from admin CIDRs), HTTP/HTTPS and ICMP come in; extra admin ports only from admin CIDRs."""
-    rules: list[dict[str, object]] = [
+    rules: list[hcloud.FirewallRuleArgsDict] = [
         {"direction": "in", "protocol": "tcp", "port": str(ssh_port), "source_ips": admin_cidrs, "description": "SSH from admin networks"},
         {"direction": "in", "protocol": "tcp", "port": "80", "source_ips": ANYWHERE, "description": "HTTP (redirects to HTTPS)"},
         {"direction": "in", "protocol": "tcp", "port": "443", "source_ips": ANYWHERE, "description": "HTTPS"},
@@ -34,7 +33,6 @@ class Firewall(pulumi.ComponentResource):
         ssh_port: int,
         admin_cidrs: list[str],
         admin_ports: list[int],
-        access: AccessGuard | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:network:Firewall", name, None, opts)
@@ -43,8 +41,7 @@ class Firewall(pulumi.ComponentResource):
             f"{spec.prefix}-fw",
             name=f"{spec.prefix}-fw",
             labels=spec.labels,
-            # Behind the access guard: a refused SSH change must not close the port sshd still uses.
-            rules=access.gate(rules) if access else rules,  # type: ignore[arg-type]
+            rules=rules,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.firewall_id: pulumi.Output[int] = self.firewall.id.apply(int)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_command import remote
 
-from components.access_guard import AccessGuard
 from config.schema import StackConfig
 from render.steps import HostRuntime, HostStep
 
@@ -53,14 +52,12 @@ class HostConfiguration(pulumi.ComponentResource):
         sources: Sequence[StepSource],
         depends_on: Sequence[pulumi.Resource] = (),
         step_after: Mapping[str, Sequence[pulumi.Resource]] | None = None,
-        access: AccessGuard | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:host:HostConfiguration", name, None, opts)
         connection = remote.ConnectionArgs(
             host=host,
-            # Behind the access guard: never dial a port the server's sshd may not listen on yet.
-            port=access.gate(config.ssh.port) if access else config.ssh.port,
+            port=config.ssh.port,
             user=config.ssh.admin_user,
             private_key=private_key,
             # A fresh server needs a minute or two before sshd answers on the new port.

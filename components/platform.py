@@ -7,7 +7,8 @@ from typing import Any
 
 import pulumi
 
-from components.access_guard import AccessGuard, access_output
+from components.access_guard import access_output
+from components.deployment_guard import DeploymentGuard
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
 from components.host import HostConfiguration, StepSource
@@ -41,6 +42,7 @@ class Platform(pulumi.ComponentResource):
         step_sources: Sequence[StepSource],
         secret_values: dict[str, pulumi.Output[str]] | None = None,
         spec: PlatformSpec | None = None,
+        guard: DeploymentGuard | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:index:Platform", name, None, opts)
@@ -51,8 +53,7 @@ class Platform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
-        access = AccessGuard(config.ssh, opts=child)
-        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, access=access, opts=child)
+        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, opts=child)
         placement = PlacementGroup("placement", spec, opts=child) if spec.placement_group else None
         user_data = render_user_data(config)
 
@@ -64,6 +65,7 @@ class Platform(pulumi.ComponentResource):
                 ssh_key_ids=ssh_keys.key_ids,
                 firewall_id=firewall.firewall_id,
                 placement_group_id=placement.group_id if placement else None,
+                guard=guard,
                 opts=child,
             )
             for server in spec.servers
@@ -131,7 +133,6 @@ class Platform(pulumi.ComponentResource):
                     *([self.floating_ip.assignment] if self.floating_ip else []),
                 ],
                 step_after={"app": previous_app},
-                access=access,
                 opts=child,
             )
             self.hosts[server.name] = host
@@ -174,7 +175,7 @@ class Platform(pulumi.ComponentResource):
                     "ipv6": server.ipv6,
                     "privateIp": server.spec.private_ip,
                     "roles": list(server.spec.roles),
-                    # Read back by the resize guard: a disk that already grew cannot shrink again.
+                    # Read back by the deployment guard: a disk that already grew cannot shrink again.
                     "diskGb": server.server.primary_disk_size,
                 }
                 for name, server in self.servers.items()
@@ -184,7 +185,7 @@ class Platform(pulumi.ComponentResource):
                 for name, server in self.servers.items()
             },
             "dnsNames": self.dns_names,
-            # Read back by the access guard on the next run (port/user changes need a safe procedure).
+            # Read back by the deployment guard on the next run (port/user changes need a safe procedure).
             "ssh": access_output(ssh),
         }
         if self.floating_ip:

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import pulumi
 
 from components.cost import CostReport, enforce_budget
+from components.deployment_guard import DeploymentGuard
 from components.host import StepSource
 from components.platform import Platform
 from components.secrets import GeneratedSecrets, missing_secrets, secret_requirements
@@ -63,7 +64,9 @@ def _cloudflare_token() -> pulumi.Output[str] | None:
     return token
 
 
-def secret_values(config: StackConfig, secrets: StackSecrets) -> dict[str, pulumi.Output[str]]:
+def secret_values(
+    config: StackConfig, secrets: StackSecrets, opts: pulumi.ResourceOptions | None = None
+) -> dict[str, pulumi.Output[str]]:
     """Check that every secret the stack needs exists or can be generated; then build the values."""
     needs = secret_requirements(config)
     issues = missing_secrets(needs.required, secrets.provided)
@@ -76,7 +79,8 @@ def secret_values(config: StackConfig, secrets: StackSecrets) -> dict[str, pulum
     values: dict[str, pulumi.Output[str]] = {}
     if needs.generatable or needs.required:
         generated = GeneratedSecrets(
-            "secrets", config.resource_prefix(), generatable=needs.generatable, required=needs.required, provided=secrets.provided
+            "secrets", config.resource_prefix(), generatable=needs.generatable, required=needs.required,
+            provided=secrets.provided, opts=opts,
         )
         values |= generated.values
     for name in needs.cloudflare:
@@ -104,9 +108,15 @@ def run() -> Platform:
         capacity_problem = capacity_guard_message(plan_cost)
         if capacity_problem:
             raise pulumi.RunError(capacity_problem)
-    values = secret_values(config, secrets)
-    platform = Platform("platform", config, secrets, step_sources=step_sources(), secret_values=values, spec=spec)
-    cost = CostReport("cost", plan_cost)
+    # Compares with the last deployment; every component below waits for it, so a refused resize or
+    # SSH change stops the run before a single resource is registered.
+    guard = DeploymentGuard(spec, config.ssh)
+    gated = guard.options()
+    values = secret_values(config, secrets, gated)
+    platform = Platform(
+        "platform", config, secrets, step_sources=step_sources(), secret_values=values, spec=spec, guard=guard, opts=gated
+    )
+    cost = CostReport("cost", plan_cost, opts=gated)
     platform.plan_cost = plan_cost
     for key, value in platform.outputs.items():
         pulumi.export(key, value)

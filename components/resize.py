@@ -10,20 +10,16 @@ Three things can go wrong that the provider only reports halfway through an upda
 * the new type has another CPU architecture (x86 <-> arm): a rescale cannot change it, the installed
   image would not boot.
 
-`check_resize` and `resize_summary` are pure. `apply_resize_guard` wires them into the program: it
-reads the server types of the last deployment from the stack's own outputs (a StackReference to the
-running stack), and gates each Server's `server_type` input on that check. Nothing reads the check
-synchronously (a StackReference's outputs are Outputs), so the gate is data flow: the Server's
-`server_type` is an Output that raises `pulumi.RunError` when any server's change is refused. The
-Server then can never be registered, so Pulumi can neither update nor replace it, and the run fails
-with every problem listed. With `snapshotBeforeResize` an `hcloud.Snapshot` of the server is taken
-first and the Server depends on it, so the type change starts only once the snapshot exists.
+`check_resize`, `plan_resizes` and `resize_summary` are pure. components/deployment_guard.py compares
+the server types of the last deployment (the stack's own `servers` output) with the config and, on a
+refusal, stops the whole run before any resource is registered. With `snapshotBeforeResize` an
+`hcloud.Snapshot` of the server is taken first and the Server depends on it, so the type change starts
+only once the snapshot exists.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -34,10 +30,6 @@ import pulumi_hcloud as hcloud
 
 from components.specs import ServerSpec
 from config.catalogue import Catalogue, load_catalogue
-
-# The stack output the program exports: {server name: {"type": ..., ...}} (components/platform.py).
-PREVIOUS_OUTPUT = "servers"
-STACK_REFERENCE_NAME = "previous-deployment"
 
 
 # --- pure checks -----------------------------------------------------------------------------------
@@ -249,83 +241,7 @@ def refusal_message(planned: Mapping[str, PlannedResize]) -> str | None:
     return "\n".join(lines)
 
 
-# --- wiring into the program -----------------------------------------------------------------------
-def self_stack_name() -> str:
-    """The running stack, fully qualified (DIY backends use the organization name 'organization').
-
-    Without an organization (an old CLI, or Pulumi's mocks) the bare stack name means the same stack:
-    the current organization and project.
-    """
-    organization = pulumi.get_organization()
-    if not organization:
-        return pulumi.get_stack()
-    return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
-
-
-def _previous_servers(outputs: Any) -> dict[str, Any]:
-    """`servers` from the last deployment's outputs; {} on the first deploy (no outputs yet)."""
-    servers = outputs.get(PREVIOUS_OUTPUT) if isinstance(outputs, Mapping) else None
-    return dict(servers) if isinstance(servers, Mapping) else {}
-
-
-@dataclass(frozen=True)
-class ResizeGate:
-    """What a Server needs: its type input (raises when refused) and what it must wait for."""
-
-    server_type: pulumi.Output[str]
-    depends_on: pulumi.Output[list[pulumi.Resource]]
-    snapshot: pulumi.Output[hcloud.Snapshot | None]
-
-
-class ResizeGuard:
-    """One per stack: one StackReference, one check covering every server registered with it.
-
-    The check runs when the previous outputs arrive, which is after the program has declared every
-    server (declaring is synchronous), so its message lists the problems of all servers at once.
-    """
-
-    def __init__(self, previous: pulumi.Output[Any] | None = None, *, opts: pulumi.ResourceOptions | None = None) -> None:
-        if previous is None:
-            reference = pulumi.StackReference(STACK_REFERENCE_NAME, stack_name=self_stack_name(), opts=opts)
-            previous = reference.outputs
-        self._specs: dict[str, ServerSpec] = {}
-        # Server types are not secret even when some other stack output is: keep the diff readable.
-        self.previous: pulumi.Output[dict[str, Any]] = pulumi.Output.unsecret(pulumi.Output.from_input(previous).apply(_previous_servers))
-        self.planned: pulumi.Output[dict[str, PlannedResize]] = self.previous.apply(self._check)
-
-    def _check(self, previous: dict[str, Any]) -> dict[str, PlannedResize]:
-        planned = plan_resizes(self._specs, previous)
-        if refusal_message(planned) is None:
-            for item in planned.values():
-                pulumi.log.info(item.summary.text())
-        return planned
-
-    def register(self, spec: ServerSpec, parent: pulumi.Resource | None = None) -> ResizeGate:
-        self._specs[spec.name] = spec
-        planned = self.planned.apply(lambda all_planned: all_planned.get(spec.name))
-
-        def snapshot_for(args: list[Any]) -> hcloud.Snapshot | None:
-            all_planned, item = args
-            if item is None or not spec.snapshot_before_resize or refusal_message(all_planned) is not None:
-                return None
-            return before_resize_snapshot(spec, item.old_type, parent)
-
-        def server_type(all_planned: dict[str, PlannedResize]) -> str:
-            # The only place the refusal is raised: an Output that never resolves cannot be registered,
-            # so the Server is neither updated nor replaced (and nothing else fails along with it).
-            message = refusal_message(all_planned)
-            if message is not None:
-                raise pulumi.RunError(message)
-            return spec.server_type
-
-        snapshot = pulumi.Output.all(self.planned, planned).apply(snapshot_for)
-        def wait_for(created: hcloud.Snapshot | None) -> list[pulumi.Resource]:
-            return [created] if created is not None else []
-
-        depends_on = snapshot.apply(wait_for)
-        return ResizeGate(server_type=self.planned.apply(server_type), depends_on=depends_on, snapshot=snapshot)
-
-
+# --- the snapshot taken first (wired in by components/deployment_guard.py) ----------------------------
 def before_resize_snapshot(spec: ServerSpec, old_type: str, parent: pulumi.Resource | None) -> hcloud.Snapshot:
     """A snapshot of the running server, taken before its type changes.
 
@@ -341,29 +257,3 @@ def before_resize_snapshot(spec: ServerSpec, old_type: str, parent: pulumi.Resou
         labels={**spec.labels, "purpose": "before-resize"},
         opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True),
     )
-
-
-_GUARDS: weakref.WeakKeyDictionary[pulumi.Resource, ResizeGuard] = weakref.WeakKeyDictionary()
-
-
-def apply_resize_guard(
-    spec: ServerSpec,
-    *,
-    parent: pulumi.Resource | None = None,
-    scope: pulumi.Resource | None = None,
-    guard: ResizeGuard | None = None,
-) -> ResizeGate:
-    """Gate one server's type change on the stack-wide resize check.
-
-    `parent` is the resource the snapshot is created under (the Server component). Servers with the
-    same `scope` (the Platform component) share one guard: one StackReference and one check listing
-    the problems of all of them. Pass `guard` to share an explicit one instead.
-    """
-    if guard is None:
-        if scope is None:
-            guard = ResizeGuard(opts=pulumi.ResourceOptions(parent=parent))
-        else:
-            guard = _GUARDS.get(scope)
-            if guard is None:
-                guard = _GUARDS[scope] = ResizeGuard(opts=pulumi.ResourceOptions(parent=scope))
-    return guard.register(spec, parent)

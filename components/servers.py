@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.resize import apply_resize_guard
+from components.deployment_guard import DeploymentGuard
 from components.specs import PlatformSpec, ServerSpec
 
 
@@ -21,17 +21,19 @@ class Server(pulumi.ComponentResource):
         ssh_key_ids: list[pulumi.Output[str]],
         firewall_id: pulumi.Output[int],
         placement_group_id: pulumi.Output[int] | None,
+        guard: DeploymentGuard | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:compute:Server", name, None, opts)
         self.spec = spec
         self.primary_ipv4 = self._primary_ip("ipv4")
         self.primary_ipv6 = self._primary_ip("ipv6")
-        resize = apply_resize_guard(spec, parent=self, scope=opts.parent if opts else None)
+        # A type change with snapshotBeforeResize waits for a snapshot of the running server.
+        snapshot: pulumi.Input[list[pulumi.Resource]] = guard.snapshot_before_resize(spec, parent=self) if guard else []
         self.server = hcloud.Server(
             spec.resource_name,
             name=spec.resource_name,
-            server_type=resize.server_type,
+            server_type=spec.server_type,
             image=spec.image,
             location=spec.location,
             backups=spec.backups,
@@ -54,7 +56,7 @@ class Server(pulumi.ComponentResource):
                 )
             ],
             # Changing either would replace the server (and its disk); keys are managed over SSH afterwards.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=resize.depends_on, ignore_changes=["ssh_keys", "user_data"]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=snapshot, ignore_changes=["ssh_keys", "user_data"]),
         )
         self.server_id: pulumi.Output[int] = self.server.id.apply(int)
         self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address

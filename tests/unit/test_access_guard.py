@@ -1,5 +1,6 @@
-"""Changing ssh.port/adminUser on a deployed stack would lock every remote command out: the access
-guard refuses it (under mocks whose StackReference answers with the last deployment's outputs)."""
+"""Changing ssh.port/adminUser on a deployed stack would lock every remote command out: the deployment
+guard refuses it before any resource is registered (under mocks whose StackReference answers with the
+last deployment's outputs)."""
 
 from __future__ import annotations
 
@@ -44,10 +45,25 @@ def test_port_or_user_change_is_refused_before_the_firewall_or_any_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
 ) -> None:
     values = variant(PROD, ssh={**PROD["ssh"], **change})
+    mocks = LastDeployment({"ssh": {"port": 2222, "adminUser": "deploy"}})
+    monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: mocks)
     with pytest.raises(pulumi.RunError) as caught:
-        evaluate_after(tmp_path, values, {"ssh": {"port": 2222, "adminUser": "deploy"}}, monkeypatch)
+        cli.evaluate.evaluate(write_stack(tmp_path, values))
     message = str(caught.value)
     assert message.startswith("Access guard: ssh.port/adminUser changed from 2222/deploy") and "Safe procedure" in message
+    # Not only the firewall and the commands: no resource of the stack was registered at all.
+    assert [r.type for r in mocks.resources] == ["pulumi:pulumi:StackReference"]
+
+
+def test_resize_and_access_problems_are_reported_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    values = variant(PROD, ssh={**PROD["ssh"], "port": 2200}, servers={"app": {**PROD["servers"]["app"], "serverType": "cx23"}})
+    last = {"ssh": {"port": 2222, "adminUser": "deploy"}, "servers": {"app": {"type": "cx33", "diskGb": 80}}}
+    with pytest.raises(pulumi.RunError) as caught:
+        evaluate_after(tmp_path, values, last, monkeypatch)
+    message = str(caught.value)
+    assert message.startswith("Resize guard: refusing to change the server type of app (cx33 -> cx23).")
+    assert "\n\nAccess guard: ssh.port/adminUser changed from 2222/deploy to 2200/deploy." in message
+    assert message.endswith("Nothing was created, changed or deleted.")
 
 
 def test_confirmed_change_goes_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

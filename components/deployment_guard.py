@@ -1,0 +1,108 @@
+"""One gate in front of the whole stack: refuse a change Hetzner or SSH cannot survive, before anything.
+
+Two changes only show their damage halfway through an update, so they are checked against the LAST
+deployment (the stack's own outputs, read through a StackReference to the running stack):
+
+* a server type change that cannot be done in place (components/resize.py);
+* an SSH port or admin user change that would lock every remote command out (components/access_guard.py).
+
+A StackReference's outputs are an Output, never a plain value, so the program cannot stop before it
+declares resources. Instead the check is data flow: `cleared` resolves to `[]` when every change may go
+ahead and raises `pulumi.RunError` (listing every problem) otherwise. The program passes it as
+`depends_on` of its top-level components. A child needs its parent's URN before it can register, and a
+component registers only once its dependencies resolved, so when the check fails NO resource of the
+stack is registered: nothing is created, updated, replaced or deleted, and preview fails the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi_hcloud as hcloud
+
+from components.access_guard import access_problem
+from components.resize import PlannedResize, before_resize_snapshot, plan_resizes, refusal_message
+from components.specs import PlatformSpec, ServerSpec
+from config.schema import SshConfig
+
+STACK_REFERENCE_NAME = "previous-deployment"
+# The stack outputs the checks compare against (both exported by components/platform.py).
+SERVERS_OUTPUT = "servers"
+ACCESS_OUTPUT = "ssh"
+
+
+def self_stack_name() -> str:
+    """The running stack, fully qualified (DIY backends use the organization name 'organization').
+
+    Without an organization (an old CLI, or Pulumi's mocks) the bare stack name means the same stack:
+    the current organization and project.
+    """
+    organization = pulumi.get_organization()
+    if not organization:
+        return pulumi.get_stack()
+    return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def planned_resizes(previous_outputs: Mapping[str, Any], servers: Mapping[str, ServerSpec]) -> dict[str, PlannedResize]:
+    """The server type changes since the last deployment ({} on the first deployment), each checked."""
+    return plan_resizes(servers, _mapping(previous_outputs.get(SERVERS_OUTPUT)))
+
+
+def guard_problems(previous_outputs: Mapping[str, Any], servers: Mapping[str, ServerSpec], ssh: SshConfig) -> list[str]:
+    """Every refusal for this run, from the last deployment's outputs."""
+    messages = [
+        refusal_message(planned_resizes(previous_outputs, servers)),
+        access_problem(previous_outputs.get(ACCESS_OUTPUT), ssh),
+    ]
+    return [message for message in messages if message is not None]
+
+
+class DeploymentGuard:
+    """One StackReference, one check, one `cleared` gate for every resource of the stack.
+
+    Create it before any other resource and outside the components it gates (a gated component
+    cannot contain the read it waits for).
+    """
+
+    def __init__(self, spec: PlatformSpec, ssh: SshConfig, previous: pulumi.Input[Any] | None = None) -> None:
+        if previous is None:
+            previous = pulumi.StackReference(STACK_REFERENCE_NAME, stack_name=self_stack_name()).outputs
+        self._servers = {server.name: server for server in spec.servers}
+        # Server types, ports and user names are not secret even when some other stack output is.
+        self.previous: pulumi.Output[dict[str, Any]] = pulumi.Output.unsecret(pulumi.Output.from_input(previous).apply(_mapping))
+        self.resizes: pulumi.Output[dict[str, PlannedResize]] = self.previous.apply(
+            lambda outputs: planned_resizes(outputs, self._servers)
+        )
+
+        def check(outputs: dict[str, Any]) -> list[pulumi.Resource]:
+            problems = guard_problems(outputs, self._servers, ssh)
+            if problems:
+                raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
+            for planned in planned_resizes(outputs, self._servers).values():
+                pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
+            return []
+
+        self.cleared: pulumi.Output[list[pulumi.Resource]] = self.previous.apply(check)
+
+    def options(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
+        """`opts` plus the gate: give it to every top-level component."""
+        return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=self.cleared))
+
+    def snapshot_before_resize(self, spec: ServerSpec, parent: pulumi.Resource) -> pulumi.Output[list[pulumi.Resource]]:
+        """What the Server must wait for: a snapshot when its type changes and snapshotBeforeResize is on."""
+
+        def snapshot(resizes: dict[str, PlannedResize]) -> list[pulumi.Resource]:
+            planned = resizes.get(spec.name)
+            if planned is None or not spec.snapshot_before_resize:
+                return []
+            created: hcloud.Snapshot = before_resize_snapshot(spec, planned.old_type, parent)
+            return [created]
+
+        # After the gate: a refused run never reaches this point, so never snapshots.
+        return pulumi.Output.all(self.cleared, self.resizes).apply(lambda args: snapshot(args[1]))
