@@ -51,7 +51,9 @@ class ServerType:
 
 
 @dataclass(frozen=True)
-class RegionalPrice:
+class PricedItem:
+    """A price per epoch with how sure we are of it."""
+
     monthly: dict[str, Decimal]
     hourly: dict[str, Decimal] = field(default_factory=dict)
     confidence: str = "verified"
@@ -60,6 +62,10 @@ class RegionalPrice:
 
     def confidence_for(self, epoch: str, *, hourly: bool = False) -> str:
         return _confidence(self, epoch, hourly)
+
+
+# A server type's price in a region other than "eu": the same shape as any other priced item.
+RegionalPrice = PricedItem
 
 
 @dataclass(frozen=True)
@@ -93,20 +99,6 @@ class Location:
     country: str
     region: str
     network_zone: str
-
-
-@dataclass(frozen=True)
-class PricedItem:
-    """A price per epoch with how sure we are of it."""
-
-    monthly: dict[str, Decimal]
-    hourly: dict[str, Decimal] = field(default_factory=dict)
-    confidence: str = "verified"
-    hourly_seen: tuple[str, ...] = ()
-    epoch_confidence: dict[str, str] = field(default_factory=dict)
-
-    def confidence_for(self, epoch: str, *, hourly: bool = False) -> str:
-        return _confidence(self, epoch, hourly)
 
 
 @dataclass(frozen=True)
