@@ -15,8 +15,10 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -53,6 +55,28 @@ _SUMMARIES: list[str] = []
 
 def add_summary(text: str) -> None:
     _SUMMARIES.append(text)
+
+
+@dataclass
+class Report:
+    """What the module did, printed at the end (pytest -s) and in pytest's terminal summary."""
+
+    started: float = field(default_factory=time.monotonic)
+    commands: int = 0
+    checks: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+
+    def check(self, what: str) -> None:
+        self.checks.append(what)
+
+
+@pytest.fixture(scope="module")
+def report(request: pytest.FixtureRequest) -> Iterator[Report]:
+    rep = Report()
+    yield rep
+    text = "\n".join(rep.lines)
+    if text:
+        add_summary(f"{request.module.__name__}:\n{text}")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -44,7 +44,6 @@ import re
 import secrets
 import shlex
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,7 +57,7 @@ from render.host import host_steps
 from render.ops import ENV_PATH, file_mode, ops_secret_names, ops_step
 from render.steps import HostRuntime, HostStep
 
-from .conftest import BootHost, add_summary
+from .conftest import BootHost, Report
 from .container import BootedHost
 from .rootfs import Rootfs, ensure_rootfs
 from .ssh import KeyPair, Result
@@ -71,7 +70,6 @@ from .test_host_chain import (
     SSH_PORT,
     SUMMARY_RE,
     VOLUME_ID,
-    Report,
     StepRun,
     run_chain,
     stack_values,
@@ -186,15 +184,6 @@ def e2e_rootfs(e2e_rootfs: Rootfs) -> Rootfs:
     if wanted <= set(e2e_rootfs.packages):
         return e2e_rootfs
     return ensure_rootfs(extra_packages=sorted(wanted))
-
-
-@pytest.fixture(scope="module")
-def report(request: pytest.FixtureRequest) -> Iterator[Report]:
-    rep = Report()
-    yield rep
-    text = "\n".join(rep.lines)
-    if text:
-        add_summary(f"{request.module.__name__}:\n{text}")
 
 
 @pytest.fixture(scope="module")
