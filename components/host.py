@@ -15,7 +15,7 @@ import pulumi
 from pulumi_command import remote
 
 from config.schema import StackConfig
-from render.steps import HostRuntime, HostStep
+from render.steps import HostRuntime, HostStep, runtime_fields
 
 # A renderer takes the config, the server name, runtime values and secret values, and returns steps.
 StepRenderer = Callable[[StackConfig, str, HostRuntime, Mapping[str, str]], Sequence[HostStep]]
@@ -29,6 +29,26 @@ class StepSource:
 
     render: StepRenderer
     uses_secrets: bool = False
+
+
+@dataclass(frozen=True)
+class RuntimeInputs:
+    """One server's HostRuntime as separate Outputs, so each step waits only for the values it reads."""
+
+    volume_ids: pulumi.Input[dict[str, int]]
+    floating_ip: pulumi.Input[str | None]
+    private_ip: str | None  # from the config: always known
+
+    def for_fields(self, fields: frozenset[str]) -> pulumi.Output[HostRuntime]:
+        volume_ids = self.volume_ids if "volume_ids" in fields else {}
+        floating_ip = self.floating_ip if "floating_ip" in fields else None
+
+        def build(args: list[object]) -> HostRuntime:
+            ids, address = args
+            assert isinstance(ids, dict) and (address is None or isinstance(address, str))
+            return HostRuntime(volume_ids=dict(ids), floating_ip=address, private_ip=self.private_ip)
+
+        return pulumi.Output.all(volume_ids, floating_ip).apply(build)
 
 
 def step_names(config: StackConfig, server: str, sources: Sequence[StepSource], secret_names: Sequence[str]) -> list[str]:
@@ -47,7 +67,7 @@ class HostConfiguration(pulumi.ComponentResource):
         host: pulumi.Input[str],
         server_id: pulumi.Output[int],
         private_key: pulumi.Output[str],
-        runtime: pulumi.Output[HostRuntime],
+        runtime: RuntimeInputs,
         secrets: Mapping[str, pulumi.Output[str]],
         sources: Sequence[StepSource],
         depends_on: Sequence[pulumi.Resource] = (),
@@ -67,7 +87,7 @@ class HostConfiguration(pulumi.ComponentResource):
         secret_names = sorted(secrets)
         secret_values = pulumi.Output.all(*[secrets[key] for key in secret_names])
 
-        def render_source(source: StepSource) -> pulumi.Output[dict[str, HostStep]]:
+        def render_source(source: StepSource, fields: frozenset[str]) -> pulumi.Output[dict[str, HostStep]]:
             def render(args: list[object]) -> dict[str, HostStep]:
                 runtime_value, values = args
                 assert isinstance(runtime_value, HostRuntime) and isinstance(values, list)
@@ -75,15 +95,21 @@ class HostConfiguration(pulumi.ComponentResource):
                 return {step.name: step for step in source.render(config, server, runtime_value, resolved)}
 
             # Only sources that use secrets depend on them, so only their scripts become secret.
-            inputs = pulumi.Output.all(runtime, secret_values if source.uses_secrets else pulumi.Output.from_input([]))
+            inputs = pulumi.Output.all(
+                runtime.for_fields(fields), secret_values if source.uses_secrets else pulumi.Output.from_input([])
+            )
             return inputs.apply(render)
 
         self.commands: dict[str, remote.Command] = {}
         previous: list[pulumi.Resource] = list(depends_on)
         for source in sources:
-            rendered = render_source(source)
+            # One rendering per distinct set of runtime fields (most steps read none of them).
+            renderings: dict[frozenset[str], pulumi.Output[dict[str, HostStep]]] = {}
             for step_name in step_names(config, server, [source], secret_names):
-                step = rendered.apply(lambda steps, n=step_name: steps[n])  # type: ignore[misc]
+                fields = runtime_fields(step_name)
+                if fields not in renderings:
+                    renderings[fields] = render_source(source, fields)
+                step = renderings[fields].apply(lambda steps, n=step_name: steps[n])  # type: ignore[misc]
                 command = remote.Command(
                     f"{name}-{step_name}",
                     connection=connection,

@@ -11,7 +11,7 @@ from components.access_guard import access_output
 from components.deployment_guard import DeploymentGuard
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
-from components.host import HostConfiguration, StepSource
+from components.host import HostConfiguration, RuntimeInputs, StepSource
 from components.load_balancer import LoadBalancer
 from components.network import PrivateNetwork
 from components.servers import PlacementGroup, Server
@@ -21,7 +21,6 @@ from components.storage import Volume
 from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
-from render.steps import HostRuntime
 
 
 def _deploy_order(config: StackConfig, spec: PlatformSpec) -> list[str]:
@@ -154,16 +153,11 @@ class Platform(pulumi.ComponentResource):
             targets[f"server:{name}/AAAA"] = server.ipv6
         return targets
 
-    def _runtime(self, server: str) -> pulumi.Output[HostRuntime]:
+    def _runtime(self, server: str) -> RuntimeInputs:
         volumes = {v.name: self.volumes[v.name].volume_id for v in self.spec.volumes if v.server == server}
         fip = self.floating_ip.address if self.floating_ip and self.spec.floating_ip and self.spec.floating_ip.server == server else None
-        private_ip = self.spec.server(server).private_ip
-
-        def build(args: list[Any]) -> HostRuntime:
-            ids, address = args
-            return HostRuntime(volume_ids=dict(zip(volumes, ids, strict=True)), floating_ip=address, private_ip=private_ip)
-
-        return pulumi.Output.all(pulumi.Output.all(*volumes.values()), fip).apply(build)
+        volume_ids = pulumi.Output.all(*volumes.values()).apply(lambda ids: dict(zip(volumes, ids, strict=True)))
+        return RuntimeInputs(volume_ids=volume_ids, floating_ip=fip, private_ip=self.spec.server(server).private_ip)
 
     def _outputs(self) -> dict[str, Any]:
         ssh = self.config.ssh

@@ -18,6 +18,29 @@ class HostRuntime:
     private_ip: str | None = None  # this server's address on the private network
 
 
+# The cloud-assigned HostRuntime fields each step's script reads (private_ip comes from the config and
+# is always known). Only these steps wait for new ids and addresses, so a preview that adds a volume or
+# a floating IP shows the storage or network step as changing instead of every step of the server.
+# tests/unit/test_step_runtime.py renders every step with and without the other fields to keep it true.
+STEP_RUNTIME_FIELDS: dict[str, frozenset[str]] = {
+    "storage": frozenset({"volume_ids"}),
+    "network": frozenset({"floating_ip"}),
+}
+
+
+def runtime_fields(step_name: str) -> frozenset[str]:
+    return STEP_RUNTIME_FIELDS.get(step_name, frozenset())
+
+
+def limited_runtime(runtime: HostRuntime, fields: frozenset[str]) -> HostRuntime:
+    """`runtime` with only `fields` of the cloud-assigned values (and the always-known private IP)."""
+    return HostRuntime(
+        volume_ids=runtime.volume_ids if "volume_ids" in fields else {},
+        floating_ip=runtime.floating_ip if "floating_ip" in fields else None,
+        private_ip=runtime.private_ip,
+    )
+
+
 @dataclass(frozen=True)
 class HostStep:
     """One remote command: `sudo bash -s` with `script` on stdin.
