@@ -59,7 +59,7 @@ class LoadBalancer(pulumi.ComponentResource):
                     interval=health.interval_s,
                     timeout=health.timeout_s,
                     retries=health.retries,
-                    http=hcloud.LoadBalancerServiceHealthCheckHttpArgs(path=health.path, status_codes=["2??", "3??"])
+                    http=hcloud.LoadBalancerServiceHealthCheckHttpArgs(path=health.path, status_codes=["2??"])
                     if health.protocol == "http"
                     else None,
                 ),

@@ -188,15 +188,32 @@ class VolumeConfig(ConfigModel):
 
 
 class LbServiceConfig(ConfigModel):
-    protocol: Literal["tcp", "http", "https"] = "tcp"
+    protocol: Literal["tcp", "http"] = "tcp"
     listen_port: Port
     destination_port: Port
     proxy_protocol: bool = False
 
+    @field_validator("protocol", mode="before")
+    @classmethod
+    def _no_https(cls, value: object) -> object:
+        if value == "https":
+            raise ValueError(
+                "https would terminate TLS on the load balancer and needs a certificate there; TLS terminates on "
+                "the hosts' proxy in this project, so use tcp on 443 with proxyProtocol (the default services)"
+            )
+        return value
+
+
+# Ports where the hosts' proxy (Traefik or nginx) only redirects to HTTPS or speaks TLS.
+PROXY_PORTS = (80, 443)
+
 
 class HealthCheckConfig(ConfigModel):
-    protocol: Literal["http", "tcp"] = "http"
-    port: Port = 80
+    # TCP on 443 by default: the load balancer checks what it forwards. An HTTP check on the proxy's
+    # ports cannot work: port 80 answers every path with a redirect (a check accepting it would pass
+    # whatever the app's state) and 443 speaks TLS behind PROXY protocol.
+    protocol: Literal["http", "tcp"] = "tcp"
+    port: Port = 443
     path: str = "/health"
     interval_s: Annotated[int, Field(ge=3, le=60)] = 15
     timeout_s: Annotated[int, Field(ge=1, le=60)] = 10
@@ -457,6 +474,13 @@ class StackConfig(ConfigModel):
             for index, service in enumerate(lb.services):
                 if service.listen_port == self.ssh.port:
                     issues.append(ConfigIssue(f"loadBalancer.services[{index}].listenPort", f"{service.listen_port} is the SSH port"))
+            check = lb.health_check
+            if check.protocol == "http" and check.port in PROXY_PORTS:
+                issues.append(ConfigIssue("loadBalancer.healthCheck.port", (
+                    f"an HTTP check on {check.port} cannot see the app: the hosts' proxy redirects every request on 80 "
+                    "to HTTPS and speaks TLS behind PROXY protocol on 443. Use protocol tcp on 443 (the default), or "
+                    "HTTP on a port of your own that answers 2xx"
+                )))
         if self.floating_ip is not None and self.floating_ip.server is not None and self.floating_ip.server not in self.servers:
             issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'"))
         if self.floating_ip is not None and self.floating_ip.server is None and len(self.servers) > 1 and not self.servers_with_role("web"):

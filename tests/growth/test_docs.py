@@ -112,3 +112,12 @@ def test_doc_names_the_seed_triggers_and_keep_disk_semantics() -> None:
         assert trigger in text, trigger
     for phrase in ("keepDisk", "snapshotBeforeResize", "new order", "cannot shrink"):
         assert phrase in text, phrase
+
+
+def test_readme_picture_is_the_default_stacks_plan(real_plan: Callable[[Path], PlanResult]) -> None:
+    prod_file = ROOT / "Pulumi.prod.yaml"
+    picture = mermaid(_plan(real_plan, prod_file), load(prod_file)[1])
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    lead = "`scripts/plan --mermaid` draws it (this is `Pulumi.prod.yaml`):\n\n```mermaid\n"
+    start = readme.index(lead) + len(lead)
+    assert readme[start : readme.index("```\n", start)] == picture, "README picture is stale: paste `scripts/plan --mermaid`"

@@ -132,7 +132,17 @@ def test_load_balancer_services_pass_tls_through_with_health_check(prod: Evaluat
     assert set(services) == {80, 443}
     https = services[443]
     assert https["protocol"] == "tcp" and https["proxyprotocol"] is True and https["loadBalancerId"] == lb.id
-    assert https["healthCheck"]["protocol"] == "http" and https["healthCheck"]["http"]["path"] == "/health"
+    # The default check is TCP on 443, what the LB forwards: port 80 only redirects to HTTPS.
+    assert {int(s["healthCheck"]["port"]) for s in services.values()} == {443}
+    assert all(s["healthCheck"]["protocol"] == "tcp" and "http" not in s["healthCheck"] for s in services.values())
+
+
+def test_an_http_health_check_accepts_only_2xx(tmp_path: Path) -> None:
+    check = {"protocol": "http", "port": 8081, "path": "/ready"}
+    evaluation = evaluate_values(tmp_path, variant(PROD, loadBalancer={**PROD["loadBalancer"], "healthCheck": check}))
+    for service in evaluation.mocks.by_type("hcloud:index/loadBalancerService:LoadBalancerService"):
+        http = service.inputs["healthCheck"]["http"]
+        assert http == {"path": "/ready", "statusCodes": ["2??"]}, http  # a redirect is not health
 
 
 def test_floating_ip_assignment_and_reverse_dns(prod: Evaluation) -> None:

@@ -51,6 +51,13 @@ BAD_CASES: list[tuple[str, dict[str, Any], str, str]] = [
         {"protocol": "tcp", "listenPort": 2222, "destinationPort": 2222}]}),
      "loadBalancer.services[0].listenPort", "SSH port"),
     ("unknown lb type", variant(PROD, loadBalancer={"type": "lb99"}), "loadBalancer.type", "unknown load balancer type"),
+    ("http health check on the redirecting port", variant(PROD, loadBalancer={"healthCheck": {"protocol": "http", "port": 80}}),
+     "loadBalancer.healthCheck.port", "cannot see the app"),
+    ("http health check on the TLS port", variant(PROD, loadBalancer={"healthCheck": {"protocol": "http", "port": 443}}),
+     "loadBalancer.healthCheck.port", "protocol tcp on 443"),
+    ("https lb service", variant(PROD, loadBalancer={"services": [
+        {"protocol": "https", "listenPort": 443, "destinationPort": 443}]}),
+     "loadBalancer.services[0].protocol", "needs a certificate there"),
     ("floating ip on missing server", variant(PROD, floatingIp={"server": "nope"}), "floatingIp.server", "no server named"),
     ("volume on missing server", variant(PROD, volumes={"data": {"sizeGb": 10, "server": "nope"}}), "volumes.data.server",
      "no server named"),
