@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
+from components.naming import named
 from components.specs import PlatformSpec
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
@@ -42,7 +43,7 @@ class Firewall(pulumi.ComponentResource):
             name=f"{spec.prefix}-fw",
             labels=spec.labels,
             rules=rules,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=named(self),
         )
         self.firewall_id: pulumi.Output[int] = self.firewall.id.apply(int)
         self.register_outputs({"firewallId": self.firewall_id})

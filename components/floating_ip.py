@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
+from components.naming import named
 from components.specs import FloatingIpSpec, PlatformSpec
 
 
@@ -26,7 +27,7 @@ class FloatingIp(pulumi.ComponentResource):
             home_location=fip.location,
             delete_protection=fip.protected,
             labels=spec.labels,
-            opts=child,
+            opts=named(self),
         )
         self.assignment = hcloud.FloatingIpAssignment(
             f"{fip.resource_name}-assignment",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
+from components.naming import named
 from components.specs import NetworkSpec, PlatformSpec
 
 
@@ -16,7 +17,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             name=network.resource_name,
             ip_range=network.ip_range,
             labels=spec.labels,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=named(self),
         )
         self.network_id: pulumi.Output[int] = self.network.id.apply(int)
         self.subnet = hcloud.NetworkSubnet(

@@ -6,6 +6,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.deployment_guard import DeploymentGuard
+from components.naming import named
 from components.specs import PlatformSpec, ServerSpec
 
 
@@ -56,7 +57,7 @@ class Server(pulumi.ComponentResource):
                 )
             ],
             # Changing either would replace the server (and its disk); keys are managed over SSH afterwards.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=snapshot, ignore_changes=["ssh_keys", "user_data"]),
+            opts=named(self, pulumi.ResourceOptions(depends_on=snapshot, ignore_changes=["ssh_keys", "user_data"])),
         )
         self.server_id: pulumi.Output[int] = self.server.id.apply(int)
         self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
@@ -75,7 +76,7 @@ class Server(pulumi.ComponentResource):
             auto_delete=False,
             delete_protection=spec.protected,
             labels=spec.labels,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=named(self),
         )
 
 
@@ -89,7 +90,7 @@ class PlacementGroup(pulumi.ComponentResource):
             name=f"{spec.prefix}-spread",
             type="spread",
             labels=spec.labels,
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=named(self),
         )
         self.group_id: pulumi.Output[int] = self.group.id.apply(int)
         self.register_outputs({"placementGroupId": self.group_id})

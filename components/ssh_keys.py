@@ -7,6 +7,7 @@ import hashlib
 import pulumi
 import pulumi_hcloud as hcloud
 
+from components.naming import named
 from components.specs import PlatformSpec
 
 
@@ -20,7 +21,7 @@ class SshKeys(pulumi.ComponentResource):
                 name=f"{spec.prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8]}",
                 public_key=key,
                 labels=spec.labels,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=named(self),
             )
             for index, key in enumerate(public_keys)
         ]
