@@ -33,14 +33,19 @@ SERVERS_OUTPUT = "servers"
 ACCESS_OUTPUT = "ssh"
 
 
-def self_stack_name() -> str:
-    """The running stack, fully qualified (DIY backends use the organization name 'organization').
+# DIY backends (file, S3, ...) report this constant instead of an organization.
+DIY_ORGANIZATION = "organization"
 
-    Without an organization (an old CLI, or Pulumi's mocks) the bare stack name means the same stack:
-    the current organization and project.
+
+def self_stack_name() -> str:
+    """The running stack's name, as a StackReference must spell it.
+
+    Pulumi Cloud: fully qualified, because a bare name means the user's DEFAULT organization, which may
+    not be the stack's. DIY backends: the bare name, which means the current project there, and is the
+    only form a DIY backend created before CLI v3.61 (not yet project-scoped) accepts.
     """
     organization = pulumi.get_organization()
-    if not organization:
+    if not organization or organization == DIY_ORGANIZATION:
         return pulumi.get_stack()
     return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 

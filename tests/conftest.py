@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import logging
 import os
 from collections import Counter
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
@@ -42,3 +44,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if missing:
             print(f"\nCI: these suites ran no passing test: {', '.join(missing)}")
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture
+def quiet_refusal() -> Iterator[None]:
+    """For tests of a refused run: every resource waiting for the guard fails with the same RunError, and
+    asyncio logs each unobserved future when it is collected (thousands of lines at exit). Pulumi's
+    language host silences the asyncio logger for user programs for this reason, so a user sees the
+    RunError once; these tests do the same."""
+    asyncio_logger = logging.getLogger("asyncio")
+    level = asyncio_logger.level
+    asyncio_logger.setLevel(logging.CRITICAL)
+    yield
+    gc.collect()
+    asyncio_logger.setLevel(level)

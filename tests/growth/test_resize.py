@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import gc
 import logging
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -124,17 +122,8 @@ def test_refusal_message_lists_every_server_and_problem() -> None:
 
 # --- the guard inside the program ----------------------------------------------------------------
 @pytest.fixture
-def no_host_steps(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def no_host_steps(monkeypatch: pytest.MonkeyPatch, quiet_refusal: None) -> None:
     monkeypatch.setattr(program, "step_sources", list)
-    # A refused run fails every resource that waits for the guard; asyncio would log each unobserved future
-    # when it is collected. Pulumi's Python language host silences the asyncio logger for user programs
-    # for this reason (see pulumi/automation/_server.py), so a user sees the RunError once. Same here.
-    asyncio_logger = logging.getLogger("asyncio")
-    level = asyncio_logger.level
-    asyncio_logger.setLevel(logging.CRITICAL)
-    yield
-    gc.collect()
-    asyncio_logger.setLevel(level)
 
 
 def evaluate_with_past(tmp_path: Path, values: dict[str, Any], previous_servers: dict[str, Any] | None,

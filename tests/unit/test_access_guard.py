@@ -13,6 +13,7 @@ import pytest
 import cli.evaluate
 from cli.evaluate import Evaluation
 from cli.mocks import RecordingMocks
+from components.deployment_guard import self_stack_name
 from tests.unit.stacks import PROD, variant, write_stack
 
 
@@ -41,6 +42,7 @@ def test_first_deployment_and_unchanged_access_pass(tmp_path: Path, monkeypatch:
 
 
 @pytest.mark.parametrize("change", [{"port": 2200}, {"adminUser": "ops"}])
+@pytest.mark.usefixtures("quiet_refusal")
 def test_port_or_user_change_is_refused_before_the_firewall_or_any_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
 ) -> None:
@@ -55,6 +57,7 @@ def test_port_or_user_change_is_refused_before_the_firewall_or_any_command(
     assert [r.type for r in mocks.resources] == ["pulumi:pulumi:StackReference"]
 
 
+@pytest.mark.usefixtures("quiet_refusal")
 def test_resize_and_access_problems_are_reported_together(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     values = variant(PROD, ssh={**PROD["ssh"], "port": 2200}, servers={"app": {**PROD["servers"]["app"], "serverType": "cx23"}})
     last = {"ssh": {"port": 2222, "adminUser": "deploy"}, "servers": {"app": {"type": "cx33", "diskGb": 80}}}
@@ -72,3 +75,17 @@ def test_confirmed_change_goes_through(tmp_path: Path, monkeypatch: pytest.Monke
     rules = evaluation.mocks.by_type("hcloud:index/firewall:Firewall")[0].inputs["rules"]
     assert any(rule.get("port") == "2200" for rule in rules)
     assert {int(c.inputs["connection"]["port"]) for c in evaluation.mocks.by_type("command:remote:Command")} == {2200}
+
+
+@pytest.mark.parametrize(("organization", "expected"), [
+    ("acme", "acme/hetzner-platform/prod"),  # Pulumi Cloud: the stack's own organization, not the user's default
+    ("organization", "prod"),  # DIY backend: bare name (also what pre-3.61 DIY backends accept)
+    ("", "prod"),
+])
+def test_the_stack_reads_itself_by_a_name_its_backend_accepts(
+    organization: str, expected: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pulumi, "get_organization", lambda: organization)
+    monkeypatch.setattr(pulumi, "get_project", lambda: "hetzner-platform")
+    monkeypatch.setattr(pulumi, "get_stack", lambda: "prod")
+    assert self_stack_name() == expected
