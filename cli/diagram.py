@@ -86,7 +86,8 @@ def mermaid(plan_json: Mapping[str, Any], config: StackConfig) -> str:
         lb = spec.load_balancer
         listen = ", ".join(f"{s.protocol} {s.listen_port}→{s.destination_port}" for s in lb.services)
         check = lb.health_check
-        health = f"health http {check.port} {check.path}" if check.protocol == "http" else f"health tcp {check.port}"
+        where = str(check.port) if check.port is not None else "each port"
+        health = f"health http {where} {check.path}" if check.protocol == "http" else f"health tcp {where}"
         add(f"lb{{{{{label(f'Load balancer {lb.lb_type}', listen, health)}}}}}")
         targets["load_balancer"] = "lb"
     if spec.floating_ip is not None:

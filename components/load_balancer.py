@@ -56,7 +56,7 @@ class LoadBalancer(pulumi.ComponentResource):
                 proxyprotocol=service.proxy_protocol,
                 health_check=hcloud.LoadBalancerServiceHealthCheckArgs(
                     protocol=health.protocol,
-                    port=health.port,
+                    port=health.port if health.port is not None else service.destination_port,
                     interval=health.interval_s,
                     timeout=health.timeout_s,
                     retries=health.retries,

@@ -209,11 +209,12 @@ PROXY_PORTS = (80, 443)
 
 
 class HealthCheckConfig(ConfigModel):
-    # TCP on 443 by default: the load balancer checks what it forwards. An HTTP check on the proxy's
-    # ports cannot work: port 80 answers every path with a redirect (a check accepting it would pass
-    # whatever the app's state) and 443 speaks TLS behind PROXY protocol.
+    # TCP by default, each service on its own destination port: the load balancer checks what it
+    # forwards (and no two services share a check port). An HTTP check on the proxy's ports cannot work:
+    # port 80 answers every path with a redirect (a check accepting it would pass whatever the app's
+    # state) and 443 speaks TLS behind PROXY protocol.
     protocol: Literal["http", "tcp"] = "tcp"
-    port: Port = 443
+    port: Port | None = None  # None: each service's destination port
     path: str = "/health"
     interval_s: Annotated[int, Field(ge=3, le=60)] = 15
     timeout_s: Annotated[int, Field(ge=1, le=60)] = 10
@@ -475,11 +476,13 @@ class StackConfig(ConfigModel):
                 if service.listen_port == self.ssh.port:
                     issues.append(ConfigIssue(f"loadBalancer.services[{index}].listenPort", f"{service.listen_port} is the SSH port"))
             check = lb.health_check
-            if check.protocol == "http" and check.port in PROXY_PORTS:
+            check_ports = [check.port] if check.port is not None else [s.destination_port for s in lb.services]
+            on_proxy = sorted({port for port in check_ports if port in PROXY_PORTS})
+            if check.protocol == "http" and on_proxy:
                 issues.append(ConfigIssue("loadBalancer.healthCheck.port", (
-                    f"an HTTP check on {check.port} cannot see the app: the hosts' proxy redirects every request on 80 "
-                    "to HTTPS and speaks TLS behind PROXY protocol on 443. Use protocol tcp on 443 (the default), or "
-                    "HTTP on a port of your own that answers 2xx"
+                    f"an HTTP check on {', '.join(map(str, on_proxy))} cannot see the app: the hosts' proxy redirects "
+                    "every request on 80 to HTTPS and speaks TLS behind PROXY protocol on 443. Use protocol tcp (the "
+                    "default), or HTTP on a port of your own that answers 2xx"
                 )))
         if self.floating_ip is not None and self.floating_ip.server is not None and self.floating_ip.server not in self.servers:
             issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'"))

@@ -53,7 +53,7 @@ def test_prod_structure(prod: str) -> None:
     app = node_id("srv", "app")
     assert labels[app] == "app · cx33 · web, db, worker · 10.0.1.10" and parent[app] == "net"
     assert labels["net"] == "Private network 10.0.1.0/24"
-    assert labels["lb"] == "Load balancer lb11<br/>tcp 443→443, tcp 80→80<br/>health tcp 443"
+    assert labels["lb"] == "Load balancer lb11<br/>tcp 443→443, tcp 80→80<br/>health tcp each port"
     assert labels["fip"] == "Floating IPv4<br/>on app"
     assert labels["dns"] == "Cloudflare DNS · chrono.example.com · proxied"
     for fqdn in ("chrono.example.com", "www.chrono.example.com"):

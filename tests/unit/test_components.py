@@ -132,8 +132,8 @@ def test_load_balancer_services_pass_tls_through_with_health_check(prod: Evaluat
     assert set(services) == {80, 443}
     https = services[443]
     assert https["protocol"] == "tcp" and https["proxyprotocol"] is True and https["loadBalancerId"] == lb.id
-    # The default check is TCP on 443, what the LB forwards: port 80 only redirects to HTTPS.
-    assert {int(s["healthCheck"]["port"]) for s in services.values()} == {443}
+    # The default check is TCP on each service's own port, what the LB forwards (80 only redirects).
+    assert {port: int(s["healthCheck"]["port"]) for port, s in services.items()} == {80: 80, 443: 443}
     assert all(s["healthCheck"]["protocol"] == "tcp" and "http" not in s["healthCheck"] for s in services.values())
 
 

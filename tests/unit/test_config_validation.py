@@ -54,7 +54,9 @@ BAD_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("http health check on the redirecting port", variant(PROD, loadBalancer={"healthCheck": {"protocol": "http", "port": 80}}),
      "loadBalancer.healthCheck.port", "cannot see the app"),
     ("http health check on the TLS port", variant(PROD, loadBalancer={"healthCheck": {"protocol": "http", "port": 443}}),
-     "loadBalancer.healthCheck.port", "protocol tcp on 443"),
+     "loadBalancer.healthCheck.port", "Use protocol tcp"),
+    ("http health check on the services' ports", variant(PROD, loadBalancer={"healthCheck": {"protocol": "http"}}),
+     "loadBalancer.healthCheck.port", "an HTTP check on 80, 443 cannot see the app"),
     ("https lb service", variant(PROD, loadBalancer={"services": [
         {"protocol": "https", "listenPort": 443, "destinationPort": 443}]}),
      "loadBalancer.services[0].protocol", "needs a certificate there"),
