@@ -59,12 +59,9 @@ def planned_resizes(previous_outputs: Mapping[str, Any], servers: Mapping[str, S
     return plan_resizes(servers, _mapping(previous_outputs.get(SERVERS_OUTPUT)))
 
 
-def guard_problems(previous_outputs: Mapping[str, Any], servers: Mapping[str, ServerSpec], ssh: SshConfig) -> list[str]:
-    """Every refusal for this run, from the last deployment's outputs."""
-    messages = [
-        refusal_message(planned_resizes(previous_outputs, servers)),
-        access_problem(previous_outputs.get(ACCESS_OUTPUT), ssh),
-    ]
+def guard_problems(resizes: Mapping[str, PlannedResize], previous_outputs: Mapping[str, Any], ssh: SshConfig) -> list[str]:
+    """Every refusal for this run: the checked resizes, and the SSH access against the last deployment."""
+    messages = [refusal_message(resizes), access_problem(previous_outputs.get(ACCESS_OUTPUT), ssh)]
     return [message for message in messages if message is not None]
 
 
@@ -85,15 +82,16 @@ class DeploymentGuard:
             lambda outputs: planned_resizes(outputs, self._servers)
         )
 
-        def check(outputs: dict[str, Any]) -> list[pulumi.Resource]:
-            problems = guard_problems(outputs, self._servers, ssh)
+        def check(args: list[Any]) -> list[pulumi.Resource]:
+            outputs, resizes = args
+            problems = guard_problems(resizes, outputs, ssh)
             if problems:
                 raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
-            for planned in planned_resizes(outputs, self._servers).values():
+            for planned in resizes.values():
                 pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
             return []
 
-        self.cleared: pulumi.Output[list[pulumi.Resource]] = self.previous.apply(check)
+        self.cleared: pulumi.Output[list[pulumi.Resource]] = pulumi.Output.all(self.previous, self.resizes).apply(check)
 
     def options(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
         """`opts` plus the gate: give it to every top-level component."""
