@@ -30,10 +30,9 @@ class PrivateNetwork(pulumi.ComponentResource):
         )
         # The subnet id is "<networkId>-<ipRange>": a string, passed as subnet_id, never int()-ed.
         self.subnet_id: pulumi.Output[str] = self.subnet.id
-        self.attachments: dict[str, hcloud.ServerNetwork] = {}
         self.register_outputs({"networkId": self.network_id, "subnetId": self.subnet_id})
 
-    def attach(self, server_name: str, server_id: pulumi.Output[int], private_ip: str | None, parent_name: str) -> hcloud.ServerNetwork:
+    def attach(self, server_id: pulumi.Output[int], private_ip: str | None, parent_name: str) -> hcloud.ServerNetwork:
         """Attach a server with a separate ServerNetwork resource (inline networks make every up replace it)."""
         attachment = hcloud.ServerNetwork(
             f"{parent_name}-net",
@@ -42,5 +41,4 @@ class PrivateNetwork(pulumi.ComponentResource):
             ip=private_ip,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.attachments[server_name] = attachment
         return attachment

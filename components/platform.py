@@ -15,20 +15,13 @@ from components.host import HostConfiguration, RuntimeInputs, StepSource
 from components.load_balancer import LoadBalancer
 from components.network import PrivateNetwork
 from components.servers import PlacementGroup, Server
-from components.specs import PlatformSpec, resolve
+from components.specs import PlatformSpec
 from components.ssh_keys import SshKeys
 from components.storage import Volume
 from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
+from render.app import deploy_order
 from render.cloud_init import render_user_data
-
-
-def _deploy_order(config: StackConfig, spec: PlatformSpec) -> list[str]:
-    """Servers in the order their app steps must run: databases before the apps that use them."""
-    from render.app import deploy_order
-
-    ordered = [name for name in deploy_order(config) if name in {s.name for s in spec.servers}]
-    return ordered + [s.name for s in spec.servers if s.name not in ordered]
 
 
 class Platform(pulumi.ComponentResource):
@@ -39,16 +32,15 @@ class Platform(pulumi.ComponentResource):
         secrets: StackSecrets,
         *,
         step_sources: Sequence[StepSource],
-        secret_values: dict[str, pulumi.Output[str]] | None = None,
-        spec: PlatformSpec | None = None,
-        guard: DeploymentGuard | None = None,
+        secret_values: dict[str, pulumi.Output[str]],
+        spec: PlatformSpec,
+        guard: DeploymentGuard,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:index:Platform", name, None, opts)
         self.config = config
         self.plan_cost: Any = None  # set by the program: the priced report of this very spec
-        self.spec = spec if spec is not None else resolve(config)
-        spec = self.spec
+        self.spec = spec
         child = pulumi.ResourceOptions(parent=self)
 
         ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
@@ -73,7 +65,7 @@ class Platform(pulumi.ComponentResource):
 
         network = PrivateNetwork("network", spec, spec.network, opts=child) if spec.network else None
         attachments = {
-            server.name: network.attach(server.name, server_ids[server.name], server.private_ip, server.resource_name)
+            server.name: network.attach(server_ids[server.name], server.private_ip, server.resource_name)
             for server in spec.servers
             if network is not None
         }
@@ -112,7 +104,8 @@ class Platform(pulumi.ComponentResource):
 
         self.hosts: dict[str, HostConfiguration] = {}
         previous_app: list[pulumi.Resource] = []
-        for server_name in _deploy_order(config, spec):
+        # Databases before the apps that use them: the app steps run in this order across servers.
+        for server_name in deploy_order(config):
             server = spec.server(server_name)
             host = HostConfiguration(
                 f"host-{server.name}",
@@ -122,7 +115,7 @@ class Platform(pulumi.ComponentResource):
                 server_id=server_ids[server.name],
                 private_key=secrets.ssh_private_key,
                 runtime=self._runtime(server.name),
-                secrets=secret_values or {},
+                secrets=secret_values,
                 sources=step_sources,
                 # Volumes, the private network and the floating IP must be in place before the host steps
                 # that configure them run.

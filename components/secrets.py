@@ -60,10 +60,6 @@ class SecretRequirements:
     required: list[str]
     cloudflare: list[str]  # filled from the Cloudflare API token (DNS-01 for Let's Encrypt)
 
-    @property
-    def all(self) -> list[str]:
-        return sorted({*self.generatable, *self.required, *self.cloudflare})
-
 
 def secret_requirements(config: StackConfig) -> SecretRequirements:
     """Every secret the app and ops steps of this stack read, and where its value comes from."""

@@ -98,7 +98,6 @@ class DnsRecordSpec:
 @dataclass(frozen=True)
 class PlatformSpec:
     prefix: str
-    environment: str
     location: str
     labels: dict[str, str]
     servers: tuple[ServerSpec, ...]
@@ -200,7 +199,6 @@ def resolve(config: StackConfig) -> PlatformSpec:
         )
     return PlatformSpec(
         prefix=prefix,
-        environment=config.environment,
         location=config.location,
         labels=base_labels,
         servers=servers,
