@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -67,8 +67,9 @@ def secret_specs(config: StackConfig) -> list[SecretSpec]:
     return specs
 
 
-def plan_placeholders(config: StackConfig, server: str | None = None) -> dict[str, str]:
-    return {name: secret_placeholder(f"appSecrets.{name}", "set at deploy time") for name in secret_names(config, server)}
+def plan_placeholders(names: Iterable[str]) -> dict[str, str]:
+    """Stand-ins for secret values in what the plan shows and writes."""
+    return {name: secret_placeholder(f"appSecrets.{name}", "set at deploy time") for name in names}
 
 
 def _env_line(name: str, value: str) -> str:
@@ -114,13 +115,16 @@ def release_id(config: StackConfig, server: str) -> str:
     return build_release(config, server).release_id
 
 
-def app_files(config: StackConfig, server: str) -> dict[str, str]:
-    """Every file the app step installs on `server` (absolute path -> content); secrets as placeholders."""
-    release = build_release(config, server)
+def app_files(config: StackConfig, server: str, release: Release | None = None) -> dict[str, str]:
+    """Every file the app step installs on `server` (absolute path -> content); secrets as placeholders.
+
+    `release`: the server's release when the caller already built it (app_step does).
+    """
+    release = release if release is not None else build_release(config, server)
     directory = f"{base_dir(config)}/releases/{release.release_id}"
     files = {f"{directory}/{name}": content for name, content in release.release_files.items()}
     if release.compose.service_names:
-        files[f"{directory}/{ENV_FILE}"] = render_env_file(plan_placeholders(config, server))
+        files[f"{directory}/{ENV_FILE}"] = render_env_file(plan_placeholders(release.compose.secrets))
     files.update(release.shared_files)
     return files
 
@@ -193,8 +197,8 @@ def _health(config: StackConfig, compose: ComposeRender) -> dict[str, str]:
             "HEALTH_DESC": f"https://{host}{path} via 127.0.0.1:{port}"}
 
 
-def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str, str]) -> str:
-    release = build_release(config, server)
+def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str, str], release: Release | None = None) -> str:
+    release = release if release is not None else build_release(config, server)
     compose = release.compose
     needed = compose.secrets
     missing = [name for name in needed if name not in secrets]
@@ -276,4 +280,7 @@ def app_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Ma
     del runtime
     if not has_app(config, server):
         return HostStep(name="app", script=_noop_script(server), files={})
-    return HostStep(name="app", script=render_deploy_script(config, server, secrets), files=app_files(config, server))
+    release = build_release(config, server)  # rendered once for both the script and the file list
+    return HostStep(
+        name="app", script=render_deploy_script(config, server, secrets, release), files=app_files(config, server, release)
+    )
