@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from components.specs import PlatformSpec, ServerSpec, resolve
+from config.app import placement
 from config.schema import StackConfig
 
 
@@ -32,21 +33,9 @@ def label(*parts: str) -> str:
 
 
 def _services_by_server(config: StackConfig, spec: PlatformSpec) -> dict[str, list[tuple[str, str]]]:
-    """(service, image) per server: the compose placement (config.app.placement, proxy included) when the
-    config knows it, else every app service whose role the server has, in config order."""
-    from config import app as app_config
-
-    placement = getattr(app_config, "placement", None)
-    if callable(placement):
-        placed: Mapping[str, Mapping[str, Any]] = placement(config)
-        return {
-            server.name: [(name, str(getattr(service, "image", "") or "")) for name, service in placed.get(server.name, {}).items()]
-            for server in spec.servers
-        }
-    return {
-        server.name: [(name, service.image) for name, service in config.app.services.items() if service.role in server.roles]
-        for server in spec.servers
-    }
+    """(service, image) per server, as the compose files place them (proxy included)."""
+    placed = placement(config)
+    return {server.name: [(name, service.image) for name, service in placed[server.name].items()] for server in spec.servers}
 
 
 def _title(plan_json: Mapping[str, Any], spec: PlatformSpec) -> str:

@@ -164,8 +164,7 @@ class OpsView:
     @property
     def app_services(self) -> list[str]:
         """Services stopped during a manual restore: everything here except the data stores and the proxy."""
-        proxy = tuple(getattr(app_config, "RESERVED_SERVICE_NAMES", ()))
-        keep = (self.pg_service, self.redis_service, *proxy)
+        keep = (self.pg_service, self.redis_service, *app_config.RESERVED_SERVICE_NAMES)
         return [name for name in self.services_here if name not in keep]
 
     def node_exporter_address(self, runtime: HostRuntime) -> str:
@@ -174,48 +173,27 @@ class OpsView:
         return f"{host}:{exporter.port}"
 
 
-def _services_on(config: StackConfig, server: str) -> tuple[str, ...]:
-    """Compose services running on `server` (proxy included) from the app layer's placement.
-
-    Falls back to "every service whose role the server has" when the app layer has no placement.
-    """
-    placement = getattr(app_config, "placement", None)
-    if callable(placement):
-        try:
-            return tuple(placement(config).get(server, {}))
-        except (AttributeError, KeyError, TypeError):  # an app model from another version
-            pass
-    roles = config.servers[server].roles
-    return tuple(name for name, service in config.app.services.items() if service.role in roles)
-
-
-def _kind(service: object) -> str | None:
-    kind = getattr(service, "kind", None)
-    return kind if isinstance(kind, str) else None
-
-
 def ops_view(config: StackConfig, server: str) -> OpsView:
     if server not in config.servers:
         raise KeyError(f"no server named '{server}'")
     roles = tuple(config.servers[server].roles)
     services = config.app.services
-    here = _services_on(config, server)
+    here = tuple(app_config.placement(config)[server])  # compose services on this server, proxy included
     app_here = [name for name in here if name in services]
     backup = config.ops.backup
     pg_service = backup.postgres.service or next(
-        (n for n in app_here if is_postgres_image(services[n].image) or _kind(services[n]) == "postgres"), None)
+        (n for n in app_here if is_postgres_image(services[n].image) or services[n].kind == "postgres"), None)
     if pg_service is not None and pg_service not in here:
         pg_service = None
     redis_service = backup.redis.service or next(
-        (n for n in app_here if is_redis_image(services[n].image) or _kind(services[n]) == "redis"), None)
+        (n for n in app_here if is_redis_image(services[n].image) or services[n].kind == "redis"), None)
     if redis_service is not None and redis_service not in here:
         redis_service = None
     pg_image = config.ops.drill.image or (services[pg_service].image if pg_service in services else None)
     project = config.ops.compose_project or config.project
     pg_user = "postgres"
     if pg_service in services:
-        environment = getattr(services[pg_service], "environment", None) or {}
-        user = environment.get("POSTGRES_USER") if isinstance(environment, dict) else None
+        user = services[pg_service].environment.get("POSTGRES_USER")
         if isinstance(user, str) and re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}", user):
             pg_user = user
     return OpsView(
@@ -306,16 +284,6 @@ def _storagebox_ssh_config(repository: str) -> str:
     return "\n".join(lines)
 
 
-def _app_data_dir(config: StackConfig) -> str:
-    """Where the app layer bind-mounts service volumes (<dataDir>/<volume>), if it says."""
-    resolve = getattr(config.app, "resolved_data_dir", None)
-    if callable(resolve):
-        value = resolve(config.project)
-        if isinstance(value, str):
-            return value
-    return ""
-
-
 def ops_conf(view: OpsView) -> str:
     ops = view.ops
     backup = ops.backup
@@ -344,7 +312,7 @@ def ops_conf(view: OpsView) -> str:
         ("HP_REDIS_DATA_DIR", backup.redis.data_dir),
         ("HP_BACKUP_PATHS", " ".join(backup.paths)),
         ("HP_BACKUP_VOLUMES", " ".join(backup.volumes)),
-        ("HP_APP_DATA_DIR", _app_data_dir(config)),
+        ("HP_APP_DATA_DIR", config.app.resolved_data_dir(config.project)),  # where service volumes are bind-mounted
         ("HP_BACKUP_CONFIGS", " ".join(view.backup_configs)),
         ("HP_KEEP_HOURLY_HOURS", backup.retention.hourly_hours),
         ("HP_KEEP_DAILY", backup.retention.daily),
