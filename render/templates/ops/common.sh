@@ -59,26 +59,21 @@ hp_die() {
   exit 1
 }
 
-# Run a PostgreSQL client tool against the application database (hp_pg) or the throwaway drill
-# server (hp_pg_drill). HP_PG_EXEC / HP_DRILL_EXEC is the prefix that reaches the tools (docker
-# compose exec, docker exec; empty for local binaries), HP_PG_ARGS / HP_DRILL_ARGS the connection.
-hp_pg() {
-  local tool=$1
-  shift
+# hp_exec PREFIX CONNECTION TOOL [ARGS...]: run TOOL behind PREFIX (the words that reach it: docker
+# compose exec, docker exec; empty for local binaries) with the CONNECTION words before ARGS.
+hp_exec() {
   local -a prefix=() conn=()
-  read -r -a prefix <<< "$HP_PG_EXEC"
-  read -r -a conn <<< "$HP_PG_ARGS"
+  read -r -a prefix <<< "$1"
+  read -r -a conn <<< "$2"
+  local tool=$3
+  shift 3
   "${prefix[@]}" "$tool" "${conn[@]}" "$@"
 }
 
-hp_pg_drill() {
-  local tool=$1
-  shift
-  local -a prefix=() conn=()
-  read -r -a prefix <<< "$HP_DRILL_EXEC"
-  read -r -a conn <<< "$HP_DRILL_ARGS"
-  "${prefix[@]}" "$tool" "${conn[@]}" "$@"
-}
+# A PostgreSQL client tool against the application database (hp_pg) or the throwaway drill server
+# (hp_pg_drill): hp_pg TOOL [ARGS...].
+hp_pg() { hp_exec "$HP_PG_EXEC" "$HP_PG_ARGS" "$@"; }
+hp_pg_drill() { hp_exec "$HP_DRILL_EXEC" "$HP_DRILL_ARGS" "$@"; }
 
 hp_compose() {
   local -a cmd=()
