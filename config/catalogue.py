@@ -244,16 +244,6 @@ def _priced(raw: dict[str, Any]) -> PricedItem:
     )
 
 
-def _regional(raw: dict[str, Any]) -> RegionalPrice:
-    return RegionalPrice(
-        monthly=_decimal_map(raw.get("monthly")),
-        hourly=_decimal_map(raw.get("hourly")),
-        confidence=raw.get("confidence", "verified"),
-        hourly_seen=tuple(raw.get("hourly_seen", ())),
-        epoch_confidence=dict(raw.get("epoch_confidence", {})),
-    )
-
-
 def _per_gb(raw: dict[str, Any]) -> PricedItem:
     return PricedItem(
         monthly=_decimal_map({k: v for k, v in raw.items() if k in EPOCHS}),
@@ -282,7 +272,7 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
             confidence=info["confidence"],
             hourly_seen=tuple(info.get("hourly_seen", ())),
             epoch_confidence=dict(info.get("epoch_confidence", {})),
-            regional={region: _regional(price) for region, price in info.get("regional", {}).items()},
+            regional={region: _priced(price) for region, price in info.get("regional", {}).items()},
         )
         for name, info in raw["server_types"].items()
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 
@@ -40,10 +39,6 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
         else:
             path += f".{part}" if path else str(part)
     return path or "(top level)"
-
-
-def issues_from_validation_error(error: ValidationError) -> list[ConfigIssue]:
-    return issues_from_error_details(error.errors())
 
 
 def issues_from_error_details(details: Sequence[ErrorDetails]) -> list[ConfigIssue]:

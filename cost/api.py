@@ -221,8 +221,7 @@ class PlanCost:
         }
 
 
-def _read_live(config: StackConfig, token: str | None, endpoint: str | None, timeout: float, catalogue: Catalogue
-               ) -> tuple[LivePricing | None, LiveStatus]:
+def _read_live(config: StackConfig, token: str | None, endpoint: str | None, timeout: float) -> tuple[LivePricing | None, LiveStatus]:
     if not config.pricing.live:
         return None, LiveStatus(False, False, None, None, "pricing.live is false")
     if not token:
@@ -253,7 +252,7 @@ def plan_sections(
     """
     catalogue = catalogue or load_catalogue()
     as_of = config.pricing.as_of or dt.date.today()
-    live, live_status = _read_live(config, token, endpoint, live_timeout, catalogue)
+    live, live_status = _read_live(config, token, endpoint, live_timeout)
     warnings: list[str] = []
     if live_status.error:
         warnings.append(f"live /v1/pricing not used: {live_status.error}; prices come from catalogue {catalogue.taken_on}")

@@ -25,7 +25,6 @@ from cost.money import ZERO, cents, dec, eur, number
 from cost.prices import OVERRIDE_SOURCE, Price, PriceBook
 
 EXTRA_SOURCE = "config pricing.extraLines"
-STATUSES = ("ok", "warn", "critical", "over")
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,6 @@ HOME_REGION = "eu"  # the region whose prices the catalogue's plain `monthly` ma
 
 # pricing.overrides keys: exact keys and "<prefix>:<name>" forms.
 OVERRIDE_EXACT = ("volume_gb", "snapshot_gb", "backup_percent", "traffic_tb")
-OVERRIDE_PREFIXES = ("server", "lb", "floating_ip", "primary_ip")
 
 
 @dataclass(frozen=True)
