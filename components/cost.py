@@ -1,8 +1,9 @@
-"""Cost report and budget guard inside the Pulumi program.
+"""Cost report, budget and capacity guards inside the Pulumi program.
 
-`enforce_budget(plan_cost)` runs BEFORE any resource is declared: over an enforced budget it raises
-`pulumi.RunError` (a clean stop, nothing half-applied); at warn / critical (or over but not enforced)
-it logs a warning. `CostReport` carries the priced breakdown as a stack output.
+`enforce_budget(plan_cost)` and `enforce_capacity(plan_cost)` run BEFORE any resource is declared: over
+an enforced budget, or over a server's capacity, they raise `pulumi.RunError` (a clean stop, nothing
+half-applied); at warn / critical (or over but not enforced) the budget guard logs a warning.
+`CostReport` carries the priced breakdown as a stack output.
 """
 
 from __future__ import annotations
@@ -20,6 +21,13 @@ def enforce_budget(plan_cost: PlanCost) -> None:
         raise pulumi.RunError(message)
     for warning in plan_cost.warnings:
         pulumi.log.warn(warning)
+
+
+def enforce_capacity(plan_cost: PlanCost) -> None:
+    """Over capacity (the compose limits do not fit a server): stop before any resource is declared."""
+    message = plan_cost.capacity_guard_message()
+    if message is not None:
+        raise pulumi.RunError(message)
 
 
 class CostReport(pulumi.ComponentResource):

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import pulumi
 
-from components.cost import CostReport, enforce_budget
+from components.cost import CostReport, enforce_budget, enforce_capacity
 from components.deployment_guard import DeploymentGuard
 from components.host import StepSource
 from components.platform import Platform
@@ -16,7 +16,8 @@ from components.specs import resolve
 from config.errors import ConfigError, ConfigIssue
 from config.pulumi_config import StackSecrets, load_from_pulumi
 from config.schema import StackConfig
-from cost.api import PlanCost, plan_sections
+from cost.api import plan_sections
+from cost.live import credentials_from_env
 from render.steps import HostRuntime, HostStep
 
 # The offline plan reports an exceeded budget or capacity itself (exit 1) and still lists the
@@ -46,15 +47,6 @@ def _ops(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mappin
 def step_sources() -> list[StepSource]:
     """Host hardening first, then the application, then backups/alerts: one remote command each."""
     return [StepSource(_host), StepSource(_app, uses_secrets=True), StepSource(_ops, uses_secrets=True)]
-
-
-def capacity_guard_message(plan_cost: PlanCost) -> str | None:
-    capacity = plan_cost.capacity_json()
-    if capacity["ok"]:
-        return None
-    problems = [f"{server['server']}: {problem}" for server in capacity["servers"] for problem in server["problems"]]
-    problems += [f"service {name} has no server with its role" for name in capacity["unplaced_services"]]
-    return "Capacity guard: the compose limits do not fit the servers. " + "; ".join(problems) + ". Nothing was created."
 
 
 def _cloudflare_token() -> pulumi.Output[str] | None:
@@ -98,16 +90,16 @@ def run() -> Platform:
     spec = resolve(config)
     # Priced from the same resolved specs the components create, before a single resource exists.
     # The Hetzner token from the environment, else from the provider's stack config (hcloud:token).
-    token = os.environ.get("HCLOUD_TOKEN") or pulumi.Config("hcloud").get("token")
+    env_token, env_endpoint = credentials_from_env()
+    provider_config = pulumi.Config("hcloud")
+    token = env_token or provider_config.get("token")
     if token is not None and token.startswith("<secret "):
         token = None  # the offline plan's stand-in, not a token
-    endpoint = os.environ.get("HCLOUD_ENDPOINT") or pulumi.Config("hcloud").get("endpoint")
+    endpoint = env_endpoint or provider_config.get("endpoint")
     plan_cost = plan_sections(config, spec, token=token, endpoint=endpoint)
     if BUDGET_GUARD_ENFORCED:
         enforce_budget(plan_cost)
-        capacity_problem = capacity_guard_message(plan_cost)
-        if capacity_problem:
-            raise pulumi.RunError(capacity_problem)
+        enforce_capacity(plan_cost)
     # Compares with the last deployment; every component below waits for it, so a refused resize or
     # SSH change stops the run before a single resource is registered.
     guard = DeploymentGuard(spec, config.ssh)

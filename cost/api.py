@@ -113,6 +113,14 @@ class PlanCost:
             f"Raise budget.monthlyEur, shrink the stack, or set budget.enforce to false."
         )
 
+    def capacity_guard_message(self) -> str | None:
+        """Why `pulumi up` must stop: the compose limits do not fit the servers. None otherwise."""
+        if self.capacity.ok:
+            return None
+        problems = [f"{server.server}: {problem}" for server in self.capacity.servers for problem in server.problems()]
+        problems += [f"service {service.name} has no server with its role" for service in self.capacity.unplaced]
+        return "Capacity guard: the compose limits do not fit the servers. " + "; ".join(problems) + ". Nothing was created."
+
     def cost_json(self) -> dict[str, Any]:
         vat = self.vat_rate_percent
         return {

@@ -7,19 +7,13 @@ price refresh when the stack allows it (pricing.live).
 
 from __future__ import annotations
 
-import os
 from typing import TextIO
 
 from components.specs import PlatformSpec
 from config.schema import StackConfig
 from cost.api import PlanCost, plan_sections
+from cost.live import credentials_from_env
 from cost.report import render_upgrades, render_warnings
-
-
-def credentials_from_env(environ: dict[str, str] | None = None) -> tuple[str | None, str | None]:
-    """(token, endpoint) from HCLOUD_TOKEN / HCLOUD_ENDPOINT; empty values count as absent."""
-    env = os.environ if environ is None else environ
-    return env.get("HCLOUD_TOKEN") or None, env.get("HCLOUD_ENDPOINT") or None
 
 
 def render_cost_report(plan: PlanCost) -> str:

@@ -52,6 +52,12 @@ class LivePricing:
         return self.floating_ips.get((ip_type, location)) or self.floating_ips.get((ip_type, "*"))
 
 
+def credentials_from_env(environ: dict[str, str] | None = None) -> tuple[str | None, str | None]:
+    """(token, endpoint) from HCLOUD_TOKEN / HCLOUD_ENDPOINT; empty values count as absent."""
+    env = os.environ if environ is None else environ
+    return env.get("HCLOUD_TOKEN") or None, env.get("HCLOUD_ENDPOINT") or None
+
+
 def resolve_endpoint(endpoint: str | None) -> str:
     """Explicit endpoint, else env HCLOUD_ENDPOINT, else the public API."""
     chosen = endpoint or os.environ.get("HCLOUD_ENDPOINT") or DEFAULT_ENDPOINT
