@@ -59,24 +59,32 @@ def add_summary(text: str) -> None:
 
 @dataclass
 class Report:
-    """What the module did, printed at the end (pytest -s) and in pytest's terminal summary."""
+    """What the module did, shown in pytest's terminal summary when the module ends."""
 
     started: float = field(default_factory=time.monotonic)
     commands: int = 0
     checks: list[str] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)  # seconds, by phase
 
     def check(self, what: str) -> None:
         self.checks.append(what)
+
+    def footer(self) -> list[str]:
+        return [
+            f"timings (s): {self.timings}, module {time.monotonic() - self.started:.1f} s",
+            f"commands over SSH: {self.commands}",
+            f"checks passed ({len(self.checks)}):",
+            *(f"  - {check}" for check in self.checks),
+        ]
 
 
 @pytest.fixture(scope="module")
 def report(request: pytest.FixtureRequest) -> Iterator[Report]:
     rep = Report()
     yield rep
-    text = "\n".join(rep.lines)
-    if text:
-        add_summary(f"{request.module.__name__}:\n{text}")
+    if rep.lines or rep.checks:
+        add_summary(f"{request.module.__name__}:\n" + "\n".join([*rep.lines, *rep.footer()]))
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -209,11 +209,13 @@ def chain(booted_host_module: BootHost, admin_key: KeyPair, report: Report) -> C
     t2 = time.monotonic()
     second = run_chain(host, steps, report)
     t3 = time.monotonic()
-    timings = {"boot": boot, "first_run": round(t2 - t1, 2), "second_run": round(t3 - t2, 2)}
+    timings = report.timings  # the module's footer prints them, with what the tests add
+    timings.update({"boot": boot, "first_run": round(t2 - t1, 2), "second_run": round(t3 - t2, 2)})
     report.lines += [
         f"container {host.name} at {host.ip}:{SSH_PORT} (host side {host.host_ip} on {host.iface}); boot {host.timings}",
         f"first run  ({timings['first_run']:.1f} s): {step_table(first)}",
         f"second run ({timings['second_run']:.1f} s): {step_table(second)}",
+        f"step scripts run: {len(first) + len(second)}",
     ]
     return Chain(host, config, steps, first, second, report, timings)
 
@@ -658,13 +660,3 @@ def test_fail2ban_bans_on_the_ssh_port(chain: Chain, admin_key: KeyPair) -> None
         host.nsenter(["fail2ban-client", "set", "sshd", "unbanip", host.host_ip])
     assert probe(host.ip, SSH_PORT, timeout=2) == "open"
     chain.report.check(f"fail2ban banned {host.host_ip} on {SSH_PORT} after {attempts} refused logins (then unbanned)")
-
-
-def test_summary(chain: Chain, report: Report) -> None:
-    report.lines += [
-        f"timings: {chain.timings}, module so far {time.monotonic() - report.started:.1f} s",
-        f"commands over SSH: {report.commands} (step scripts {len(chain.first) + len(chain.second)})",
-        f"checks passed ({len(report.checks)}):",
-        *(f"  - {check}" for check in report.checks),
-    ]
-    print("\n[hp-e2e] " + "\n[hp-e2e] ".join(report.lines))
