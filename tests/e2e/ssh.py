@@ -35,10 +35,6 @@ class Result:
     # SSH connection attempts it took (> 1 only with dial_attempts > 1, like pulumi-command's retries).
     dials: int = 1
 
-    @property
-    def ok(self) -> bool:
-        return self.rc == 0
-
 
 @dataclass(frozen=True)
 class KeyPair:

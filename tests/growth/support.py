@@ -43,11 +43,16 @@ def mock_server_id(resource_name: str) -> int:
 
 class PreviousDeploymentMocks(RecordingMocks):
     """RecordingMocks plus a past: the stack's own outputs of the last deployment, read through the
-    StackReference the resize guard creates, and Hetzner's answer to a server lookup by name."""
+    StackReference the deployment guard creates, and Hetzner's answer to a server lookup by name.
 
-    def __init__(self, previous_servers: dict[str, Any] | None) -> None:
+    `previous_servers`: the last deployment's `servers` output (None: no deployment yet); `outputs`: the
+    whole set of last outputs instead."""
+
+    def __init__(self, previous_servers: dict[str, Any] | None = None, *, outputs: dict[str, Any] | None = None) -> None:
         super().__init__()
-        self.previous_outputs = {} if previous_servers is None else {"servers": previous_servers, "dnsNames": []}
+        if outputs is None:
+            outputs = {} if previous_servers is None else {"servers": previous_servers, "dnsNames": []}
+        self.previous_outputs = outputs
         self.stack_references: list[str] = []
         self.server_lookups: list[str] = []
 
@@ -64,7 +69,3 @@ class PreviousDeploymentMocks(RecordingMocks):
             self.server_lookups.append(name)
             return {"id": mock_server_id(name), "name": name, "status": "running"}, []
         return super().call(args)
-
-
-def dump(document: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=True)

@@ -17,7 +17,6 @@ import os
 import shutil
 import stat
 import subprocess
-import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,9 +258,3 @@ def sandbox(tmp_path: Path, host_keys: Path) -> Iterator[Sandbox]:
                 os.mknod(ssh_dir / f"ssh_host_{kind}_key{suffix}", stat.S_IFCHR | 0o000, os.makedev(0, 0))
     yield box
     # Overlay upper dirs hold root-owned files; pytest removes tmp_path, nothing is mounted any more.
-
-
-def fail_or_print(result: SandboxResult | subprocess.CompletedProcess[str]) -> str:
-    text = f"rc={result.returncode}\n--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
-    print(text, file=sys.stderr)
-    return text

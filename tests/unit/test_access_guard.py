@@ -12,25 +12,13 @@ import pytest
 
 import cli.evaluate
 from cli.evaluate import Evaluation
-from cli.mocks import RecordingMocks
 from components.deployment_guard import self_stack_name
+from tests.growth.support import PreviousDeploymentMocks
 from tests.unit.stacks import PROD, variant, write_stack
 
 
-class LastDeployment(RecordingMocks):
-    def __init__(self, outputs: dict[str, Any]) -> None:
-        super().__init__()
-        self.outputs = outputs
-
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        resource_id, outputs = super().new_resource(args)
-        if args.typ == "pulumi:pulumi:StackReference":
-            outputs = {"name": args.inputs["name"], "outputs": self.outputs, "secretOutputNames": []}
-        return resource_id, outputs
-
-
 def evaluate_after(tmp_path: Path, values: dict[str, Any], last: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Evaluation:
-    monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: LastDeployment(last))
+    monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: PreviousDeploymentMocks(outputs=last))
     return cli.evaluate.evaluate(write_stack(tmp_path, values))
 
 
@@ -47,7 +35,7 @@ def test_port_or_user_change_is_refused_before_the_firewall_or_any_command(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, change: dict[str, Any]
 ) -> None:
     values = variant(PROD, ssh={**PROD["ssh"], **change})
-    mocks = LastDeployment({"ssh": {"port": 2222, "adminUser": "deploy"}})
+    mocks = PreviousDeploymentMocks(outputs={"ssh": {"port": 2222, "adminUser": "deploy"}})
     monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: mocks)
     with pytest.raises(pulumi.RunError) as caught:
         cli.evaluate.evaluate(write_stack(tmp_path, values))
