@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
-from config.base import ConfigModel
+from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
 from config.errors import ConfigIssue
 
 if TYPE_CHECKING:
@@ -39,15 +39,12 @@ _SECRET_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
 _ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
 _ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
-_HOST_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _PG_SETTING_RE = re.compile(r"^[a-z_][a-z0-9_.]*$")
 _REDIS_SETTING_RE = re.compile(r"^[a-z][a-z0-9-]*$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # `${NAME}` in an environment value refers to a secret; compose interpolates it from the env file.
 SECRET_REF_RE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
 
-Port = Annotated[int, Field(ge=1, le=65535)]
-Role = Literal["web", "db", "worker"]
 ProxyKind = Literal["traefik", "nginx"]
 # Names the renderer uses for its own compose services.
 RESERVED_SERVICE_NAMES = ("traefik", "nginx", "certbot")
@@ -175,7 +172,7 @@ class ExposeConfig(ConfigModel):
     @classmethod
     def _host(cls, value: str) -> str:
         value = value.lower().rstrip(".")
-        if value != "@" and not all(_HOST_LABEL_RE.match(label) for label in value.split(".")):
+        if value != "@" and not all(DNS_LABEL_RE.match(label) for label in value.split(".")):
             raise ValueError(f"'{value}' is not a host: use '@', a subdomain such as 'api' or a full name")
         return value
 
@@ -572,7 +569,7 @@ class AppConfig(ConfigModel):
             return None
         value = value.lower().rstrip(".")
         labels = value.split(".")
-        if len(labels) < 2 or not all(_HOST_LABEL_RE.match(label) for label in labels):
+        if len(labels) < 2 or not all(DNS_LABEL_RE.match(label) for label in labels):
             raise ValueError(f"'{value}' is not a domain name")
         return value
 

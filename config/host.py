@@ -6,7 +6,6 @@ The renderers in `render/host*.py` read only these models (plus `ssh`, `network`
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import zoneinfo
 from functools import cache
@@ -14,9 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from config.base import ConfigModel
-
-Port = Annotated[int, Field(ge=1, le=65535)]
+from config.base import USER_NAME_RE, ConfigModel, Port, check_cidr
 
 # --- defaults ------------------------------------------------------------------------------------
 # Seed 004 ("System Tuning") plus the Docker-aware part of dev-sec's linux-baseline. ip_forward stays 1:
@@ -114,7 +111,6 @@ _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
 _IFACE_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
 _DIR_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
-_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 
 
 @cache
@@ -142,7 +138,7 @@ class HostSshConfig(ConfigModel):
     @classmethod
     def _users(cls, value: list[str]) -> list[str]:
         for user in value:
-            if not _USER_RE.match(user) or user == "root":
+            if not USER_NAME_RE.match(user) or user == "root":
                 raise ValueError(f"'{user}' is not a valid login name (and root may never log in)")
         return value
 
@@ -170,13 +166,7 @@ class Fail2banConfig(ConfigModel):
     @field_validator("ignore_cidrs")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        out = []
-        for cidr in value:
-            try:
-                out.append(str(ipaddress.ip_network(cidr, strict=True)))
-            except ValueError as exc:
-                raise ValueError(f"'{cidr}' is not a valid CIDR ({exc})") from None
-        return out
+        return [check_cidr(cidr) for cidr in value]
 
 
 class DockerConfig(ConfigModel):

@@ -16,19 +16,16 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from config.app import AppConfig
-from config.base import ConfigModel
+from config.base import DNS_LABEL_RE, USER_NAME_RE, ConfigModel, Port, Role, check_cidr
 from config.catalogue import load_catalogue
 from config.errors import ConfigIssue
 from config.host import HostConfig
 from config.ops import OpsConfig
 
-Role = Literal["web", "db", "worker"]
 ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
 SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
-_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_USER_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 _SSH_KEY_RE = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/=]+( .*)?$")
 RESERVED_PORTS = {80: "HTTP", 443: "HTTPS"}
 
@@ -44,21 +41,13 @@ class CrossFieldIssues(ValueError):
 def check_domain(value: str) -> str:
     value = value.lower().rstrip(".")
     labels = value.split(".")
-    if len(value) > 253 or len(labels) < 2 or not all(_LABEL_RE.match(label) for label in labels):
+    if len(value) > 253 or len(labels) < 2 or not all(DNS_LABEL_RE.match(label) for label in labels):
         raise ValueError(f"'{value}' is not a valid domain name")
     if labels[-1].isdigit():
         raise ValueError(f"'{value}' is not a valid domain name (top-level label is numeric)")
     return value
 
 
-def check_cidr(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value, strict=True))
-    except ValueError as exc:
-        raise ValueError(f"'{value}' is not a valid CIDR ({exc})") from None
-
-
-Port = Annotated[int, Field(ge=1, le=65535)]
 Cidr = Annotated[str, Field(min_length=1)]
 
 
@@ -74,7 +63,7 @@ class SshConfig(ConfigModel):
     @field_validator("admin_user")
     @classmethod
     def _user(cls, value: str) -> str:
-        if not _USER_RE.match(value) or value == "root":
+        if not USER_NAME_RE.match(value) or value == "root":
             raise ValueError(f"'{value}' is not a valid admin user name (lowercase letters, digits, _ and -; not root)")
         return value
 
@@ -304,7 +293,7 @@ class DnsRecordConfig(ConfigModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if value != "@" and not all(_LABEL_RE.match(label) or label == "*" for label in value.lower().split(".")):
+        if value != "@" and not all(DNS_LABEL_RE.match(label) or label == "*" for label in value.lower().split(".")):
             raise ValueError(f"'{value}' is not a valid record name ('@', 'www', 'api.eu', '*')")
         return value.lower()
 
