@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from config.base import ConfigModel
 
@@ -37,6 +37,11 @@ def _calendar(value: str) -> str:
     if not _CALENDAR_RE.match(value):
         raise ValueError(f"'{value}' is not a systemd OnCalendar expression such as '*-*-* 02:15:00' or '*:0/5'")
     return value
+
+
+# Field types that carry their check: a systemd OnCalendar expression; an absolute path (no trailing /).
+Calendar = Annotated[str, AfterValidator(_calendar)]
+AbsPath = Annotated[str, AfterValidator(_abs_path)]
 
 
 class RetentionConfig(ConfigModel):
@@ -77,12 +82,7 @@ class RedisBackupConfig(ConfigModel):
     enabled: bool = True
     # Compose service running Redis; None: the app service whose image starts with `redis`.
     service: str | None = None
-    data_dir: str = "/data"  # inside the container
-
-    @field_validator("data_dir")
-    @classmethod
-    def _dir(cls, value: str) -> str:
-        return _abs_path(value)
+    data_dir: AbsPath = "/data"  # inside the container
 
 
 class OffsiteConfig(ConfigModel):
@@ -127,10 +127,10 @@ class OffsiteConfig(ConfigModel):
 
 class BackupConfig(ConfigModel):
     enabled: bool = True
-    dir: str = "/var/backups/hetzner-platform"
+    dir: AbsPath = "/var/backups/hetzner-platform"
     hourly: bool = True
-    hourly_calendar: str = "*-*-* *:05:00"
-    daily_calendar: str = "*-*-* 02:15:00"
+    hourly_calendar: Calendar = "*-*-* *:05:00"
+    daily_calendar: Calendar = "*-*-* 02:15:00"
     postgres: PostgresBackupConfig = Field(default_factory=PostgresBackupConfig)
     redis: RedisBackupConfig = Field(default_factory=RedisBackupConfig)
     # Host paths (files or directories) and volumes copied by the daily run. A volume name is an app
@@ -145,11 +145,6 @@ class BackupConfig(ConfigModel):
     offsite: OffsiteConfig | None = None
     # Hetzner-side protection; the server's own `backups` flag lives in servers.<name>.backups.
     snapshot_before_change: bool = False
-
-    @field_validator("dir")
-    @classmethod
-    def _dir(cls, value: str) -> str:
-        return _abs_path(value)
 
     @field_validator("paths")
     @classmethod
@@ -169,17 +164,12 @@ class BackupConfig(ConfigModel):
                 raise ValueError(f"'{name}' is not a docker volume name")
         return value
 
-    @field_validator("hourly_calendar", "daily_calendar")
-    @classmethod
-    def _calendars(cls, value: str) -> str:
-        return _calendar(value)
-
 
 class DrillConfig(ConfigModel):
     """Restore the newest dump into a throwaway PostgreSQL and prove it holds data."""
 
     enabled: bool = True
-    calendar: str = "*-*-* 04:30:00"
+    calendar: Calendar = "*-*-* 04:30:00"
     # Image of the throwaway server; None: the image of the PostgreSQL service (same major version).
     image: str | None = None
     # Smoke checks: row counts of these tables ("table" or "schema.table") in every restored database
@@ -199,11 +189,6 @@ class DrillConfig(ConfigModel):
             if not _TABLE_RE.match(table):
                 raise ValueError(f"'{table}' is not a plain table name (table or schema.table)")
         return value
-
-    @field_validator("calendar")
-    @classmethod
-    def _cal(cls, value: str) -> str:
-        return _calendar(value)
 
     @field_validator("memory")
     @classmethod
@@ -242,21 +227,16 @@ def _default_cleanup_rules() -> list[CleanupRule]:
 
 class CleanupConfig(ConfigModel):
     enabled: bool = True
-    calendar: str = "*-*-* 03:30:00"
+    calendar: Calendar = "*-*-* 03:30:00"
     rules: list[CleanupRule] = Field(default_factory=_default_cleanup_rules)
     # `docker system prune -f` (never --volumes: that deletes database volumes of stopped stacks).
     docker_prune: bool = True
     # The journal's size and age limits belong to the host's base step (host.journalMaxUse etc.).
 
-    @field_validator("calendar")
-    @classmethod
-    def _cal(cls, value: str) -> str:
-        return _calendar(value)
-
 
 class AlertConfig(ConfigModel):
     enabled: bool = True
-    calendar: str = "*:0/5"
+    calendar: Calendar = "*:0/5"
     # Webhook format; the URL is the secret alertWebhookUrl (for Telegram: https://api.telegram.org/bot<TOKEN>/sendMessage).
     webhook: Literal["generic", "slack", "telegram"] = "generic"
     telegram_chat_id: str | None = None
@@ -271,11 +251,6 @@ class AlertConfig(ConfigModel):
     # A firing alert is repeated after this long; a cleared one sends a "resolved" message.
     repeat_minutes: Annotated[int, Field(ge=5, le=60 * 24 * 7)] = 360
     notify_resolved: bool = True
-
-    @field_validator("calendar")
-    @classmethod
-    def _cal(cls, value: str) -> str:
-        return _calendar(value)
 
     @field_validator("tls_domains")
     @classmethod
@@ -349,17 +324,12 @@ class OpsConfig(ConfigModel):
     # Compose project and directory of the app stack; None: the stack's project name and
     # /opt/<project>/current (the live release of the app step).
     compose_project: str | None = None
-    compose_dir: str | None = None
+    compose_dir: AbsPath | None = None
     backup: BackupConfig = Field(default_factory=BackupConfig)
     drill: DrillConfig = Field(default_factory=DrillConfig)
     cleanup: CleanupConfig = Field(default_factory=CleanupConfig)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
-
-    @field_validator("compose_dir")
-    @classmethod
-    def _compose_dir(cls, value: str | None) -> str | None:
-        return None if value is None else _abs_path(value)
 
     @field_validator("compose_project")
     @classmethod
