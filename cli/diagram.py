@@ -56,8 +56,9 @@ def _server_title(server: ServerSpec) -> str:
     return f"{text} · {server.private_ip}" if server.private_ip else text
 
 
-def mermaid(plan_json: Mapping[str, Any], config: StackConfig) -> str:
-    spec = resolve(config)
+def mermaid(plan_json: Mapping[str, Any], config: StackConfig, spec: PlatformSpec | None = None) -> str:
+    """`spec`: the plan's resolved specs when the caller has them (resolved from `config` otherwise)."""
+    spec = spec if spec is not None else resolve(config)
     services = _services_by_server(config, spec)
     lines = ["---", f"title: {_title(plan_json, spec)}", "---", "flowchart LR"]
     edges: list[str] = []

@@ -10,6 +10,7 @@ import pulumi
 
 from cli.mocks import RecordedResource, RecordingMocks
 from config.loader import REQUIRED_SECRETS
+from config.schema import StackConfig
 from config.stack_file import NAMESPACE, StackFile, secret_placeholder
 
 PROJECT = "hetzner-platform"
@@ -28,7 +29,9 @@ class Evaluation:
         return self.mocks.custom_resources()
 
 
-def pulumi_config_map(stack: StackFile) -> tuple[dict[str, str], list[str], dict[str, str]]:
+def pulumi_config_map(
+    stack: StackFile, validated: StackConfig | None = None
+) -> tuple[dict[str, str], list[str], dict[str, str]]:
     """The config map Pulumi would hand the program, with placeholders where a secret can't be read."""
     config: dict[str, str] = {}
     notes: dict[str, str] = {}
@@ -40,7 +43,7 @@ def pulumi_config_map(stack: StackFile) -> tuple[dict[str, str], list[str], dict
         if key not in stack.values:
             config[f"{NAMESPACE}:{key}"] = secret_placeholder(key, "not set yet; pulumi up needs it")
             notes[key] = "not set: `pulumi up` will refuse to run until it is set"
-    _app_secret_placeholders(stack, config, notes)
+    _app_secret_placeholders(stack, validated, config, notes)
     for key in stack.secret_keys:
         notes.setdefault(key, "encrypted in the stack file: a placeholder stands in for it")
     secret_keys = [f"{NAMESPACE}:{key}" for key in (*stack.secret_keys, *REQUIRED_SECRETS, "appSecrets") if ":" not in key]
@@ -49,12 +52,16 @@ def pulumi_config_map(stack: StackFile) -> tuple[dict[str, str], list[str], dict
     return config, sorted(set(secret_keys)), notes
 
 
-def _app_secret_placeholders(stack: StackFile, config: dict[str, str], notes: dict[str, str]) -> None:
-    """Stand-ins for app/ops secrets that only the user can set, so the offline plan can still render."""
+def _app_secret_placeholders(
+    stack: StackFile, validated: StackConfig | None, config: dict[str, str], notes: dict[str, str]
+) -> None:
+    """Stand-ins for app/ops secrets that only the user can set, so the offline plan can still render.
+
+    `validated`: the stack's config when the caller already validated it (the plan has)."""
     from components.secrets import secret_requirements
     from config.loader import validate_config
 
-    needs = secret_requirements(validate_config(stack.values))
+    needs = secret_requirements(validated if validated is not None else validate_config(stack.values))
     provided = stack.values.get("appSecrets") or {}
     app_secrets = dict(provided) if isinstance(provided, dict) else {}
     for name in needs.required:
@@ -70,13 +77,13 @@ def _app_secret_placeholders(stack: StackFile, config: dict[str, str], notes: di
         notes["cloudflare:apiToken"] = "not set: needed for Let's Encrypt DNS-01 (pulumi config set --secret cloudflare:apiToken)"
 
 
-def evaluate(stack: StackFile, *, enforce_budget: bool = False) -> Evaluation:
+def evaluate(stack: StackFile, *, enforce_budget: bool = False, validated: StackConfig | None = None) -> Evaluation:
     """Run components.program.run() exactly as `pulumi up` would, against recording mocks."""
     from components import program
 
     mocks = RecordingMocks()
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.stack_name, preview=False)
-    config, secret_keys, notes = pulumi_config_map(stack)
+    config, secret_keys, notes = pulumi_config_map(stack, validated)
     pulumi.runtime.set_all_config(config, secret_keys=secret_keys)
     evaluation = Evaluation(stack=stack.stack_name, mocks=mocks, secret_notes=notes)
 

@@ -74,7 +74,7 @@ def load(path: Path) -> tuple[StackFile, StackConfig]:
 
 
 def build_plan(stack: StackFile, config: StackConfig) -> Plan:
-    evaluation = evaluate(stack, enforce_budget=False)
+    evaluation = evaluate(stack, enforce_budget=False, validated=config)
     # The program priced its own resolved specs; the plan reports that very figure.
     return Plan(stack, config, evaluation.platform.spec, evaluation, evaluation.platform.plan_cost)
 
@@ -113,6 +113,9 @@ def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir:
     if out_dir:
         written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))
         print(f"wrote {len(written)} rendered host files to {out_dir}", file=err)
+    if not (compare or mermaid or as_json):
+        render_text(plan, out)
+        return plan.exit_code()
     document = json.loads(json.dumps(plan.to_json(), default=str))
     if compare:
         from cli.compare import run_compare
@@ -121,10 +124,8 @@ def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir:
     elif mermaid:
         from cli.diagram import mermaid as render_mermaid
 
-        out.write(render_mermaid(document, plan.config))
-    elif as_json:
+        out.write(render_mermaid(document, plan.config, plan.spec))
+    else:
         json.dump(document, out, indent=2, sort_keys=False)
         out.write("\n")
-    else:
-        render_text(plan, out)
     return plan.exit_code()

@@ -46,10 +46,11 @@ def write_rendered_files(config: StackConfig, spec: PlatformSpec, evaluation: Ev
         path.chmod(mode)
         written.append(path)
 
+    user_data = render_user_data(config)  # one for every server
+    commands = {r.name: r for r in evaluation.mocks.by_type("command:remote:Command")}
     for server in spec.servers:
         base = out_dir / server.name
-        write(base / "user-data.yaml", render_user_data(config))
-        commands = {r.name: r for r in evaluation.mocks.by_type("command:remote:Command")}
+        write(base / "user-data.yaml", user_data)
         host = evaluation.platform.hosts[server.name]
         for index, step in enumerate(host.step_names, start=1):
             recorded = commands[f"host-{server.name}-{step}"]
