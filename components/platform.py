@@ -52,6 +52,7 @@ class Platform(pulumi.ComponentResource):
             server.name: Server(
                 f"server-{server.name}",
                 server,
+                primary_ips=[ip for ip in spec.primary_ips if ip.server == server.name],
                 user_data=user_data,
                 ssh_key_ids=ssh_keys.key_ids,
                 firewall_id=firewall.firewall_id,

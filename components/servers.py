@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pulumi
 import pulumi_hcloud as hcloud
 
 from components.deployment_guard import DeploymentGuard
 from components.naming import named
-from components.specs import PlatformSpec, ServerSpec
+from components.specs import PlatformSpec, PrimaryIpSpec, ServerSpec
 
 
 class Server(pulumi.ComponentResource):
@@ -18,6 +20,7 @@ class Server(pulumi.ComponentResource):
         name: str,
         spec: ServerSpec,
         *,
+        primary_ips: Sequence[PrimaryIpSpec],
         user_data: str,
         ssh_key_ids: list[pulumi.Output[str]],
         firewall_id: pulumi.Output[int],
@@ -27,8 +30,9 @@ class Server(pulumi.ComponentResource):
     ) -> None:
         super().__init__("hetzner-platform:compute:Server", name, None, opts)
         self.spec = spec
-        self.primary_ipv4 = self._primary_ip("ipv4")
-        self.primary_ipv6 = self._primary_ip("ipv6")
+        # The same specs the cost component prices: one IPv4 and one IPv6 per server.
+        ips = {ip.ip_type: self._primary_ip(ip) for ip in primary_ips}
+        self.primary_ipv4, self.primary_ipv6 = ips["ipv4"], ips["ipv6"]
         # A type change with snapshotBeforeResize waits for a snapshot of the running server.
         snapshot: pulumi.Input[list[pulumi.Resource]] = guard.snapshot_before_resize(spec, parent=self) if guard else []
         self.server = hcloud.Server(
@@ -64,14 +68,14 @@ class Server(pulumi.ComponentResource):
         self.ipv6: pulumi.Output[str] = self.server.ipv6_address
         self.register_outputs({"serverId": self.server_id, "ipv4": self.ipv4, "ipv6": self.ipv6})
 
-    def _primary_ip(self, kind: str) -> hcloud.PrimaryIp:
+    def _primary_ip(self, ip: PrimaryIpSpec) -> hcloud.PrimaryIp:
         """A primary IP of its own: kept (not auto-deleted) when the server is replaced, so DNS stays valid."""
         spec = self.spec
         return hcloud.PrimaryIp(
-            f"{spec.resource_name}-{kind}",
-            name=f"{spec.resource_name}-{kind}",
-            type=kind,
-            location=spec.location,
+            ip.resource_name,
+            name=ip.resource_name,
+            type=ip.ip_type,
+            location=ip.location,
             assignee_type="server",
             auto_delete=False,
             delete_protection=spec.protected,
