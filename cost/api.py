@@ -20,7 +20,7 @@ from config.catalogue import Catalogue, load_catalogue
 from config.schema import StackConfig
 from cost import report
 from cost.capacity import CapacityReport, check_capacity, placement_rule
-from cost.engine import BudgetStatus, CostLine, budget_status, price_stack
+from cost.engine import BudgetStatus, CostLine, budget_status, price_stack, total_of
 from cost.live import DEFAULT_TIMEOUT_S, LivePricing, LivePricingError, fetch_live_pricing, resolve_endpoint
 from cost.money import ZERO, cents, dec, eur, json_money, json_number
 from cost.prices import PriceBook, override_key_problems
@@ -61,7 +61,7 @@ class PlanCost:
     @property
     def total_net_eur(self) -> Decimal:
         """Exact sum of the rounded lines (lines without a known price are left out and warned about)."""
-        return sum((line.monthly_eur for line in self.lines if line.monthly_eur is not None), ZERO)
+        return total_of(self.lines)
 
     @property
     def total_gross_eur(self) -> Decimal | None:
@@ -296,8 +296,7 @@ def plan_sections(
         ) if option is not None
     ]
 
-    total = sum((line.monthly_eur for line in lines if line.monthly_eur is not None), ZERO)
-    budget = budget_status(config.budget, cents(total))
+    budget = budget_status(config.budget, cents(total_of(lines)))
     plan = PlanCost(
         stack=spec.prefix,
         location=spec.location,

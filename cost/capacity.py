@@ -26,7 +26,7 @@ from typing import Any
 from components.specs import PlatformSpec
 from config.catalogue import Catalogue, ServerType
 from config.schema import StackConfig
-from cost.money import ZERO, dec
+from cost.money import ZERO, dec, figure
 from cost.prices import Price
 
 PLACEMENT_RULE = (
@@ -104,13 +104,13 @@ class ServerCapacity:
         found = []
         if not self.vcpu_ok:
             found.append(
-                f"vCPU: services need {_num(self.vcpu_allocated)} + {_num(self.reserve_vcpu)} reserve = "
-                f"{_num(self.vcpu_allocated + self.reserve_vcpu)}, {self.server_type} has {_num(self.vcpu_total)}"
+                f"vCPU: services need {figure(self.vcpu_allocated)} + {figure(self.reserve_vcpu)} reserve = "
+                f"{figure(self.vcpu_allocated + self.reserve_vcpu)}, {self.server_type} has {figure(self.vcpu_total)}"
             )
         if not self.ram_ok:
             found.append(
-                f"RAM: services need {_num(self.ram_gb_allocated)} GB + {_num(self.reserve_ram_gb)} GB reserve = "
-                f"{_num(self.ram_gb_allocated + self.reserve_ram_gb)} GB, {self.server_type} has {_num(self.ram_gb_total)} GB"
+                f"RAM: services need {figure(self.ram_gb_allocated)} GB + {figure(self.reserve_ram_gb)} GB reserve = "
+                f"{figure(self.ram_gb_allocated + self.reserve_ram_gb)} GB, {self.server_type} has {figure(self.ram_gb_total)} GB"
             )
         return found
 
@@ -123,11 +123,6 @@ class CapacityReport:
     @property
     def ok(self) -> bool:
         return all(server.ok for server in self.servers) and not self.unplaced
-
-
-def _num(value: Decimal) -> str:
-    text = f"{value.quantize(Decimal('0.001')):f}".rstrip("0").rstrip(".")
-    return text or "0"
 
 
 def _load(name: str, service: Any) -> ServiceLoad:

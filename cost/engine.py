@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -54,6 +55,11 @@ class CostLine:
         if self.monthly_eur is None or vat_rate_percent is None:
             return None
         return cents(self.monthly_eur * (1 + vat_rate_percent / 100))
+
+
+def total_of(lines: Iterable[CostLine]) -> Decimal:
+    """Exact sum of the rounded lines; lines without a known price are left out (and warned about)."""
+    return sum((line.monthly_eur for line in lines if line.monthly_eur is not None), ZERO)
 
 
 def epoch_label(catalogue: Catalogue, epoch: str) -> str:

@@ -56,6 +56,12 @@ def eur(value: Decimal | None) -> str:
     return "unknown" if value is None else f"{cents(value):.2f}"
 
 
+def figure(value: Decimal) -> str:
+    """Text form of a vCPU, GB or MB figure, to 3 decimals without needless zeros: 1.5, 0.125, 0."""
+    text = f"{value.quantize(Decimal('0.001')):f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
 def number(value: Decimal) -> str:
     """Text form of a quantity or unit price without needless zeros: 100, 0.2, 0.0572."""
     return format(plain(value), "f")

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 from cost.capacity import ServerCapacity, ServiceLoad, placement_rule
 from cost.engine import CostLine
-from cost.money import eur, plain
+from cost.money import eur, figure, plain
 
 if TYPE_CHECKING:
     from cost.api import PlanCost
@@ -76,27 +76,22 @@ def budget_line(plan: PlanCost) -> str:
             f"{b.status.upper()}, {headroom}")
 
 
-def _amount(value: Decimal) -> str:
-    text = f"{value.quantize(Decimal('0.001')):f}".rstrip("0").rstrip(".")
-    return text or "0"
-
-
 def memory_text(memory_mb: Decimal) -> str:
     if memory_mb < 1024:
-        return f"{_amount(memory_mb)} MB"
-    return f"{_amount(memory_mb / 1024)} GB"
+        return f"{figure(memory_mb)} MB"
+    return f"{figure(memory_mb / 1024)} GB"
 
 
 def allocation_summary(server: ServerCapacity, location: str) -> list[str]:
     out = [f"Resource Allocation Summary: server {server.server} ({server.server_type}, {location}; roles {', '.join(server.roles)})", ""]
-    out += ["Total Available:", f"├─ CPU: {_amount(server.vcpu_total)} vCPU", f"└─ RAM: {_amount(server.ram_gb_total)} GB", ""]
+    out += ["Total Available:", f"├─ CPU: {figure(server.vcpu_total)} vCPU", f"└─ RAM: {figure(server.ram_gb_total)} GB", ""]
     out.append("Allocation:")
     entries: list[tuple[str, str]] = [
-        (f"{s.name}:", f"{memory_text(s.memory_mb)} RAM, {_amount(s.cpus)} vCPU") for s in server.services
+        (f"{s.name}:", f"{memory_text(s.memory_mb)} RAM, {figure(s.cpus)} vCPU") for s in server.services
     ]
     if not server.services:
         entries.append(("(no services)", "none declared for these roles in app.services"))
-    entries.append(("System reserve:", f"{_amount(server.reserve_ram_gb)} GB RAM, {_amount(server.reserve_vcpu)} vCPU"))
+    entries.append(("System reserve:", f"{figure(server.reserve_ram_gb)} GB RAM, {figure(server.reserve_vcpu)} vCPU"))
     width = max(len(label) for label, _ in entries) + 2
     for index, (label, value) in enumerate(entries):
         branch = "└─" if index == len(entries) - 1 else "├─"
@@ -104,9 +99,9 @@ def allocation_summary(server: ServerCapacity, location: str) -> list[str]:
     used_ram = server.ram_gb_allocated + server.reserve_ram_gb
     used_cpu = server.vcpu_allocated + server.reserve_vcpu
     out.append(RULE)
-    out.append(f"{'Total Used:':<{width + 3}}{_amount(used_ram)} GB RAM, {_amount(used_cpu)} vCPU")
-    out.append(f"{'Available Buffer:':<{width + 3}}{_amount(server.ram_gb_total - used_ram)} GB RAM, "
-               f"{_amount(server.vcpu_total - used_cpu)} vCPU")
+    out.append(f"{'Total Used:':<{width + 3}}{figure(used_ram)} GB RAM, {figure(used_cpu)} vCPU")
+    out.append(f"{'Available Buffer:':<{width + 3}}{figure(server.ram_gb_total - used_ram)} GB RAM, "
+               f"{figure(server.vcpu_total - used_cpu)} vCPU")
     if server.ok:
         out.append("Result: fits")
     else:

@@ -14,7 +14,7 @@ from decimal import Decimal
 from components.specs import PlatformSpec, ServerSpec
 from config.schema import ALL_ROLES, StackConfig
 from cost.capacity import CapacityReport, ServerCapacity, cheapest_fitting, fits, placement
-from cost.engine import CostLine
+from cost.engine import CostLine, total_of
 from cost.money import ZERO, cents
 from cost.prices import PriceBook
 
@@ -75,10 +75,6 @@ def _new_server(
                          price.source)
 
 
-def _total(lines: list[CostLine]) -> Decimal:
-    return sum((line.monthly_eur for line in lines if line.monthly_eur is not None), ZERO)
-
-
 def _busiest(capacity: CapacityReport) -> ServerCapacity | None:
     def load(server: ServerCapacity) -> Decimal:
         vcpu = (server.vcpu_allocated + server.reserve_vcpu) / server.vcpu_total
@@ -114,8 +110,8 @@ def rescale_option(
         new = _new_server(server.name, candidate.name, server.roles, server.backups, server.location, book, as_of, ip_types)
         if new is None:
             continue
-        old_total = _total(lines)
-        new_total = old_total - _total(_server_cost_lines(server, spec, lines)) + new.monthly_eur
+        old_total = total_of(lines)
+        new_total = old_total - total_of(_server_cost_lines(server, spec, lines)) + new.monthly_eur
         notes = ["a rescale is a new order: it pays the newest price"]
         if not fits(candidate, busiest.vcpu_allocated + busiest.reserve_vcpu, busiest.ram_gb_allocated + busiest.reserve_ram_gb):
             notes.append("the services still do not fit this type")
@@ -156,8 +152,8 @@ def split_option(
         new_servers.append(new)
     if len(new_servers) < 2:
         return None
-    old_total = _total(lines)
-    new_total = old_total - _total(_server_cost_lines(original, spec, lines)) + sum((s.monthly_eur for s in new_servers), ZERO)
+    old_total = total_of(lines)
+    new_total = old_total - total_of(_server_cost_lines(original, spec, lines)) + sum((s.monthly_eur for s in new_servers), ZERO)
     names = " + ".join(f"{s.name} {s.server_type}" for s in new_servers)
     notes = (
         "each server is sized to its role's services plus the system reserve",
