@@ -87,17 +87,11 @@ def evaluate(stack: StackFile, *, enforce_budget: bool = False, validated: Stack
     pulumi.runtime.set_all_config(config, secret_keys=secret_keys)
     evaluation = Evaluation(stack=stack.stack_name, mocks=mocks, secret_notes=notes)
 
-    previous = program.BUDGET_GUARD_ENFORCED
-    program.BUDGET_GUARD_ENFORCED = enforce_budget
-
     @pulumi.runtime.test
     def run() -> pulumi.Output[Any]:
-        platform = program.run()
+        platform = program.run(enforce_guards=enforce_budget)
         evaluation.platform = platform
         return pulumi.Output.from_input(platform.outputs).apply(evaluation.outputs.update)
 
-    try:
-        run()
-    finally:
-        program.BUDGET_GUARD_ENFORCED = previous
+    run()
     return evaluation

@@ -20,10 +20,6 @@ from cost.api import plan_sections
 from cost.live import credentials_from_env
 from render.steps import HostRuntime, HostStep
 
-# The offline plan reports an exceeded budget or capacity itself (exit 1) and still lists the
-# resources; `pulumi up`/`preview` stop before declaring anything.
-BUDGET_GUARD_ENFORCED = True
-
 
 def _host(config: StackConfig, server: str, runtime: HostRuntime, _secrets: Mapping[str, str]) -> list[HostStep]:
     from render.host import host_steps
@@ -81,7 +77,10 @@ def secret_values(
     return values
 
 
-def run() -> Platform:
+def run(*, enforce_guards: bool = True) -> Platform:
+    """The whole program. `enforce_guards`: stop over an enforced budget or over capacity before
+    declaring anything (`pulumi up`/`preview`); the offline plan passes False, reports the problem itself
+    (exit 1) and still lists the resources."""
     try:
         config, secrets = load_from_pulumi()
     except ConfigError as error:
@@ -97,7 +96,7 @@ def run() -> Platform:
         token = None  # the offline plan's stand-in, not a token
     endpoint = env_endpoint or provider_config.get("endpoint")
     plan_cost = plan_sections(config, spec, token=token, endpoint=endpoint)
-    if BUDGET_GUARD_ENFORCED:
+    if enforce_guards:
         enforce_budget(plan_cost)
         enforce_capacity(plan_cost)
     # Compares with the last deployment; every component below waits for it, so a refused resize or
