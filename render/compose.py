@@ -23,6 +23,7 @@ import yaml
 
 from config.app import (
     CERTBOT_IMAGES,
+    CLOUDFLARE_TOKEN_SECRET,
     SECRET_REF_RE,
     GenericFiles,
     PostgresTuning,
@@ -156,7 +157,8 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     multi = len(hosting) > 1 and stack.network is not None
     private_ips = _private_ips(stack) if multi else {}
     data_dir = app.resolved_data_dir(stack.project)
-    user_services = _user_compose_services(stack)
+    user_compose = _load_user_compose(stack)  # {} without app.composeFile
+    user_services = _user_compose_services(user_compose)
     result = ComposeRender(server=server, model={"name": stack.project})
     services: dict[str, Any] = {}
     app_here = {name: svc for name, svc in here.items() if name in app.services}
@@ -222,7 +224,7 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
         networks["outbound"] = {}
     if networks:
         result.model["networks"] = networks
-    user_volumes = _user_compose_volumes(stack)
+    user_volumes = _user_compose_volumes(user_compose)
     if user_volumes:
         result.model["volumes"] = user_volumes
     result.secrets = sorted(secrets)
@@ -373,7 +375,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         result.data_dirs.append(acme_dir)
         environment = dict(auth_env)
         if dns01:
-            environment["CF_DNS_API_TOKEN"] = secret_ref("CF_DNS_API_TOKEN")
+            environment[CLOUDFLARE_TOKEN_SECRET] = secret_ref(CLOUDFLARE_TOKEN_SECRET)
         entry: dict[str, Any] = {
             "image": config.resolved_image,
             "ports": ports,
@@ -443,7 +445,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
             ],
         }
         if dns01:
-            certbot["environment"] = {"CF_DNS_API_TOKEN": secret_ref("CF_DNS_API_TOKEN")}
+            certbot["environment"] = {CLOUDFLARE_TOKEN_SECRET: secret_ref(CLOUDFLARE_TOKEN_SECRET)}
         certbot.update({
             "restart": "unless-stopped",
             "networks": ["edge"],
@@ -475,12 +477,10 @@ def _load_user_compose(stack: StackConfig) -> dict[str, Any]:
     return document
 
 
-def _user_compose_services(stack: StackConfig) -> dict[str, dict[str, Any]]:
-    document = _load_user_compose(stack)
+def _user_compose_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: dict(value or {}) for name, value in (document.get("services") or {}).items()}
 
 
-def _user_compose_volumes(stack: StackConfig) -> dict[str, Any]:
-    document = _load_user_compose(stack)
+def _user_compose_volumes(document: dict[str, Any]) -> dict[str, Any]:
     volumes = document.get("volumes") or {}
     return dict(volumes) if isinstance(volumes, dict) else {}

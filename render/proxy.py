@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import yaml
 
-from config.app import ServiceConfig, acme_challenge, service_fqdn
+from config.app import CLOUDFLARE_TOKEN_SECRET, ServiceConfig, acme_challenge, service_fqdn
 from config.schema import StackConfig
 
 ACME_DIR = "/letsencrypt"  # Traefik's ACME storage inside the container
@@ -71,8 +71,6 @@ def load_balancer_ip(stack: StackConfig) -> str | None:
 def proxy_secret_names(stack: StackConfig, routes: list[Route]) -> list[str]:
     names = {route.basic_auth_secret for route in routes if route.basic_auth_secret}
     if stack.app.proxy.acme and any(route.challenge == "dns-01" for route in routes):
-        from config.app import CLOUDFLARE_TOKEN_SECRET
-
         names.add(CLOUDFLARE_TOKEN_SECRET)
     return sorted(name for name in names if name)
 
