@@ -75,6 +75,14 @@ hp_exec() {
 hp_pg() { hp_exec "$HP_PG_EXEC" "$HP_PG_ARGS" "$@"; }
 hp_pg_drill() { hp_exec "$HP_DRILL_EXEC" "$HP_DRILL_ARGS" "$@"; }
 
+# The newest complete backup directory, hourly or daily (their names sort by time); empty if none.
+hp_newest_backup() {
+  local newest
+  newest=$(find "$HP_BACKUP_DIR/hourly" "$HP_BACKUP_DIR/daily" -mindepth 1 -maxdepth 1 -type d ! -name '.*' \
+    -printf '%f %p\n' 2>/dev/null | sort -r | head -n 1 || true)
+  printf '%s' "${newest#* }"
+}
+
 hp_compose() {
   local -a cmd=()
   read -r -a cmd <<< "$HP_COMPOSE"
