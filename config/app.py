@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -852,6 +853,15 @@ def placement(stack: StackConfig) -> dict[str, dict[str, ServiceConfig]]:
             services.update(stack.app.proxy_services())
         result[server] = services
     return result
+
+
+def service_homes(where: Mapping[str, Iterable[str]]) -> dict[str, str]:
+    """Service name -> the first server (stack-file order) that runs it, from a placement."""
+    home: dict[str, str] = {}
+    for server, names in where.items():
+        for name in names:
+            home.setdefault(name, server)
+    return home
 
 
 def domain_of(stack: StackConfig) -> str | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.app import CLOUDFLARE_TOKEN_SECRET, placement
+from config.app import CLOUDFLARE_TOKEN_SECRET, placement, service_homes
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
 from render import proxy
@@ -138,10 +138,7 @@ def deploy_order(config: StackConfig) -> list[str]:
     (dependsOn across servers, e.g. the db server for the web server's migrations) comes first.
     Ties and cycles keep the stack file's order."""
     where = placement(config)
-    home: dict[str, str] = {}
-    for server, services in where.items():
-        for name in services:
-            home.setdefault(name, server)
+    home = service_homes(where)
     before: dict[str, set[str]] = {server: set() for server in config.servers}
     for server, services in where.items():
         for name in services:
@@ -211,7 +208,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
     target = config.app.migrate_target()
     if config.app.migrate_command is not None and target in compose.service_names:
         # Run once per stack: on the first server that hosts the migration service.
-        first = next(srv for srv, services in placement(config).items() if target in services)
+        first = service_homes(placement(config))[target]
         if first == server:
             migrate_service, migrate_args = target or "", config.app.migrate_args()
     cert_hosts: list[str] = []

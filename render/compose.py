@@ -30,6 +30,7 @@ from config.app import (
     RedisTuning,
     ServiceConfig,
     placement,
+    service_homes,
 )
 from config.schema import StackConfig
 from render import postgres, proxy, redis
@@ -163,12 +164,7 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     services: dict[str, Any] = {}
     app_here = {name: svc for name, svc in here.items() if name in app.services}
 
-    # Where each service runs (first server), for extra_hosts of services elsewhere.
-    home: dict[str, str] = {}
-    for srv, names in where.items():
-        for name in names:
-            if name in app.services:
-                home.setdefault(name, srv)
+    home = service_homes(where)  # for extra_hosts of services on other servers
     remote_hosts = sorted(
         f"{name}:{private_ips[home[name]]}"
         for name, svc in app.services.items()
