@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -12,11 +13,11 @@ from config.errors import ConfigError
 
 
 def run_cost(stack: str | None, config_file: str | None, project_dir: Path,
-             out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+             out: TextIO = sys.stdout, err: TextIO = sys.stderr, *, as_of: dt.date | None = None) -> int:
     from cost.cli import run_cost_command
 
     try:
-        _, config = load(stack_path(stack, config_file, project_dir))
+        _, config = load(stack_path(stack, config_file, project_dir), as_of)
     except ConfigError as error:
         print(error.render(), file=err)
         return EXIT_INVALID

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 import warnings
@@ -19,12 +20,22 @@ def _parser() -> argparse.ArgumentParser:
         source.add_argument("--stack", help="stack name: reads Pulumi.<stack>.yaml in the project directory")
         source.add_argument("--config-file", help="any stack file in the Pulumi.<stack>.yaml format")
         sub.add_argument("--project-dir", default=".", help="directory holding the Pulumi.<stack>.yaml files")
+        sub.add_argument("--as-of", metavar="YYYY-MM-DD", type=_iso_date,
+                         help="price for this date instead of today (overrides pricing.asOf); "
+                              "generated files and tests use it so their figures do not change with the calendar")
         if name == "plan":
             sub.add_argument("--json", action="store_true", help="print one JSON document")
             sub.add_argument("--out", metavar="DIR", help="write every rendered host file into DIR")
             sub.add_argument("--compare", metavar="BASE_JSON", help="print a markdown cost diff against an earlier `plan --json`")
             sub.add_argument("--mermaid", action="store_true", help="print a Mermaid diagram of the stack")
     return parser
+
+
+def _iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in the form YYYY-MM-DD") from None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,10 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         from cli.plan import run_plan
 
-        return run_plan(args.stack, args.config_file, args.json, args.out, project_dir, compare=args.compare, mermaid=args.mermaid)
+        return run_plan(args.stack, args.config_file, args.json, args.out, project_dir, compare=args.compare,
+                        mermaid=args.mermaid, as_of=args.as_of)
     from cli.cost_command import run_cost
 
-    return run_cost(args.stack, args.config_file, project_dir)
+    return run_cost(args.stack, args.config_file, project_dir, as_of=args.as_of)
 
 
 def run() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from dataclasses import dataclass
@@ -60,9 +61,13 @@ def stack_path(stack: str | None, config_file: str | None, project_dir: Path) ->
     return project_dir / f"Pulumi.{stack}.yaml"
 
 
-def load(path: Path) -> tuple[StackFile, StackConfig]:
-    """Read and validate; ConfigError carries every problem."""
+def load(path: Path, as_of: dt.date | None = None) -> tuple[StackFile, StackConfig]:
+    """Read and validate; ConfigError carries every problem. `as_of` replaces the stack's pricing.asOf
+    (the program reads it from the stack values, so it is set there, not on the validated model)."""
     stack = read_stack_file(path)
+    if as_of is not None:
+        pricing = stack.values.get("pricing")
+        stack.values["pricing"] = {**(pricing if isinstance(pricing, dict) else {}), "asOf": as_of.isoformat()}
     misplaced = misplaced_secret_issues({key.split(".")[0].split("[")[0] for key in stack.secret_keys if ":" not in key})
     try:
         config = validate_config(stack.values, source=str(path))
@@ -102,10 +107,10 @@ def render_text(plan: Plan, out: TextIO) -> None:
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
              project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
-             compare: str | None = None, mermaid: bool = False) -> int:
+             compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
-        stack_file, config = load(path)
+        stack_file, config = load(path, as_of)
     except ConfigError as error:
         print(error.render(), file=err)
         return EXIT_INVALID

@@ -8,6 +8,7 @@ from typing import Any
 from components.specs import PlatformSpec, resolve
 from config.loader import validate_config
 from config.schema import StackConfig
+from tests.fixed_date import GENERATED_AS_OF
 
 SSH = {"publicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests user@example"],
        "adminCidrs": ["203.0.113.0/24"], "port": 2222}
@@ -57,7 +58,7 @@ def phase1_raw(ordered_on: str | None) -> dict[str, Any]:
         "loadBalancer": {"type": "lb11"},
         "floatingIp": {"type": "ipv4"},
         "budget": {"monthlyEur": 50, "warnEur": 40, "criticalEur": 45, "enforce": True},
-        "pricing": {"asOf": "2026-11-23", "expectedSnapshotGb": 80},
+        "pricing": {"asOf": GENERATED_AS_OF.isoformat(), "expectedSnapshotGb": 80},
         "capacity": {"reserveRamGb": 0.6, "reserveVcpu": 0.5},  # the seeds' "600MB system reserve"
         "app": {"services": copy.deepcopy(SEED_002_SERVICES), "domain": "chronoscraper.example", "acmeEmail": "ops@chronoscraper.example"},
     }
@@ -73,7 +74,7 @@ def seed000_raw() -> dict[str, Any]:
         "servers": {"main": {"serverType": "cx43", "backups": False}},
         "budget": {"monthlyEur": 100},
         "pricing": {
-            "asOf": "2026-11-23",
+            "asOf": GENERATED_AS_OF.isoformat(),
             "vatRatePercent": 19,
             "extraLines": [
                 {"item": "AI API (avg 500 lectures)", "monthlyEur": 60.00, "note": "seed: USD 60/month, taken 1:1 as EUR"},
@@ -94,7 +95,7 @@ def minimal_raw(**changes: Any) -> dict[str, Any]:
         "ssh": copy.deepcopy(SSH),
         "servers": {"web": {"serverType": "cx23"}},
         "budget": {"monthlyEur": 20},
-        "pricing": {"asOf": "2026-11-23"},
+        "pricing": {"asOf": GENERATED_AS_OF.isoformat()},
     }
     raw.update(changes)
     return raw

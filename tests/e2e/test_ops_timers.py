@@ -303,7 +303,9 @@ def test_timers_installed_enabled_active(ops: OpsHost) -> None:
 
 
 def test_list_timers_next_elapse(ops: OpsHost) -> None:
-    now = datetime.now(UTC)
+    # The host's own clock, not this process's: the booted host runs on the real clock even when the
+    # suite runs under faketime (scripts/test-clock), and the next elapse is computed from the host's.
+    now = datetime.fromtimestamp(int(ops.sudo("date +%s").strip()), UTC)
     out = ops.sudo("SYSTEMD_COLORS=0 TZ=UTC systemctl list-timers --all --no-pager --no-legend 'hp-*'")
     rows = {}
     for line in out.splitlines():

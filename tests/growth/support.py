@@ -12,6 +12,7 @@ import pulumi
 import yaml
 
 from cli.mocks import RecordingMocks, stable_number
+from tests.fixed_date import GENERATED_AS_OF
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -19,9 +20,11 @@ SERVER_TYPE = "hcloud:index/server:Server"
 
 
 def plan_json(config_file: Path, *extra: str) -> tuple[int, dict[str, Any], str]:
-    """`python -m cli.main plan --config-file PATH --json` as a user runs it: (exit code, document, stderr)."""
+    """`python -m cli.main plan --config-file PATH --json` as a user runs it: (exit code, document, stderr).
+    Priced for GENERATED_AS_OF, never today, so documents compared with committed files stay current."""
     result = subprocess.run(
-        [sys.executable, "-m", "cli.main", "plan", "--config-file", str(config_file), "--json", *extra],
+        [sys.executable, "-m", "cli.main", "plan", "--config-file", str(config_file), "--json",
+         "--as-of", GENERATED_AS_OF.isoformat(), *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )

@@ -20,6 +20,7 @@ from cli.compare import compare_markdown
 from cli.diagram import mermaid
 from cli.plan import load
 from components.resize import check_resize, resize_summary
+from tests.fixed_date import GENERATED_AS_OF
 from tests.growth.conftest import PlanResult
 from tests.growth.mermaid_check import check_flowchart
 from tests.growth.support import GOLDEN, ROOT
@@ -65,7 +66,7 @@ def phase2_cost(phase1: dict[str, Any], phase2: dict[str, Any]) -> str:
 
 def resize_example() -> str:
     summary = resize_summary("cx33", "cx43", "nbg1", backups=True, ordered_on=dt.date(2026, 3, 1),
-                             as_of=dt.date(2026, 11, 23), server="app")
+                             as_of=GENERATED_AS_OF, server="app")
     refusals = [check_resize("cx33", "cx23", "nbg1", False), check_resize("cx33", "cax21", "nbg1", False),
                 check_resize("cx33", "cx42", "nbg1", False), check_resize("ccx13", "cpx31", "nbg1", False)]
     lines = ["```text", f"info: {summary.text()}", "```", "", "Refusals (one line each):", "", "```text"]
@@ -120,4 +121,16 @@ def test_readme_picture_is_the_default_stacks_plan(real_plan: Callable[[Path], P
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     lead = "`scripts/plan --mermaid` draws it (this is `Pulumi.prod.yaml`):\n\n```mermaid\n"
     start = readme.index(lead) + len(lead)
-    assert readme[start : readme.index("```\n", start)] == picture, "README picture is stale: paste `scripts/plan --mermaid`"
+    assert readme[start : readme.index("```\n", start)] == picture, (
+        f"README picture is stale: paste `scripts/plan --mermaid --as-of {GENERATED_AS_OF}`")
+
+
+def test_readme_preset_table_is_the_plans(real_plan: Callable[[Path], PlanResult]) -> None:
+    """The README's preset table: each preset's monthly net total is what its plan prints for GENERATED_AS_OF."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| `(Pulumi\.[\w.-]+\.yaml)` \| [^|]+ \| [^|]+ \| ([\d.]+) \|$", readme, re.M)
+    presets = sorted(path.name for path in (ROOT / "examples").glob("Pulumi.*.yaml"))
+    assert sorted(name for name, _ in rows) == presets, "the README preset table must list every example"
+    for name, figure in rows:
+        total = _plan(real_plan, ROOT / "examples" / name)["cost"]["total_net_eur"]
+        assert _money(total) == figure, f"README preset table: {name} costs {_money(total)}, the table says {figure}"

@@ -105,3 +105,16 @@ def test_encrypted_value_outside_the_secret_keys_is_refused(tmp_path: Path) -> N
     values = variant(PROD, host={"timezone": {"secure": "v1:AAAA"}})
     result = plan("--config-file", str(write(tmp_path, values)))
     assert result.returncode == 2 and "host: holds an encrypted value" in result.stderr, result.stderr
+
+
+def test_as_of_prices_for_the_given_day_and_a_bad_date_is_refused() -> None:
+    # The same staging stack, priced before and after the 2026-06-15 epoch: the date decides the price.
+    before, after = (plan("--stack", "staging", "--json", "--as-of", day) for day in ("2026-05-01", "2026-11-23"))
+    for result in (before, after):
+        assert result.returncode == 0, result.stderr
+    documents = [json.loads(result.stdout)["cost"] for result in (before, after)]
+    assert [document["as_of"] for document in documents] == ["2026-05-01", "2026-11-23"]
+    assert documents[0]["total_net_eur"] < documents[1]["total_net_eur"], documents
+    bad = plan("--stack", "staging", "--as-of", "2026-02-30")
+    assert bad.returncode == 2 and "--as-of: '2026-02-30' is not a date in the form YYYY-MM-DD" in bad.stderr, bad.stderr
+    assert "Traceback" not in bad.stderr
