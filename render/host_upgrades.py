@@ -5,19 +5,14 @@ from __future__ import annotations
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill, template
 from render.steps import HostStep
+from spec.docker import ALL_DOCKER_PACKAGES
 
 AUTO_UPGRADES = "/etc/apt/apt.conf.d/20auto-upgrades"
 UNATTENDED = "/etc/apt/apt.conf.d/52hetzner-platform-unattended-upgrades"
 NEEDRESTART = "/etc/needrestart/conf.d/50-hetzner-platform.conf"
-# Upgrading any of these restarts dockerd or containerd, and with them every container.
-DOCKER_PACKAGES_BLACKLIST = (
-    "docker-ce",
-    "docker-ce-cli",
-    "docker-ce-rootless-extras",
-    "containerd.io",
-    "docker-buildx-plugin",
-    "docker-compose-plugin",
-)
+# Upgrading any of these restarts dockerd or containerd, and with them every container: the packages
+# of both Docker sources (a server may have switched host.docker.source).
+DOCKER_PACKAGES_BLACKLIST = ALL_DOCKER_PACKAGES
 
 
 def upgrades_files(config: StackConfig) -> list[HostFile]:

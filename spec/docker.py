@@ -30,6 +30,11 @@ CONFLICTS = {
     "docker-ce": ("docker.io", "docker-doc", "docker-compose", "docker-compose-v2", "podman-docker", "containerd", "runc"),
     "debian": ("docker-ce", "docker-ce-cli", "docker-ce-rootless-extras", "containerd.io", "docker-buildx-plugin", "docker-compose-plugin"),
 }
+# Every package either source installs (with their dependencies containerd and runc): unattended-upgrades
+# never touches them, since an upgrade restarts dockerd and every container.
+ALL_DOCKER_PACKAGES = (
+    *DOCKER_CE_PACKAGES, "docker-ce-rootless-extras", *DEBIAN_ENGINE_PACKAGES, UBUNTU_COMPOSE_PACKAGE, "containerd", "runc",
+)
 # Where a downloaded compose plugin goes: the docker CLI looks here (besides /usr/libexec/docker/cli-plugins).
 COMPOSE_PLUGIN_PATH = "/usr/local/lib/docker/cli-plugins/docker-compose"
 

@@ -343,6 +343,17 @@ def test_second_run_changes_nothing(stack: DockerHost) -> None:
     stack.report.check("second run: every step (host steps, app, ops) rc 0 and changed=0")
 
 
+def test_no_secret_in_any_step_output(stack: DockerHost) -> None:
+    outputs = "".join(run.stdout + run.stderr for run in (*stack.first, *stack.second))
+    values = [*APP_SECRETS.values(), *(v for k, v in stack.ops_secrets.items() if k != "alertWebhookUrl")]
+    leaked = [value for value in values if value in outputs]
+    assert not leaked, f"{len(leaked)} secret value(s) in the step output"
+    # The release's env file holds them, readable by root only.
+    env = stack.sudo(f"stat -c '%a %U' /opt/{PROJECT}/current/.env && grep -c . /opt/{PROJECT}/current/.env").split()
+    assert env[:2] == ["600", "root"], env
+    stack.report.check(f"no secret ({len(values)} values) in the output of {len(stack.first) + len(stack.second)} step runs; .env 0600 root")
+
+
 # ------------------------------------------------------------------------------------ the stack
 def test_stack_healthy_and_serving(stack: DockerHost) -> None:
     rows = [json.loads(line) for line in stack.compose("ps --all --format json").splitlines() if line.strip()]
@@ -584,3 +595,12 @@ def test_alert_check_reports_an_unhealthy_container(stack: DockerHost) -> None:
     finally:
         stack.sudo(f"docker exec {api} sh -c 'echo 1.0 >/www/version'")
     stack.report.check(f"hp-alert-check with api unhealthy: 'service api is unhealthy' (rc {res.rc})")
+    # A stopped container (`docker stop`, as an operator or an OOM-kill-less crash would leave it): measured.
+    stack.compose("stop worker")
+    try:
+        stopped = stack.root("HP_GRACE_MINUTES=0 /usr/local/sbin/hp-alert-check", timeout=120)
+        state = stack.compose("ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}' worker").strip()
+        said = [line for line in (stopped.stdout + stopped.stderr).splitlines() if "worker" in line]
+        stack.report.lines.append(f"hp-alert-check after `compose stop worker` ({state}): rc {stopped.rc}, lines naming worker: {said or 'none'}")
+    finally:
+        stack.compose("start worker")
