@@ -351,7 +351,8 @@ def test_no_secret_in_any_step_output(stack: DockerHost) -> None:
     # The release's env file holds them, readable by root only.
     env = stack.sudo(f"stat -c '%a %U' /opt/{PROJECT}/current/.env && grep -c . /opt/{PROJECT}/current/.env").split()
     assert env[:2] == ["600", "root"], env
-    stack.report.check(f"no secret ({len(values)} values) in the output of {len(stack.first) + len(stack.second)} step runs; .env 0600 root")
+    runs = len(stack.first) + len(stack.second)
+    stack.report.check(f"no secret ({len(values)} values) in the output of {runs} step runs; .env 0600 root")
 
 
 # ------------------------------------------------------------------------------------ the stack
@@ -601,6 +602,6 @@ def test_alert_check_reports_an_unhealthy_container(stack: DockerHost) -> None:
         stopped = stack.root("HP_GRACE_MINUTES=0 /usr/local/sbin/hp-alert-check", timeout=120)
         state = stack.compose("ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}' worker").strip()
         said = [line for line in (stopped.stdout + stopped.stderr).splitlines() if "worker" in line]
-        stack.report.lines.append(f"hp-alert-check after `compose stop worker` ({state}): rc {stopped.rc}, lines naming worker: {said or 'none'}")
+        stack.report.lines.append(f"hp-alert-check after `compose stop worker` ({state}): rc {stopped.rc}: {said or 'nothing'}")
     finally:
         stack.compose("start worker")
