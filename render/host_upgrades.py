@@ -10,11 +10,6 @@ from spec.docker import ALL_DOCKER_PACKAGES
 AUTO_UPGRADES = "/etc/apt/apt.conf.d/20auto-upgrades"
 UNATTENDED = "/etc/apt/apt.conf.d/52hetzner-platform-unattended-upgrades"
 NEEDRESTART = "/etc/needrestart/conf.d/50-hetzner-platform.conf"
-# Upgrading any of these restarts dockerd or containerd, and with them every container: the packages
-# of both Docker sources (a server may have switched host.docker.source).
-DOCKER_PACKAGES_BLACKLIST = ALL_DOCKER_PACKAGES
-
-
 def upgrades_files(config: StackConfig) -> list[HostFile]:
     window = config.host.reboot_window
     if window is None:
@@ -27,8 +22,10 @@ def upgrades_files(config: StackConfig) -> list[HostFile]:
                 'Unattended-Upgrade::Automatic-Reboot-WithUsers "true";',
             ]
         )
-    # Anchored: the list holds regular expressions, and docker-ce would also match docker-ce-cli.
-    blacklist = "\n".join(f'        "^{name.replace(".", "[.]")}$";' for name in DOCKER_PACKAGES_BLACKLIST)
+    # Upgrading any Docker package restarts dockerd or containerd, and with them every container: the
+    # packages of both sources (a server may have switched host.docker.source). Anchored: the list holds
+    # regular expressions, and docker-ce would also match docker-ce-cli.
+    blacklist = "\n".join(f'        "^{name.replace(".", "[.]")}$";' for name in ALL_DOCKER_PACKAGES)
     return [
         HostFile(AUTO_UPGRADES, template("20auto-upgrades")),
         HostFile(UNATTENDED, fill("52unattended-upgrades", blacklist=blacklist, reboot_settings=reboot)),
