@@ -35,7 +35,9 @@ CONFLICTS = {
 ALL_DOCKER_PACKAGES = (
     *DOCKER_CE_PACKAGES, "docker-ce-rootless-extras", *DEBIAN_ENGINE_PACKAGES, UBUNTU_COMPOSE_PACKAGE, "containerd", "runc",
 )
-# Where a downloaded compose plugin goes: the docker CLI looks here (besides /usr/libexec/docker/cli-plugins).
+# Where a downloaded compose plugin goes: one of the CLI's system plugin directories (defaultSystemPluginDirs in
+# https://github.com/docker/cli/blob/master/cli-plugins/manager/manager_unix.go; also /usr/libexec/docker/cli-plugins,
+# where the packages put theirs). tests/e2e/test_real_docker.py runs compose from here with docker.io 20.10.
 COMPOSE_PLUGIN_PATH = "/usr/local/lib/docker/cli-plugins/docker-compose"
 
 
