@@ -579,7 +579,7 @@ def test_backup_dumps_the_real_postgres_and_the_drill_restores_it(stack: DockerH
     )
 
 
-def test_alert_check_reports_an_unhealthy_container(stack: DockerHost) -> None:
+def test_alert_check_reports_an_unhealthy_and_a_stopped_container(stack: DockerHost) -> None:
     api = stack.container_ids()["api"]
     # The api's liveness check asks /version: without it the container turns unhealthy (2 s x 5 retries).
     stack.sudo(f"docker exec {api} rm /www/version")
@@ -596,12 +596,14 @@ def test_alert_check_reports_an_unhealthy_container(stack: DockerHost) -> None:
     finally:
         stack.sudo(f"docker exec {api} sh -c 'echo 1.0 >/www/version'")
     stack.report.check(f"hp-alert-check with api unhealthy: 'service api is unhealthy' (rc {res.rc})")
-    # A stopped container (`docker stop`, as an operator or an OOM-kill-less crash would leave it): measured.
+    # A stopped container: the worker's sleep ends by SIGTERM under tini, so it exits 143.
     stack.compose("stop worker")
     try:
         stopped = stack.root("HP_GRACE_MINUTES=0 /usr/local/sbin/hp-alert-check", timeout=120)
         state = stack.compose("ps --all --format '{{.Service}} {{.State}} {{.ExitCode}}' worker").strip()
-        said = [line for line in (stopped.stdout + stopped.stderr).splitlines() if "worker" in line]
-        stack.report.lines.append(f"hp-alert-check after `compose stop worker` ({state}): rc {stopped.rc}: {said or 'nothing'}")
+        output = stopped.stdout + stopped.stderr
+        assert state == "worker exited 143", state
+        assert "service worker exited with code 143" in output, f"rc {stopped.rc}\n{output}"
     finally:
         stack.compose("start worker")
+    stack.report.check(f"hp-alert-check with the worker stopped ({state}): 'service worker exited with code 143' (rc {stopped.rc})")
