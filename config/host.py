@@ -106,6 +106,7 @@ _SYSCTL_KEY_RE = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$")
 _SYSCTL_VALUE_RE = re.compile(r"^[A-Za-z0-9_ .:/-]+$")
 _SIZE_RE = re.compile(r"^[1-9][0-9]*[KMG]$")
 _DOCKER_SIZE_RE = re.compile(r"^[1-9][0-9]*[kmg]$")
+DockerSource = Literal["docker-ce", "debian"]
 _HHMM_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
 _HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
 _PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
@@ -169,11 +170,39 @@ class Fail2banConfig(ConfigModel):
         return [check_cidr(cidr) for cidr in value]
 
 
+class ComposePluginDownload(ConfigModel):
+    """Where the docker step fetches the compose v2 CLI plugin when the OS archive has none (Debian 12)."""
+
+    # https:// (e.g. a release asset of github.com/docker/compose) or file:// (a copy already on the host).
+    url: str
+    # The plugin binary's sha256; the step refuses a download that does not match.
+    sha256: str
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not re.match(r"^(https://[^\s/]+/\S+|file:///\S+)$", value):
+            raise ValueError(f"'{value}' must be an https:// or file:/// URL of the docker-compose binary")
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, value: str) -> str:
+        if not re.fullmatch(r"[0-9a-f]{64}", value):
+            raise ValueError("must be the 64 lowercase hex digits of the binary's sha256")
+        return value
+
+
 class DockerConfig(ConfigModel):
-    """Docker CE from download.docker.com with a pinned major version and a safe daemon.json."""
+    """Docker with a safe daemon.json, from Docker's repository (docker-ce, pinned major) or the OS archive (debian)."""
 
     enabled: bool = True  # false: no docker step at all (bring your own engine)
-    major: Annotated[int, Field(ge=20, le=99)] = 28
+    # docker-ce: Docker CE + compose plugin from download.docker.com. debian: the distribution's docker.io
+    # (Debian 12: 20.10, Ubuntu 24.04: 24.0/26.1) and a compose v2 plugin (see spec/docker.py).
+    source: DockerSource = "docker-ce"
+    major: Annotated[int, Field(ge=20, le=99)] = 28  # docker-ce only
+    # source debian: where the compose v2 plugin comes from when the archive has none (needed on Debian 12).
+    compose_plugin: ComposePluginDownload | None = None
     log_max_size: str = "100m"  # seed 004
     log_max_file: Annotated[int, Field(ge=1, le=100)] = 5  # seed 004
     metrics_addr: str | None = "127.0.0.1:9323"

@@ -479,6 +479,14 @@ class StackConfig(ConfigModel):
             issues.append(ConfigIssue("floatingIp.server", "several servers and none has the web role: name the server"))
         if len(self.servers) > 1 and self.network is None:
             issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
+        docker = self.host.docker
+        if docker.enabled and docker.source == "debian" and docker.compose_plugin is None:
+            debian = sorted(name for name, server in self.servers.items() if server.image == "debian-12")
+            if debian:
+                issues.append(ConfigIssue("host.docker.composePlugin", (
+                    f"source debian on Debian 12 ({', '.join(debian)}) needs the compose v2 plugin's url and sha256: "
+                    "bookworm's archive has no compose v2 package (its docker-compose is the old v1)"
+                )))
         issues += self.app.role_issues(self.served_roles())
         issues += self.app.stack_issues(self)
         return issues

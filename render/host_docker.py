@@ -1,5 +1,6 @@
-"""The docker step: Docker CE and the compose plugin from Docker's apt repository, pinned major, and
-a daemon.json with log rotation, live-restore, no userland proxy and local-only metrics."""
+"""The docker step: the engine and the compose plugin (from Docker's repository or the OS archive, see
+spec/docker.py), and a daemon.json with log rotation, live-restore, no userland proxy and local-only
+metrics."""
 
 from __future__ import annotations
 
@@ -8,12 +9,12 @@ import json
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill, template
 from render.steps import HostStep
+from spec.docker import COMPOSE_PLUGIN_PATH, docker_install
 
 DAEMON_JSON = "/etc/docker/daemon.json"
 PREFERENCES = "/etc/apt/preferences.d/docker-ce"
 SOURCES = "/etc/apt/sources.list.d/docker.sources"
 SOURCES_TEMPLATE = "docker.sources.template"
-PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io", "docker-buildx-plugin", "docker-compose-plugin")
 # "Docker Release (CE deb) <docker@docker.com>", the key behind download.docker.com/linux/{ubuntu,debian}/gpg.
 KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
 # The os-release ID and VERSION_CODENAME of each supported Hetzner image.
@@ -40,23 +41,32 @@ def sources_for(image: str) -> str:
 
 
 def docker_files(config: StackConfig, server: str) -> list[HostFile]:
-    return [
-        HostFile(DAEMON_JSON, daemon_json(config)),
-        HostFile(PREFERENCES, fill("docker-ce.pref", major=config.host.docker.major)),
-        # What the step writes on this server's image; the script fills in the running OS's values.
-        HostFile(SOURCES, sources_for(config.servers[server].image)),
-        HostFile(SOURCES_TEMPLATE, template("docker.sources"), listed=False),
-    ]
+    files = [HostFile(DAEMON_JSON, daemon_json(config))]
+    if config.host.docker.source == "docker-ce":
+        files += [
+            HostFile(PREFERENCES, fill("docker-ce.pref", major=config.host.docker.major)),
+            # What the step writes on this server's image; the script fills in the running OS's values.
+            HostFile(SOURCES, sources_for(config.servers[server].image)),
+            HostFile(SOURCES_TEMPLATE, template("docker.sources"), listed=False),
+        ]
+    return files
 
 
 def docker_step(config: StackConfig, server: str) -> HostStep:
+    install = docker_install(config, server)
+    download = install.compose_download
     return build_step(
         "docker",
         server=server,
         values={
+            "HP_DOCKER_SOURCE": install.source,
             "HP_DOCKER_MAJOR": config.host.docker.major,
-            "HP_DOCKER_PACKAGES": list(PACKAGES),
+            "HP_DOCKER_PACKAGES": list(install.packages),
+            "HP_DOCKER_CONFLICTS": list(install.conflicts),
             "HP_DOCKER_KEY_FINGERPRINT": KEY_FINGERPRINT,
+            "HP_DOCKER_COMPOSE_PATH": COMPOSE_PLUGIN_PATH,
+            "HP_DOCKER_COMPOSE_URL": download.url if download else "",
+            "HP_DOCKER_COMPOSE_SHA256": download.sha256 if download else "",
             "HP_ADMIN_USER": config.ssh.admin_user,
         },
         files=docker_files(config, server),

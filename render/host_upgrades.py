@@ -5,21 +5,11 @@ from __future__ import annotations
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill, template
 from render.steps import HostStep
+from spec.docker import ALL_DOCKER_PACKAGES
 
 AUTO_UPGRADES = "/etc/apt/apt.conf.d/20auto-upgrades"
 UNATTENDED = "/etc/apt/apt.conf.d/52hetzner-platform-unattended-upgrades"
 NEEDRESTART = "/etc/needrestart/conf.d/50-hetzner-platform.conf"
-# Upgrading any of these restarts dockerd or containerd, and with them every container.
-DOCKER_PACKAGES_BLACKLIST = (
-    "docker-ce",
-    "docker-ce-cli",
-    "docker-ce-rootless-extras",
-    "containerd.io",
-    "docker-buildx-plugin",
-    "docker-compose-plugin",
-)
-
-
 def upgrades_files(config: StackConfig) -> list[HostFile]:
     window = config.host.reboot_window
     if window is None:
@@ -32,8 +22,10 @@ def upgrades_files(config: StackConfig) -> list[HostFile]:
                 'Unattended-Upgrade::Automatic-Reboot-WithUsers "true";',
             ]
         )
-    # Anchored: the list holds regular expressions, and docker-ce would also match docker-ce-cli.
-    blacklist = "\n".join(f'        "^{name.replace(".", "[.]")}$";' for name in DOCKER_PACKAGES_BLACKLIST)
+    # Upgrading any Docker package restarts dockerd or containerd, and with them every container: the
+    # packages of both sources (a server may have switched host.docker.source). Anchored: the list holds
+    # regular expressions, and docker-ce would also match docker-ce-cli.
+    blacklist = "\n".join(f'        "^{name.replace(".", "[.]")}$";' for name in ALL_DOCKER_PACKAGES)
     return [
         HostFile(AUTO_UPGRADES, template("20auto-upgrades")),
         HostFile(UNATTENDED, fill("52unattended-upgrades", blacklist=blacklist, reboot_settings=reboot)),

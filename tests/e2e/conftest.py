@@ -147,6 +147,7 @@ def _host_factory(rootfs: Rootfs) -> Iterator[BootHost]:
         root_authorized_keys: Sequence[str] | None = None,
         boot_timeout: float = 180.0,
         allow_cloud_init_errors: bool = False,
+        docker: bool = False,
     ) -> BootedHost:
         """Boot a container provisioned by ``user_data`` (cloud-config) and wait for sshd.
 
@@ -161,6 +162,7 @@ def _host_factory(rootfs: Rootfs) -> Iterator[BootHost]:
             boot_timeout=boot_timeout,
             admin_key_path=admin_key.private_path,
             allow_cloud_init_errors=allow_cloud_init_errors,
+            docker=docker,
         )
         started.append(host)  # registered before start: a failed boot is cleaned up too
         host.start()

@@ -34,6 +34,8 @@ VOLUME_ID = 100123
 FLOATING_IP = "192.0.2.10"
 CLOUD_INIT_CACHE = Path(os.environ.get("HP_RENDER_CACHE", "/var/cache/hetzner-platform-render"))
 SUMMARY_PREFIX = "hetzner-platform step="
+# host.docker.composePlugin of the archive-Docker variants (a made-up digest: only the render tests use it).
+COMPOSE_PLUGIN = {"url": "https://github.com/docker/compose/releases/download/v2.40.3/docker-compose-linux-x86_64", "sha256": "ab" * 32}
 
 
 def require(condition: bool, reason: str) -> None:
@@ -99,6 +101,11 @@ VARIANTS: dict[str, Callable[[], StackConfig]] = {
         host={"ntp": "chrony", "rebootWindow": "03:30", "swapGb": 0, "docker": {"major": 27, "metricsAddr": None}},
     ),
     "minimal": lambda: make_config(volumes=None, floatingIp=None, network=None, host={"docker": {"enabled": False}}),
+    # Docker from the OS archive: Debian 12 with a downloaded compose plugin, Ubuntu with docker-compose-v2.
+    "debian-archive-docker": lambda: make_config(host={"docker": {"source": "debian", "composePlugin": COMPOSE_PLUGIN}}),
+    "ubuntu-archive-docker": lambda: make_config(
+        servers={"app": {"serverType": "cx33", "image": "ubuntu-24.04"}}, host={"docker": {"source": "debian"}}
+    ),
 }
 
 

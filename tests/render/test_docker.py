@@ -1,17 +1,36 @@
 """daemon.json is valid JSON with the settings that keep a small Docker host healthy; the version pin
-parses as apt preferences; the docker step (HP_SKIP=docker) installs both, idempotently."""
+parses as apt preferences; the docker step (HP_SKIP=docker) installs both, idempotently. With
+host.docker.source debian: the OS archive's packages, no Docker repository, and the compose plugin
+download that installs only a binary with the pinned sha256."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import re
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from config.errors import ConfigError
+from config.loader import validate_config
+from render.host import host_steps
 from render.host_docker import DAEMON_JSON, PREFERENCES, SOURCES, sources_for
 from render.steps import HostStep
-from tests.render.conftest import Sandbox, require_tool, run, summary
+from spec.docker import COMPOSE_PLUGIN_PATH, DOCKER_CE_PACKAGES
+from tests.render.conftest import (
+    COMPOSE_PLUGIN,
+    Sandbox,
+    SandboxResult,
+    make_config,
+    make_runtime,
+    require_tool,
+    run,
+    stack_values,
+    summary,
+)
 
 pytestmark = pytest.mark.render
 
@@ -75,7 +94,7 @@ def test_docker_step_skipped_still_installs_its_files(steps: dict[str, HostStep]
     result = sandbox.run(steps["docker"].script, runs=2, skip="docker")
     assert result.returncode == 0, result.output
     first, second = result.runs
-    assert "skipped: Docker CE repository, packages and daemon restart (HP_SKIP=docker)" in first
+    assert "skipped: Docker (docker-ce) repository, packages and daemon restart (HP_SKIP=docker)" in first
     assert summary(first)["changed"] == "2"
     assert summary(second) == {"step": "docker", "changed": "0"}
     assert sandbox.upper(DAEMON_JSON).read_text(encoding="utf-8") == files[DAEMON_JSON]
@@ -87,3 +106,112 @@ def test_unknown_skip_token_is_refused(steps: dict[str, HostStep], sandbox: Sand
     result = sandbox.run(steps["docker"].script, skip="dokcer")
     assert result.returncode == 1
     assert "unknown HP_SKIP token 'dokcer'" in result.stderr
+
+
+# --- host.docker.source: debian (the OS archive's docker.io) -------------------------------------------
+def archive_step(**host_docker: Any) -> HostStep:
+    image = host_docker.pop("image", "debian-12")
+    config = make_config(
+        servers={"app": {"serverType": "cx33", "image": image}},
+        host={"docker": {"source": "debian", **host_docker}},
+    )
+    return next(step for step in host_steps(config, "app", make_runtime(config)) if step.name == "docker")
+
+
+def bash_array(script: str, name: str) -> list[str]:
+    match = re.search(rf"^{name}=\(\n(.*?)\)$", script, re.MULTILINE | re.DOTALL)
+    assert match, f"{name} not in the script"
+    return [line.strip().strip("'") for line in match.group(1).splitlines()]
+
+
+def test_default_source_is_docker_ce(steps: dict[str, HostStep]) -> None:
+    script = steps["docker"].script
+    assert "HP_DOCKER_SOURCE='docker-ce'" in script
+    assert bash_array(script, "HP_DOCKER_PACKAGES") == list(DOCKER_CE_PACKAGES)
+    assert "docker.io" in bash_array(script, "HP_DOCKER_CONFLICTS")
+
+
+def test_debian_source_on_ubuntu_installs_the_archive_engine_and_compose_v2() -> None:
+    step = archive_step(image="ubuntu-24.04")
+    assert "HP_DOCKER_SOURCE='debian'" in step.script
+    assert bash_array(step.script, "HP_DOCKER_PACKAGES") == ["docker.io", "docker-compose-v2"]
+    assert {"docker-ce", "containerd.io", "docker-compose-plugin"} <= set(bash_array(step.script, "HP_DOCKER_CONFLICTS"))
+    # No Docker repository, key or pin: only daemon.json.
+    assert list(step.files) == [DAEMON_JSON]
+    assert "HP_DOCKER_COMPOSE_URL=''" in step.script
+
+
+def test_debian_source_on_debian_12_downloads_the_pinned_compose_plugin() -> None:
+    step = archive_step(composePlugin=COMPOSE_PLUGIN)
+    assert bash_array(step.script, "HP_DOCKER_PACKAGES") == ["docker.io"]
+    assert f"HP_DOCKER_COMPOSE_URL='{COMPOSE_PLUGIN['url']}'" in step.script
+    assert f"HP_DOCKER_COMPOSE_SHA256='{COMPOSE_PLUGIN['sha256']}'" in step.script
+    assert f"HP_DOCKER_COMPOSE_PATH='{COMPOSE_PLUGIN_PATH}'" in step.script
+    assert list(step.files) == [DAEMON_JSON]
+
+
+def test_debian_12_without_compose_plugin_is_refused() -> None:
+    values = stack_values(host={"docker": {"source": "debian"}})
+    with pytest.raises(ConfigError) as caught:
+        validate_config(values)
+    reasons = {issue.path: issue.reason for issue in caught.value.issues}
+    assert list(reasons) == ["host.docker.composePlugin"]
+    assert "no compose v2 package" in reasons["host.docker.composePlugin"]
+
+
+@pytest.mark.parametrize(
+    ("plugin", "path", "reason"),
+    [
+        ({"url": "http://example.com/docker-compose", "sha256": "ab" * 32}, "host.docker.composePlugin.url", "https:// or file:///"),
+        ({"url": "https://example.com/docker-compose", "sha256": "AB" * 32}, "host.docker.composePlugin.sha256", "64 lowercase hex"),
+    ],
+)
+def test_compose_plugin_fields_are_checked(plugin: dict[str, str], path: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        validate_config(stack_values(host={"docker": {"source": "debian", "composePlugin": plugin}}))
+    reasons = {issue.path: issue.reason for issue in caught.value.issues}
+    assert path in reasons and reason in reasons[path], reasons
+
+
+def test_archive_step_skipped_installs_only_daemon_json(sandbox: Sandbox) -> None:
+    step = archive_step(composePlugin=COMPOSE_PLUGIN)
+    result = sandbox.run(step.script, runs=2, skip="docker")
+    assert result.returncode == 0, result.output
+    first, second = result.runs
+    assert "skipped: Docker (debian) repository, packages and daemon restart (HP_SKIP=docker)" in first
+    assert summary(first)["changed"] == "1"
+    assert summary(second) == {"step": "docker", "changed": "0"}
+    assert sandbox.upper(DAEMON_JSON).read_text(encoding="utf-8") == step.files[DAEMON_JSON]
+    assert not sandbox.upper(PREFERENCES).exists()
+
+
+def compose_download(tmp_path: Path, sha256: str) -> tuple[Sandbox, SandboxResult]:
+    """Only the step's download function, twice, in a sandbox whose /usr/local is an overlay too; the
+    "plugin" is a small file served as file:///etc/hp-test/docker-compose (curl reads file:// URLs)."""
+    box = Sandbox(tmp_path / "download", overlays=("/etc", "/mnt", "/usr/local"))
+    box.seed("/etc/hp-test/docker-compose", PLUGIN_CONTENT)
+    step = archive_step(composePlugin={"url": "file:///etc/hp-test/docker-compose", "sha256": sha256})
+    script = step.script.replace("hp_run </dev/null", 'HP_TMP=$(mktemp -d); hp_docker_compose_download; hp_done')
+    assert script != step.script
+    return box, box.run(script, runs=2)
+
+
+PLUGIN_CONTENT = "#!/bin/sh\necho 'Docker Compose version v2.99.0 (test stand-in)'\n"
+
+
+def test_compose_download_installs_a_matching_plugin_once(tmp_path: Path) -> None:
+    box, result = compose_download(tmp_path, hashlib.sha256(PLUGIN_CONTENT.encode()).hexdigest())
+    assert result.returncode == 0, result.output
+    first, second = result.runs
+    assert f"changed: {COMPOSE_PLUGIN_PATH}" in first
+    assert summary(second) == {"step": "docker", "changed": "0"}
+    installed = box.upper(COMPOSE_PLUGIN_PATH)
+    assert installed.read_text(encoding="utf-8") == PLUGIN_CONTENT
+    assert oct(installed.stat().st_mode & 0o777) == "0o755"
+
+
+def test_compose_download_refuses_a_wrong_digest(tmp_path: Path) -> None:
+    box, result = compose_download(tmp_path, "0" * 64)
+    assert result.returncode != 0
+    assert f"has sha256 {hashlib.sha256(PLUGIN_CONTENT.encode()).hexdigest()}, not {'0' * 64}" in result.stderr
+    assert not box.upper(COMPOSE_PLUGIN_PATH).exists()

@@ -52,6 +52,9 @@ def test_apt_config_parses_upgrade_files(files: dict[str, str], tmp_path: Path) 
     blacklist = values["Unattended-Upgrade::Package-Blacklist[]"]
     for package in ("docker-ce", "docker-ce-cli", "containerd[.]io", "docker-compose-plugin"):
         assert f"^{package}$" in blacklist
+    # host.docker.source debian: the archive's engine is never upgraded behind the operator's back either.
+    for package in ("docker[.]io", "containerd", "runc", "docker-compose-v2"):
+        assert f"^{package}$" in blacklist
     assert values["Unattended-Upgrade::Automatic-Reboot"] == ["false"]
     assert "Unattended-Upgrade::Automatic-Reboot-Time" not in values
 

@@ -1,4 +1,4 @@
-# ---- step "docker": Docker CE + compose plugin from download.docker.com, pinned major, daemon.json --
+# ---- step "docker": the engine + compose plugin (Docker CE, or the OS archive's docker.io), daemon.json --
 HP_DOCKER_KEYRING=/etc/apt/keyrings/docker.asc
 HP_DOCKER_SOURCES=/etc/apt/sources.list.d/docker.sources
 HP_DOCKER_DAEMON_JSON=/etc/docker/daemon.json
@@ -25,15 +25,21 @@ hp_docker_sources() {
   hp_put "$HP_TMP/docker.sources" "$HP_DOCKER_SOURCES" 0644
 }
 
-hp_docker_packages() {
-  local pkg missing=() version conflicting=()
-  for pkg in docker.io docker-doc docker-compose podman-docker containerd runc; do
+# hp_docker_remove_conflicts: the other source's packages hold the same binaries and units.
+hp_docker_remove_conflicts() {
+  local pkg conflicting=()
+  for pkg in "${HP_DOCKER_CONFLICTS[@]}"; do
     if hp_installed "$pkg"; then conflicting+=("$pkg"); fi
   done
   if [ "${#conflicting[@]}" -gt 0 ]; then
     hp_apt remove -y "${conflicting[@]}" >/dev/null
-    hp_changed "removed distribution packages that conflict with Docker CE: ${conflicting[*]}"
+    hp_changed "removed packages that conflict with $HP_DOCKER_SOURCE: ${conflicting[*]}"
   fi
+}
+
+hp_docker_ce_packages() {
+  local pkg missing=() version
+  hp_docker_remove_conflicts
   for pkg in "${HP_DOCKER_PACKAGES[@]}"; do
     hp_installed "$pkg" || missing+=("$pkg")
   done
@@ -53,6 +59,45 @@ hp_docker_packages() {
     "5:$HP_DOCKER_MAJOR."*) hp_changed "Docker CE $version installed" ;;
     *) hp_die "apt installed docker-ce $version, not major $HP_DOCKER_MAJOR" ;;
   esac
+}
+
+# The distribution's engine (docker.io) and, on Ubuntu, its compose v2 package: no version pin, the
+# archive's security updates apply.
+hp_docker_archive_packages() {
+  local pkg missing=()
+  hp_docker_remove_conflicts
+  # Left over from source docker-ce: Docker's repository would offer docker-ce again.
+  hp_remove "$HP_DOCKER_SOURCES"
+  hp_remove /etc/apt/preferences.d/docker-ce
+  for pkg in "${HP_DOCKER_PACKAGES[@]}"; do
+    hp_installed "$pkg" || missing+=("$pkg")
+  done
+  if [ "${#missing[@]}" -eq 0 ]; then
+    hp_unchanged "${HP_DOCKER_PACKAGES[*]} $(dpkg-query -W -f='${Version}' docker.io)"
+    return 0
+  fi
+  hp_apt update
+  hp_apt install -y --no-install-recommends "${missing[@]}" >/dev/null
+  hp_changed "installed from the OS archive: ${missing[*]} (docker.io $(dpkg-query -W -f='${Version}' docker.io))"
+}
+
+# hp_docker_compose_download: the compose v2 plugin from HP_DOCKER_COMPOSE_URL, installed only when its
+# sha256 is HP_DOCKER_COMPOSE_SHA256 (Debian 12's archive has no compose v2 package).
+hp_docker_compose_download() {
+  local tmp="$HP_TMP/docker-compose" actual
+  [ -n "$HP_DOCKER_COMPOSE_URL" ] || return 0
+  if [ -f "$HP_DOCKER_COMPOSE_PATH" ] &&
+    [ "$(sha256sum "$HP_DOCKER_COMPOSE_PATH" | cut -d' ' -f1)" = "$HP_DOCKER_COMPOSE_SHA256" ] &&
+    [ "$(stat -c '%a %u %g' -- "$HP_DOCKER_COMPOSE_PATH")" = "755 0 0" ]; then
+    hp_unchanged "$HP_DOCKER_COMPOSE_PATH (sha256 $HP_DOCKER_COMPOSE_SHA256)"
+    return 0
+  fi
+  curl -fsSL --retry 5 --retry-delay 2 -o "$tmp" "$HP_DOCKER_COMPOSE_URL" ||
+    hp_die "could not download the compose plugin from $HP_DOCKER_COMPOSE_URL"
+  actual=$(sha256sum "$tmp" | cut -d' ' -f1)
+  [ "$actual" = "$HP_DOCKER_COMPOSE_SHA256" ] ||
+    hp_die "the compose plugin from $HP_DOCKER_COMPOSE_URL has sha256 $actual, not $HP_DOCKER_COMPOSE_SHA256"
+  hp_put "$tmp" "$HP_DOCKER_COMPOSE_PATH" 0755
 }
 
 hp_docker_daemon() {
@@ -94,20 +139,28 @@ hp_step() {
   . /etc/os-release
   case "${ID:-}" in
     ubuntu | debian) ;;
-    *) hp_die "Docker CE is installed from download.docker.com for Ubuntu and Debian only, not '${ID:-unknown}'" ;;
+    *) hp_die "Docker is installed for Ubuntu and Debian only, not '${ID:-unknown}'" ;;
   esac
   [ -n "${VERSION_CODENAME:-}" ] || hp_die "/etc/os-release has no VERSION_CODENAME"
   hp_install_file "$HP_DOCKER_DAEMON_JSON"
   daemon_changed=$HP_FILE_CHANGED
-  hp_install_file /etc/apt/preferences.d/docker-ce
+  if [ "$HP_DOCKER_SOURCE" = docker-ce ]; then
+    hp_install_file /etc/apt/preferences.d/docker-ce
+  fi
   if hp_skip docker; then
-    hp_skipped "Docker CE repository, packages and daemon restart (HP_SKIP=docker)"
+    hp_skipped "Docker ($HP_DOCKER_SOURCE) repository, packages and daemon restart (HP_SKIP=docker)"
     return 0
   fi
-  install -d -m 0755 /etc/apt/keyrings
-  hp_docker_key
-  hp_docker_sources
-  hp_docker_packages
+  if [ "$HP_DOCKER_SOURCE" = docker-ce ]; then
+    install -d -m 0755 /etc/apt/keyrings
+    hp_docker_key
+    hp_docker_sources
+    hp_docker_ce_packages
+  else
+    hp_docker_archive_packages
+  fi
+  hp_docker_compose_download
   hp_docker_daemon "$daemon_changed"
   hp_docker_group
+  docker compose version >/dev/null 2>&1 || hp_die "docker compose (the v2 CLI plugin) does not run"
 }
