@@ -100,15 +100,32 @@ def render_text(plan: Plan, out: TextIO) -> None:
         print(f"warning: {warning}", file=out)
 
 
+def report_refusal(error: Exception, source: str, err: TextIO) -> int:
+    """The last guard of the trust boundary: whatever validating or rendering a stack raised ends as exit 2
+    with the field it names (ConfigError, or a ValueError whose message starts with the field), never as a
+    traceback that looks like exit 1 ("over budget")."""
+    if isinstance(error, ConfigError):
+        print(error.render(), file=err)
+    else:
+        reason = str(error).strip() or type(error).__name__
+        print(f"1 problem(s) in {source}:\n  - {reason}", file=err)
+        print(f"(the checks should have caught this earlier: please report it; {type(error).__name__})", file=err)
+    return EXIT_INVALID
+
+
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
              project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
              compare: str | None = None, mermaid: bool = False) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
-        stack_file, config = load(path)
-    except ConfigError as error:
-        print(error.render(), file=err)
-        return EXIT_INVALID
+        return _run_plan(path, as_json, out_dir, out, err, compare=compare, mermaid=mermaid)
+    except Exception as error:  # see report_refusal
+        return report_refusal(error, str(path), err)
+
+
+def _run_plan(path: Path, as_json: bool, out_dir: str | None, out: TextIO, err: TextIO, *,
+              compare: str | None, mermaid: bool) -> int:
+    stack_file, config = load(path)
     plan = build_plan(stack_file, config)
     if out_dir:
         written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from config.errors import ConfigError, ConfigIssue
+from config.safe_yaml import YamlRefused, load_yaml_file
 
 NAMESPACE = "hetzner-platform"
 
@@ -55,9 +56,13 @@ def _replace_secure(value: Any, key: str, secret_keys: set[str]) -> Any:
 
 def read_stack_file(path: Path) -> StackFile:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml_file(path) or {}
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(str(path), "stack file not found")], str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigIssue(str(path), f"cannot be read: {exc}")], str(path)) from None
+    except YamlRefused as exc:
+        raise ConfigError([ConfigIssue(str(path), f"refused: {exc}")], str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigIssue(str(path), f"not valid YAML: {exc}")], str(path)) from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
