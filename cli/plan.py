@@ -63,7 +63,8 @@ def stack_path(stack: str | None, config_file: str | None, project_dir: Path) ->
 def load(path: Path) -> tuple[StackFile, StackConfig]:
     """Read and validate; ConfigError carries every problem."""
     stack = read_stack_file(path)
-    misplaced = misplaced_secret_issues({key.split(".")[0].split("[")[0] for key in stack.secret_keys if ":" not in key})
+    misplaced = stack.plain_secret_issues()
+    misplaced += misplaced_secret_issues({key.split(".")[0].split("[")[0] for key in stack.secret_keys if ":" not in key})
     try:
         config = validate_config(stack.values, source=str(path))
     except ConfigError as error:

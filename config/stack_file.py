@@ -18,6 +18,19 @@ from config.safe_yaml import YamlRefused, load_yaml_file
 NAMESPACE = "hetzner-platform"
 
 
+# Keys whose value must be stored encrypted (`secure:`), with the command that stores it that way.
+# Provider tokens: a plain `hcloud:token` would sit in git and, in the offline plan, reach the live API.
+SECRET_COMMANDS = {
+    "hcloud:token": "pulumi config set --secret hcloud:token",
+    "cloudflare:apiToken": "pulumi config set --secret cloudflare:apiToken",
+    f"{NAMESPACE}:sshPrivateKey": f"pulumi config set --secret {NAMESPACE}:sshPrivateKey < ~/.ssh/id_ed25519",
+}
+
+
+def app_secret_command(name: str) -> str:
+    return f"pulumi config set --secret --path '{NAMESPACE}:appSecrets.{name}' '<value>'"
+
+
 def secret_placeholder(key: str, state: str) -> str:
     return f"<secret {key}: {state}>"
 
@@ -35,6 +48,27 @@ class StackFile:
     secret_keys: set[str] = field(default_factory=set)
     # Keys of other namespaces (hcloud:token, cloudflare:apiToken), full key -> value.
     provider_values: dict[str, Any] = field(default_factory=dict)
+
+    def plain_secret_issues(self) -> list[ConfigIssue]:
+        """Secrets written in plain text: refused, with the command that stores them encrypted."""
+        issues: list[ConfigIssue] = []
+        for full_key, command in SECRET_COMMANDS.items():
+            namespace, _, key = full_key.partition(":")
+            present = key in self.values if namespace == NAMESPACE else full_key in self.provider_values
+            secret = key in self.secret_keys if namespace == NAMESPACE else full_key in self.secret_keys
+            if present and not secret:
+                field = key if namespace == NAMESPACE else full_key
+                issues.append(ConfigIssue(field, f"a secret in plain text: remove it from the file and run `{command}`"))
+        app_secrets = self.values.get("appSecrets")
+        if app_secrets is not None and "appSecrets" not in self.secret_keys:
+            names = app_secrets if isinstance(app_secrets, dict) else {"NAME": None}
+            for name in names:
+                if f"appSecrets.{name}" not in self.secret_keys:
+                    issues.append(ConfigIssue(
+                        f"appSecrets.{name}",
+                        f"a secret in plain text: remove it from the file and run `{app_secret_command(str(name))}`",
+                    ))
+        return issues
 
     @property
     def stack_name(self) -> str:
