@@ -26,6 +26,7 @@ from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
 from config.compose_file import compose_file_issues
 from config.errors import ConfigIssue
 from config.formats import check_image, check_postgres_value
+from config.paths import check_host_dir, normalise
 
 if TYPE_CHECKING:
     from config.schema import StackConfig
@@ -331,13 +332,19 @@ class ServiceConfig(ConfigModel):
     stop_grace_period: Duration | None = None
     # Read-only host paths ({host path: container path}), e.g. /proc for a monitoring agent.
     host_mounts: dict[str, str] = Field(default_factory=dict)
+    # hostMounts may reach the Docker socket, the host's root, credentials or the platform's state
+    # (config/paths.py DANGEROUS_MOUNT_PATHS) only with this set: such a container controls the host.
+    allow_dangerous_host_mounts: bool = False
     # Further compose keys for this service, limited to EXTRA_COMPOSE_KEYS (never ports or networks).
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("host_mounts")
     @classmethod
     def _host_mounts(cls, value: dict[str, str]) -> dict[str, str]:
-        return {_abs_path(host) if host != "/" else "/": _abs_path(target) for host, target in value.items()}
+        mounts = {normalise(host): _abs_path(target) for host, target in value.items()}
+        if len(mounts) != len(value):
+            raise ValueError("the same host path is listed twice (after resolving . and ..)")
+        return mounts
 
     @field_validator("extra")
     @classmethod
@@ -583,7 +590,7 @@ class AppConfig(ConfigModel):
     @field_validator("data_dir")
     @classmethod
     def _data_dir(cls, value: str | None) -> str | None:
-        return None if value is None else _abs_path(value)
+        return None if value is None else check_host_dir(value)
 
     @field_validator("migrate_command")
     @classmethod

@@ -15,6 +15,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from config.base import ConfigModel
 from config.formats import check_calendar, check_image
+from config.paths import check_host_dir, literal_prefix, normalise, system_path_problem
 
 _ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/*@+-]*$", re.ASCII)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", re.ASCII)
@@ -34,6 +35,8 @@ def _abs_path(value: str) -> str:
 # Field types that carry their check: a systemd OnCalendar expression; an absolute path (no trailing /).
 Calendar = Annotated[str, AfterValidator(check_calendar)]
 AbsPath = Annotated[str, AfterValidator(_abs_path)]
+# A host directory the platform writes into: normalised, never a system path (config/paths.py).
+HostDir = Annotated[str, AfterValidator(check_host_dir)]
 
 
 class RetentionConfig(ConfigModel):
@@ -119,7 +122,7 @@ class OffsiteConfig(ConfigModel):
 
 class BackupConfig(ConfigModel):
     enabled: bool = True
-    dir: AbsPath = "/var/backups/hetzner-platform"
+    dir: HostDir = "/var/backups/hetzner-platform"
     hourly: bool = True
     hourly_calendar: Calendar = "*-*-* *:05:00"
     daily_calendar: Calendar = "*-*-* 02:15:00"
@@ -203,10 +206,14 @@ class CleanupRule(ConfigModel):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        value = _abs_path(value)
-        if value in ("/etc", "/usr", "/bin", "/sbin", "/lib", "/boot", "/var/lib", "/var/lib/docker", "/root", "/home"):
-            raise ValueError(f"'{value}' is a system directory; name the directory that holds temporary files")
-        return value
+        # Globs only below a literal directory that is not a system path ("/*" would be every directory).
+        path = normalise(value, globs=True)
+        prefix = literal_prefix(path)
+        problem = system_path_problem(prefix) if prefix != "/" else "'/' is every directory"
+        if problem is not None:
+            resolved = f" (it resolves to {path})" if path != value.rstrip("/") else ""
+            raise ValueError(f"{problem}{resolved}; name the directory that holds temporary files")
+        return path
 
     @field_validator("pattern")
     @classmethod

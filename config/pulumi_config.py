@@ -8,9 +8,9 @@ from typing import Any
 import pulumi
 
 from config.errors import ConfigError, ConfigIssue
+from config.formats import check_webhook_url
 from config.loader import REQUIRED_SECRETS, config_keys, decode_runtime_value, misplaced_secret_issues, validate_config
 from config.schema import StackConfig
-from config.formats import check_webhook_url
 from config.stack_file import NAMESPACE, SECRET_COMMANDS, app_secret_command, is_placeholder
 
 # The alert webhook's URL reaches curl's --config on the host (render/templates/ops/hp-alert-send).

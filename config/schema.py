@@ -21,6 +21,8 @@ from config.catalogue import load_catalogue
 from config.errors import ConfigIssue
 from config.host import HostConfig
 from config.ops import OpsConfig
+from config.path_checks import path_issues
+from config.paths import check_host_dir
 
 ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
 SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
@@ -176,9 +178,7 @@ class VolumeConfig(ConfigModel):
     @field_validator("mount_point")
     @classmethod
     def _mount(cls, value: str) -> str:
-        if not re.fullmatch(r"^/[A-Za-z0-9._/-]+$", value, re.ASCII) or value.rstrip("/") in ("", "/etc", "/usr", "/var", "/boot", "/root", "/home"):
-            raise ValueError(f"'{value}' is not a usable mount point (absolute path, not a system directory)")
-        return value.rstrip("/")
+        return check_host_dir(value)
 
 
 class LbServiceConfig(ConfigModel):
@@ -493,6 +493,7 @@ class StackConfig(ConfigModel):
             issues += self._subnet_size_issues(self.network)
         if len(self.servers) > 1 and self.network is None:
             issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
+        issues += path_issues(self)
         issues += self.app.role_issues(self.served_roles())
         issues += self.app.stack_issues(self)
         return issues

@@ -33,6 +33,7 @@ from config.app import (
     service_homes,
 )
 from config.compose_file import read_user_compose
+from config.path_checks import releases_dir
 from config.schema import StackConfig
 from render import postgres, proxy, redis
 
@@ -70,7 +71,7 @@ def dump_compose(model: dict[str, Any], server: str) -> str:
 
 
 def base_dir(stack: StackConfig) -> str:
-    return f"/opt/{stack.project}"
+    return releases_dir(stack.project)
 
 
 def stored_path(stack: StackConfig, service: str, filename: str, content: str) -> str:

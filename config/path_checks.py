@@ -1,0 +1,98 @@
+"""Paths checked against each other (each one alone is checked by its field, see config/paths.py):
+backups, cleanup rules and host mounts never reach live data, two services never share a host data
+directory, and volumes of one server are not mounted inside each other."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from config.errors import ConfigIssue
+from config.paths import dangerous_mount, inside, literal_prefix, overlap
+
+if TYPE_CHECKING:
+    from config.schema import StackConfig
+
+
+def releases_dir(project: str) -> str:
+    """Where the app step keeps the releases and the 0600 secrets env file (render/compose.py base_dir)."""
+    return f"/opt/{project}"
+
+
+def path_issues(stack: StackConfig) -> list[ConfigIssue]:
+    issues = _volume_nesting(stack) + _shared_data_dirs(stack) + _host_mounts(stack)
+    ops = stack.ops
+    data_dir = stack.app.resolved_data_dir(stack.project)
+    live = {"app.dataDir": data_dir, "the releases directory": releases_dir(stack.project)}
+    if ops.enabled and ops.backup.enabled:
+        backup = ops.backup.dir
+        for label, path in live.items():
+            if overlap(backup, path):
+                issues.append(ConfigIssue("ops.backup.dir", f"{backup} overlaps {label} ({path}): keep backups apart from live data"))
+        for name, volume in stack.volumes.items():
+            if inside(volume.mount_point, backup):
+                issues.append(ConfigIssue("ops.backup.dir", f"{backup} contains the mount point of volume '{name}'"))
+        live["ops.backup.dir"] = backup
+    if ops.enabled and ops.cleanup.enabled:
+        for index, rule in enumerate(ops.cleanup.rules):
+            prefix = literal_prefix(rule.path)
+            field = f"ops.cleanup.rules[{index}].path"
+            for label, path in live.items():
+                if overlap(prefix, path):
+                    issues.append(ConfigIssue(field, f"{rule.path} reaches {label} ({path}): cleanup would delete live data"))
+            for name, volume in stack.volumes.items():
+                if inside(volume.mount_point, prefix):
+                    issues.append(ConfigIssue(field, f"{rule.path} covers the whole volume '{name}' ({volume.mount_point})"))
+    return issues
+
+
+def _volume_nesting(stack: StackConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    names = list(stack.volumes)
+    for index, name in enumerate(names):
+        for other in names[:index]:
+            first, second = stack.volumes[other], stack.volumes[name]
+            same_server = stack.volume_server(other) == stack.volume_server(name)
+            if same_server and first.mount_point != second.mount_point and overlap(first.mount_point, second.mount_point):
+                issues.append(ConfigIssue(
+                    f"volumes.{name}.mountPoint", f"{second.mount_point} and volume '{other}' ({first.mount_point}) are nested"
+                ))
+    return issues
+
+
+def _shared_data_dirs(stack: StackConfig) -> list[ConfigIssue]:
+    """Each app volume is the host directory <app.dataDir>/<name>. Services may share one on purpose
+    (uploaded media), but a database's directory belongs to its server alone: a second container writing
+    PGDATA or Redis's files corrupts them."""
+    issues: list[ConfigIssue] = []
+    users: dict[str, list[str]] = {}
+    for service_name, service in stack.app.services.items():
+        for volume in service.volumes:
+            users.setdefault(volume, []).append(service_name)
+    for volume, names in users.items():
+        engines = [name for name in names if stack.app.services[name].kind in ("postgres", "redis")]
+        if engines and len(names) > 1:
+            for name in names:
+                if name != engines[0]:
+                    issues.append(ConfigIssue(
+                        f"app.services.{name}.volumes.{volume}",
+                        f"the host directory {stack.app.resolved_data_dir(stack.project)}/{volume} holds the data of "
+                        f"'{engines[0]}' ({stack.app.services[engines[0]].kind}); no other container may mount it",
+                    ))
+    return issues
+
+
+def _host_mounts(stack: StackConfig) -> list[ConfigIssue]:
+    issues: list[ConfigIssue] = []
+    extra = [releases_dir(stack.project), stack.ops.backup.dir]
+    for name, service in stack.app.services.items():
+        if service.allow_dangerous_host_mounts:
+            continue
+        for host in service.host_mounts:
+            reached = dangerous_mount(host) or next((path for path in extra if overlap(host, path)), None)
+            if reached is not None:
+                issues.append(ConfigIssue(
+                    f"app.services.{name}.hostMounts.{host}",
+                    f"reaches {reached}: a container with it controls the host or reads its secrets; set "
+                    f"app.services.{name}.allowDangerousHostMounts: true if that is really intended",
+                ))
+    return issues
