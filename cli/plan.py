@@ -15,6 +15,7 @@ from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
 from config.stack_file import StackFile, read_stack_file
+from spec.checks import spec_issues
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
 
@@ -69,8 +70,9 @@ def load(path: Path) -> tuple[StackFile, StackConfig]:
         config = validate_config(stack.values, source=str(path))
     except ConfigError as error:
         raise ConfigError(misplaced + error.issues, error.source) from None
-    if misplaced:
-        raise ConfigError(misplaced, str(path))
+    issues = misplaced + spec_issues(config)
+    if issues:
+        raise ConfigError(issues, str(path))
     return stack, config
 
 

@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
-from config.compose_file import compose_file_issues
+from config.compose_file import closest, compose_file_issues
 from config.errors import ConfigIssue
 from config.formats import check_image, check_postgres_value
 from config.paths import check_host_dir, normalise
@@ -315,6 +315,8 @@ class ServiceConfig(ConfigModel):
     # Names of secrets passed as environment variables (values from appSecrets.<NAME>).
     secret_env: list[str] = Field(default_factory=list)
     expose: ExposeConfig | None = None
+    # Its `ports` may be a load balancer destination (spec/ports.py); without it only the proxy may be.
+    public: bool = False
     # Reachable only from ssh.adminCidrs through the proxy (e.g. Flower).
     admin_only: bool = False
     # Container ports other servers of the stack connect to (over the private network).
@@ -641,7 +643,9 @@ class AppConfig(ConfigModel):
                 if target == name:
                     issues.append(ConfigIssue(f"{path}.dependsOn.{target}", "a service cannot depend on itself"))
                 elif target not in self.services:
-                    issues.append(ConfigIssue(f"{path}.dependsOn.{target}", f"no service named '{target}'"))
+                    issues.append(ConfigIssue(
+                        f"{path}.dependsOn.{target}", f"no service named '{target}'{closest(target, set(self.services))}"
+                    ))
                 elif condition == "healthy" and self.services[target].default_healthcheck() is None:
                     issues.append(ConfigIssue(
                         f"{path}.dependsOn.{target}", f"condition healthy needs a healthcheck on '{target}' (add one)"
@@ -672,7 +676,9 @@ class AppConfig(ConfigModel):
             if migrate_in is None:
                 issues.append(ConfigIssue("app.migrateService", "migrateCommand needs a service to run in: set migrateService"))
             elif migrate_in not in self.services:
-                issues.append(ConfigIssue("app.migrateService", f"no service named '{migrate_in}'"))
+                issues.append(ConfigIssue(
+                    "app.migrateService", f"no service named '{migrate_in}'{closest(migrate_in, set(self.services))}"
+                ))
         elif self.migrate_service is not None:
             issues.append(ConfigIssue("app.migrateService", "set migrateCommand too (the command to run)"))
         if self.exposed() and self.acme_email is None and self.proxy.acme:
@@ -720,7 +726,9 @@ class AppConfig(ConfigModel):
         for name, service in self.services.items():
             path = f"app.services.{name}"
             if service.server is not None and service.server not in stack.servers:
-                issues.append(ConfigIssue(f"{path}.server", f"no server named '{service.server}'"))
+                issues.append(ConfigIssue(
+                    f"{path}.server", f"no server named '{service.server}'{closest(service.server, set(stack.servers))}"
+                ))
                 continue
             candidates = _candidate_servers(stack, service)
             if service.stateful and service.server is None and len(candidates) > 1:

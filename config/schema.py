@@ -18,11 +18,13 @@ from pydantic import Field, field_validator, model_validator
 from config.app import AppConfig
 from config.base import DNS_LABEL_RE, MAX_EUR, USER_NAME_RE, ConfigModel, Port, Role, check_cidr
 from config.catalogue import load_catalogue
+from config.compose_file import closest
 from config.errors import ConfigIssue
 from config.host import HostConfig
 from config.ops import OpsConfig
 from config.path_checks import path_issues
 from config.paths import check_host_dir
+from config.references import reference_issues
 
 ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
 SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
@@ -429,6 +431,15 @@ class StackConfig(ConfigModel):
                 raise ValueError(f"server name '{name}' must be 2-32 lowercase letters, digits or '-'")
         return value
 
+    @field_validator("volumes")
+    @classmethod
+    def _volume_names(cls, value: dict[str, VolumeConfig]) -> dict[str, VolumeConfig]:
+        # The name becomes the Hetzner volume name <project>-<environment>-<name>.
+        for name in value:
+            if not _NAME_RE.fullmatch(name):
+                raise ValueError(f"volume name '{name}' must be 2-32 lowercase letters, digits or '-'")
+        return value
+
     @model_validator(mode="after")
     def _cross_checks(self) -> StackConfig:
         issues = self.cross_field_issues()
@@ -452,7 +463,8 @@ class StackConfig(ConfigModel):
                 )))
         for name, volume in self.volumes.items():
             if volume.server is not None and volume.server not in self.servers:
-                issues.append(ConfigIssue(f"volumes.{name}.server", f"no server named '{volume.server}'"))
+                suggestion = closest(volume.server, set(self.servers))
+                issues.append(ConfigIssue(f"volumes.{name}.server", f"no server named '{volume.server}'{suggestion}"))
         seen_mounts: dict[tuple[str, str], str] = {}
         for name, volume in self.volumes.items():
             key = (self.volume_server(name), volume.mount_point)
@@ -486,7 +498,8 @@ class StackConfig(ConfigModel):
                     "default), or HTTP on a port of your own that answers 2xx"
                 )))
         if self.floating_ip is not None and self.floating_ip.server is not None and self.floating_ip.server not in self.servers:
-            issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'"))
+            suggestion = closest(self.floating_ip.server, set(self.servers))
+            issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'{suggestion}"))
         if self.floating_ip is not None and self.floating_ip.server is None and len(self.servers) > 1 and not self.servers_with_role("web"):
             issues.append(ConfigIssue("floatingIp.server", "several servers and none has the web role: name the server"))
         if self.network is not None:
@@ -494,6 +507,7 @@ class StackConfig(ConfigModel):
         if len(self.servers) > 1 and self.network is None:
             issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
         issues += path_issues(self)
+        issues += reference_issues(self)
         issues += self.app.role_issues(self.served_roles())
         issues += self.app.stack_issues(self)
         return issues

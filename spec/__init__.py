@@ -1,0 +1,1 @@
+"""Pure resolution of a validated config into what it means on the servers (ports, ...): no Pulumi."""
