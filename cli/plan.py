@@ -16,6 +16,7 @@ from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
 from config.stack_file import StackFile, read_stack_file
 from spec.checks import spec_issues
+from spec.warnings import config_warnings
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
 
@@ -27,6 +28,10 @@ class Plan:
     spec: PlatformSpec
     evaluation: Evaluation
     cost: Any  # cost.api.PlanCost
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*config_warnings(self.config), *self.cost.warnings]
 
     def exit_code(self) -> int:
         return int(self.cost.exit_code())
@@ -46,7 +51,7 @@ class Plan:
             "cost": self.cost.cost_json(),
             "capacity": self.cost.capacity_json(),
             "secrets": self.evaluation.secret_notes,
-            "warnings": list(self.cost.warnings),
+            "warnings": self.warnings,
             "exit_code": self.exit_code(),
         }
 
@@ -99,7 +104,7 @@ def render_text(plan: Plan, out: TextIO) -> None:
             print(f"  {key}: {note}", file=out)
     print("", file=out)
     print(plan.cost.render_text(), file=out)
-    for warning in plan.cost.warnings:
+    for warning in plan.warnings:
         print(f"warning: {warning}", file=out)
 
 

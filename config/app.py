@@ -47,6 +47,27 @@ _REDIS_SETTING_RE = re.compile(r"^[a-z][a-z0-9-]*$", re.ASCII)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
 # `${NAME}` in an environment value refers to a secret; compose interpolates it from the env file.
 SECRET_REF_RE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}", re.ASCII)
+# Environment names that hold a secret ("DB_PASSWORD", "STRIPE_API_KEY"); *_FILE/_PATH name a file.
+_SECRET_NAME_RE = re.compile(
+    r"(^|_)(PASSWORD|PASSWD|PASS|SECRET|TOKEN|APIKEY|CREDENTIALS?)(_|$)|(^|_)(API|PRIVATE|ACCESS|SECRET|MASTER)_KEY(_|$)",
+    re.ASCII,
+)
+_NOT_SECRET_SUFFIXES = ("_FILE", "_PATH", "_DIR", "_URL_PATH", "_LENGTH", "_EXPIRY", "_TTL", "_ENABLED")
+# scheme://user:password@host with a literal password (a `${NAME}` reference is fine).
+_URL_PASSWORD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/:@\s]*:(?P<password>[^@\s]+)@", re.ASCII)
+
+
+def plain_secret_problem(key: str, value: str | int | float | bool) -> str | None:
+    """Why a plain environment value looks like a secret (it would sit in the 0644 compose file), or None."""
+    if not isinstance(value, str) or not value or SECRET_REF_RE.fullmatch(value.strip()):
+        return None
+    hint = "secrets go in secretEnv (values from appSecrets.<NAME>) and are referred to as ${NAME}"
+    if _SECRET_NAME_RE.search(key.upper()) and not key.upper().endswith(_NOT_SECRET_SUFFIXES) and "${" not in value:
+        return f"{key} looks like a secret written in plain text: {hint}"
+    match = _URL_PASSWORD_RE.match(value)
+    if match is not None and not SECRET_REF_RE.fullmatch(match.group("password")):
+        return f"the URL holds a password in plain text: {hint}, e.g. postgresql://user:${{DB_PASSWORD}}@db/app"
+    return None
 
 ProxyKind = Literal["traefik", "nginx"]
 # Names the renderer uses for its own compose services.
@@ -651,6 +672,9 @@ class AppConfig(ConfigModel):
                         f"{path}.dependsOn.{target}", f"condition healthy needs a healthcheck on '{target}' (add one)"
                     ))
             for key, value in service.environment.items():
+                problem = plain_secret_problem(key, value)
+                if problem is not None:
+                    issues.append(ConfigIssue(f"{path}.environment.{key}", problem))
                 if isinstance(value, str):
                     for ref in SECRET_REF_RE.findall(value):
                         if ref not in declared:

@@ -13,7 +13,7 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from config.app import AppConfig
 from config.base import DNS_LABEL_RE, MAX_EUR, USER_NAME_RE, ConfigModel, Port, Role, check_cidr
@@ -25,14 +25,22 @@ from config.ops import OpsConfig
 from config.path_checks import path_issues
 from config.paths import check_host_dir
 from config.references import reference_issues
+from config.ssh_keys import check_public_key
 
 ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
 SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", re.ASCII)
-_SSH_KEY_RE = re.compile(
-    r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/=]+( .*)?$", re.ASCII
-)
+# Accounts Debian 12 and Ubuntu 24.04 cloud images already have (base-passwd, systemd, packages of
+# the images and of the base step): never the admin user.
+SYSTEM_ACCOUNTS = frozenset({
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "gnats", "nobody", "_apt", "systemd-network", "systemd-resolve", "systemd-timesync",
+    "systemd-coredump", "messagebus", "sshd", "syslog", "uuidd", "tcpdump", "tss", "landscape", "pollinate",
+    "polkitd", "fwupd-refresh", "usbmux", "dnsmasq", "_chrony", "chrony", "ubuntu", "debian", "admin", "docker",
+    "postgres", "redis", "nginx", "ntp", "lxd", "dhcpcd", "_rpc", "statd", "sssd", "ftp", "operator", "halt",
+    "shutdown", "adm", "sudo", "staff", "users",
+})
 RESERVED_PORTS = {80: "HTTP", 443: "HTTPS"}
 # Private addresses (index into the subnet's host addresses): the load balancer .5, servers .10, .11, ...
 PRIVATE_IP_LB_INDEX = 4
@@ -58,12 +66,13 @@ def check_domain(value: str) -> str:
 
 
 Cidr = Annotated[str, Field(min_length=1)]
+PublicKey = Annotated[str, AfterValidator(check_public_key)]
 
 
 class SshConfig(ConfigModel):
     admin_user: str = "deploy"
     port: Port = 22
-    public_keys: list[str] = Field(min_length=1)
+    public_keys: list[PublicKey] = Field(min_length=1)
     admin_cidrs: list[Cidr] = Field(min_length=1)
     # Set true only for the run that moves ssh.port/adminUser, after sshd already answers on the new
     # values (see the access guard's message and the README).
@@ -74,6 +83,11 @@ class SshConfig(ConfigModel):
     def _user(cls, value: str) -> str:
         if not USER_NAME_RE.fullmatch(value) or value == "root":
             raise ValueError(f"'{value}' is not a valid admin user name (lowercase letters, digits, _ and -; not root)")
+        if value in SYSTEM_ACCOUNTS:
+            raise ValueError(
+                f"'{value}' is a system account of Debian/Ubuntu images: cloud-init would hand it a login shell, keys and "
+                "sudo; pick a name of its own such as deploy"
+            )
         return value
 
     @field_validator("port")
@@ -82,14 +96,6 @@ class SshConfig(ConfigModel):
         if value in RESERVED_PORTS:
             raise ValueError(f"port {value} is reserved for {RESERVED_PORTS[value]} on the proxy; pick another SSH port")
         return value
-
-    @field_validator("public_keys")
-    @classmethod
-    def _keys(cls, value: list[str]) -> list[str]:
-        for index, key in enumerate(value):
-            if not _SSH_KEY_RE.fullmatch(key.strip()):
-                raise ValueError(f"key [{index}] is not an OpenSSH public key line (e.g. 'ssh-ed25519 AAAA... user@host')")
-        return [key.strip() for key in value]
 
     @field_validator("admin_cidrs")
     @classmethod
