@@ -70,8 +70,8 @@ BAD_INPUTS: list[tuple[str, str, list[tuple[str, Any]], str]] = [
     ("swap larger than the disk", PROD, [("host.swapGb", 64)], "host.swapGb"),
     ("subnet too small for the servers", PROD, [("network.subnet", "10.0.1.0/29")], "network.subnet"),
     # uniqueness and references
-    ("slug collision a-b / a.b", PROD, [("dns.records", [{"name": "@"}, {"name": "www"}, {"name": "api"}, {"name": "a-b"}, {"name": "a.b"}])],
-     "dns.records[4].name"),
+    ("slug collision a-b / a.b", PROD,
+     [("dns.records", [{"name": "@"}, {"name": "www"}, {"name": "api"}, {"name": "a-b"}, {"name": "a.b"}])], "dns.records[4].name"),
     ("services a-b and a_b", PROD, [("app.services.a-b", TINY), ("app.services.a_b", TINY)], "app.services.a_b"),
     ("same SSH key twice", PROD, [("ssh.publicKeys", [f"{KEY} one", f"{KEY} two"])], "ssh.publicKeys[1]"),
     ("misspelled backup service", PROD, [("ops.backup.postgres.service", "postgress")], "ops.backup.postgres.service"),
