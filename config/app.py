@@ -31,9 +31,9 @@ from config.paths import check_host_dir, normalise
 if TYPE_CHECKING:
     from config.schema import StackConfig
 
-_MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgG])?[bB]?$", re.ASCII)
+_MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgG])?[bB]?$", re.ASCII)
 _UNIT_MB = {"k": 1 / 1024, "m": 1, "g": 1024, None: 1 / (1024 * 1024)}
-_REDIS_MEMORY_RE = re.compile(r"^(\d+)\s*(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE | re.ASCII)
+_REDIS_MEMORY_RE = re.compile(r"^(\d+) ?(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE | re.ASCII)
 _REDIS_UNITS = {"b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
 _PG_SIZE_RE = re.compile(r"^\d+(kB|MB|GB|TB)$", re.ASCII)
 _DURATION_RE = re.compile(r"^(\d+(ms|us|s|m|h))+$", re.ASCII)
@@ -87,7 +87,7 @@ REDIS_PORT = 6379
 
 def memory_mb(value: str) -> float:
     """Compose-style memory ("1.5G", "512M", "256m") in MiB."""
-    match = _MEMORY_RE.fullmatch(value.strip())
+    match = _MEMORY_RE.fullmatch(value)
     if not match:
         raise ValueError(f"'{value}' is not a memory size such as 512M or 1.5G")
     number, unit = match.groups()
@@ -96,7 +96,7 @@ def memory_mb(value: str) -> float:
 
 def redis_memory_bytes(value: str) -> int:
     """Redis memory notation ("512mb", "8gb", "1000000") in bytes; k/m/g are powers of 1000 as in redis."""
-    match = _REDIS_MEMORY_RE.fullmatch(value.strip())
+    match = _REDIS_MEMORY_RE.fullmatch(value)
     if not match:
         raise ValueError(f"'{value}' is not a redis memory size such as 512mb or 8gb")
     number, unit = match.groups()

@@ -64,6 +64,9 @@ def _calendar_component(text: str, unit: str) -> None:
         step = match.group("step")
         if step is not None and int(step) == 0:
             raise ValueError(f"repetition /{step} must be at least 1")
+        # systemd refuses a repetition whose first step already leaves the range ("12/12" hours).
+        if step is not None and int(match.group("a")) + int(step) > high:
+            raise ValueError(f"repetition {item} steps past {high}")
 
 
 def _weekdays(text: str) -> None:

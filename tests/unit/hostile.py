@@ -48,14 +48,22 @@ def set_path(config: dict[str, Any], path: str, value: Any) -> None:
     if len(parts) == 1:
         config[first] = value
         return
-    node = config.setdefault(first, {})
-    for part in parts[1:-1]:
+    if not isinstance(config.get(first), dict | list):
+        config[first] = [] if isinstance(parts[1], int) else {}
+    node = config[first]
+    for part, following in zip(parts[1:-1], parts[2:], strict=True):
+        empty: Any = [] if isinstance(following, int) else {}
         if isinstance(part, int):
-            node = node[part]
-        else:
-            if not isinstance(node.get(part), dict | list):
-                node[part] = {}
-            node = node[part]
+            while len(node) <= part:
+                node.append(empty)
+            if not isinstance(node[part], dict | list):
+                node[part] = empty
+        elif not isinstance(node.get(part), dict | list):
+            node[part] = empty
+        node = node[part]
+    if isinstance(parts[-1], int):
+        while len(node) <= parts[-1]:
+            node.append(None)
     node[parts[-1]] = value
 
 
