@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import io
+import itertools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,7 +52,7 @@ def set_path(config: dict[str, Any], path: str, value: Any) -> None:
     if not isinstance(config.get(first), dict | list):
         config[first] = [] if isinstance(parts[1], int) else {}
     node = config[first]
-    for part, following in zip(parts[1:-1], parts[2:], strict=True):
+    for part, following in itertools.pairwise(parts[1:]):
         empty: Any = [] if isinstance(following, int) else {}
         if isinstance(part, int):
             while len(node) <= part:
