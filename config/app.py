@@ -25,7 +25,7 @@ from pydantic import Field, field_validator, model_validator
 from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
 from config.compose_file import closest, compose_file_issues
 from config.errors import ConfigIssue
-from config.formats import check_image, check_postgres_value
+from config.formats import MAX_DNS_NAME, check_dns_length, check_image, check_postgres_value
 from config.paths import check_host_dir, normalise
 
 if TYPE_CHECKING:
@@ -201,7 +201,7 @@ class ExposeConfig(ConfigModel):
         value = value.lower().rstrip(".")
         if value != "@" and not all(DNS_LABEL_RE.fullmatch(label) for label in value.split(".")):
             raise ValueError(f"'{value}' is not a host: use '@', a subdomain such as 'api' or a full name")
-        return value
+        return check_dns_length(value)
 
     @field_validator("path")
     @classmethod
@@ -298,8 +298,9 @@ class RedisTuning(ConfigModel):
                 raise ValueError(f"'{key}' is not a redis.conf directive name")
             if key in ("requirepass", "masterauth"):
                 raise ValueError(f"'{key}' would put a secret in redis.conf: use passwordSecret")
-            if "\n" in str(setting):
-                raise ValueError(f"the value of '{key}' must be one line")
+            # redis.conf splits a line into words with quotes and backslash escapes of its own.
+            if re.search(r"[\x00-\x1f\x7f\"'\\]", str(setting)):
+                raise ValueError(f"the value of '{key}' must be one line without quotes, backslashes or control characters")
         return value
 
 
@@ -608,7 +609,7 @@ class AppConfig(ConfigModel):
         labels = value.split(".")
         if len(labels) < 2 or not all(DNS_LABEL_RE.fullmatch(label) for label in labels):
             raise ValueError(f"'{value}' is not a domain name")
-        return value
+        return check_dns_length(value)
 
     @field_validator("data_dir")
     @classmethod
@@ -787,6 +788,9 @@ class AppConfig(ConfigModel):
                 assert service.expose is not None
                 record = dns_record_for(stack, service.expose.host)
                 fqdn = service_fqdn(stack, service.expose.host)
+                if len(fqdn) > MAX_DNS_NAME:
+                    issues.append(ConfigIssue(f"app.services.{name}.expose.host", f"{fqdn} is longer than {MAX_DNS_NAME} characters"))
+                    continue
                 if record is None:
                     issues.append(ConfigIssue(
                         f"app.services.{name}.expose.host",

@@ -225,7 +225,7 @@ class HealthCheckConfig(ConfigModel):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not value.startswith("/") or " " in value:
+        if not re.fullmatch(r"/[\x21-\x7e]*", value, re.ASCII) or '"' in value or "\\" in value:
             raise ValueError(f"'{value}' must be an absolute URL path such as /health")
         return value
 
