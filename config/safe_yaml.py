@@ -22,7 +22,12 @@ MAX_DEPTH = 64
 
 
 class YamlRefused(ValueError):
-    """The document is valid YAML but not one the platform reads (duplicate key, alias bomb, too big)."""
+    """The document is valid YAML but not one the platform reads (duplicate key, alias bomb, too big).
+    `path` is the dotted key path where it was found ("" for the whole document)."""
+
+    def __init__(self, reason: str, path: str = "") -> None:
+        super().__init__(reason)
+        self.path = path
 
 
 def _where(node: Node) -> str:
@@ -30,56 +35,54 @@ def _where(node: Node) -> str:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    def construct_mapping(self, node: Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, MappingNode):
-            seen: dict[Any, Node] = {}
-            for key_node, _ in node.value:
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    continue
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    earlier = seen.get(key)
-                except TypeError:  # an unhashable key: PyYAML reports it below
-                    continue
-                if earlier is not None:
-                    raise YamlRefused(
-                        f"key {key!r} appears twice in one mapping ({_where(earlier)} and {_where(key_node)}); "
-                        "YAML would silently keep only the last one"
-                    )
-                seen[key] = key_node
-        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
-
     def get_single_data(self) -> Any:
         node = self.get_single_node()
         if node is None:
             return None
-        _expanded_size(node, {}, set(), 0)
+        _expanded_size(node, {}, set(), 0, "")
         return self.construct_document(node)
 
 
-def _expanded_size(node: Node, sizes: dict[int, int], open_nodes: set[int], depth: int) -> int:
-    """Nodes after alias expansion (shared nodes counted once per use), refusing cycles and deep nesting."""
+def _children(node: Node, path: str) -> list[tuple[Node, str]]:
+    """A node's children with their key paths; refuses a scalar key written twice in one mapping."""
+    if isinstance(node, SequenceNode):
+        return [(child, f"{path}[{index}]") for index, child in enumerate(node.value)]
+    if not isinstance(node, MappingNode):
+        assert isinstance(node, ScalarNode)
+        return []
+    children: list[tuple[Node, str]] = []
+    seen: dict[str, Node] = {}
+    for key_node, value_node in node.value:
+        name = key_node.value if isinstance(key_node, ScalarNode) else "?"
+        child_path = f"{path}.{name}" if path else name
+        if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+            if name in seen:
+                raise YamlRefused(
+                    f"written twice ({_where(seen[name])} and {_where(key_node)}); YAML would silently keep only the last one",
+                    child_path,
+                )
+            seen[name] = key_node
+        children += [(key_node, child_path), (value_node, child_path)]
+    return children
+
+
+def _expanded_size(node: Node, sizes: dict[int, int], open_nodes: set[int], depth: int, path: str) -> int:
+    """Nodes after alias expansion (shared nodes counted once per use), refusing duplicate keys, cycles and
+    deep nesting."""
     key = id(node)
     if key in sizes:
         return sizes[key]
     if key in open_nodes:
-        raise YamlRefused(f"an alias refers to the node that contains it ({_where(node)})")
+        raise YamlRefused(f"an alias refers to the node that contains it ({_where(node)})", path)
     if depth > MAX_DEPTH:
-        raise YamlRefused(f"nesting deeper than {MAX_DEPTH} levels ({_where(node)})")
+        raise YamlRefused(f"nesting deeper than {MAX_DEPTH} levels ({_where(node)})", path)
     open_nodes.add(key)
     total = 1
-    if isinstance(node, SequenceNode):
-        children: list[Node] = list(node.value)
-    elif isinstance(node, MappingNode):
-        children = [part for pair in node.value for part in pair]
-    else:
-        assert isinstance(node, ScalarNode)
-        children = []
-    for child in children:
-        total += _expanded_size(child, sizes, open_nodes, depth + 1)
+    for child, child_path in _children(node, path):
+        total += _expanded_size(child, sizes, open_nodes, depth + 1, child_path)
         if total > MAX_NODES:
             raise YamlRefused(
-                f"the document expands to more than {MAX_NODES} nodes (aliases repeat nodes; {_where(node)})"
+                f"the document expands to more than {MAX_NODES} nodes (aliases repeat nodes; {_where(node)})", path
             )
     open_nodes.discard(key)
     sizes[key] = total

@@ -96,7 +96,8 @@ def read_stack_file(path: Path) -> StackFile:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigIssue(str(path), f"cannot be read: {exc}")], str(path)) from None
     except YamlRefused as exc:
-        raise ConfigError([ConfigIssue(str(path), f"refused: {exc}")], str(path)) from None
+        field = exc.path.removeprefix("config.").removeprefix(f"{NAMESPACE}:") or str(path)
+        raise ConfigError([ConfigIssue(field, f"refused: {exc}")], str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigIssue(str(path), f"not valid YAML: {exc}")], str(path)) from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):

@@ -114,16 +114,17 @@ ALIAS_BOMB = "config:\n  hetzner-platform:app:\n    a: &a [" + ",".join(["x"] * 
 )
 
 
-@pytest.mark.parametrize(("name", "text", "fragment"), [
-    ("duplicate key", DUPLICATE_BUDGET, "appears twice"),
-    ("nested duplicate key", "config:\n  hetzner-platform:ssh:\n    port: 22\n    port: 2222\n", "appears twice"),
-    ("alias bomb", ALIAS_BOMB, "expands to more than"),
-    ("recursive alias", "config:\n  hetzner-platform:app: &x\n    - *x\n", "refers to the node that contains it"),
-    ("deep nesting", "config:\n  hetzner-platform:app: " + "[" * 3000 + "]" * 3000 + "\n", "nesting deeper"),
+@pytest.mark.parametrize(("name", "text", "field", "fragment"), [
+    ("duplicate key", DUPLICATE_BUDGET, "budget", "written twice"),
+    ("nested duplicate key", "config:\n  hetzner-platform:ssh:\n    port: 22\n    port: 2222\n", "ssh.port", "written twice"),
+    ("alias bomb", ALIAS_BOMB, "app.f", "expands to more than"),
+    ("recursive alias", "config:\n  hetzner-platform:app: &x\n    - *x\n", "app[0]", "refers to the node that contains it"),
+    ("deep nesting", "config:\n  hetzner-platform:app: " + "[" * 3000 + "]" * 3000 + "\n", None, "nesting deeper"),
 ])
-def test_yaml_loader_refuses(tmp_path: Path, name: str, text: str, fragment: str) -> None:
+def test_yaml_loader_refuses(tmp_path: Path, name: str, text: str, field: str | None, fragment: str) -> None:
     run = run_stack(tmp_path, raw=text)
     assert run.code == 2 and fragment in run.stderr, f"{name}: {run.code} {run.stderr}"
+    assert field is None or field in run.issue_paths(), run.stderr
     assert "Traceback" not in run.stderr
 
 
@@ -184,3 +185,23 @@ def test_ssh_key_check_agrees_with_ssh_keygen(tmp_path: Path) -> None:
         except ValueError:
             ours = False
         assert ours == (keygen.returncode == 0), (line, keygen.stderr)
+
+
+# --- the same checks under `pulumi up` (the program itself, against Pulumi's mocks) ----------------------
+@pytest.mark.parametrize(("change", "fragment"), [
+    (("loadBalancer.services", [{"listenPort": 8022, "destinationPort": 2222}]), "loadBalancer.services[0].destinationPort: 2222 is sshd"),
+    (("!hcloud:token", "plain-token-value"), "hcloud:token: a secret in plain text"),
+])
+def test_pulumi_program_refuses_what_the_plan_refuses(tmp_path: Path, change: tuple[str, Any], fragment: str) -> None:
+    """The port table and plain provider tokens are also checked by components.program.run, before any
+    resource: `pulumi up` without the offline plan gets the same refusal."""
+    import pulumi
+
+    from cli.evaluate import evaluate
+    from config.stack_file import read_stack_file
+
+    path = tmp_path / "Pulumi.case.yaml"
+    path.write_text(yaml.safe_dump(mutated(PROD, [change])), encoding="utf-8")
+    with pytest.raises(pulumi.RunError) as refused:
+        evaluate(read_stack_file(path), enforce_budget=True)
+    assert fragment in str(refused.value)
