@@ -373,9 +373,17 @@ class BudgetConfig(ConfigModel):
 
 
 class ExtraCostLine(ConfigModel):
-    item: str
+    # Printed in the plan and in the pull-request cost table: one line, no table separator.
+    item: Annotated[str, Field(min_length=1, max_length=120)]
     monthly_eur: Annotated[float, Field(ge=0, le=MAX_EUR)]
-    note: str | None = None
+    note: Annotated[str, Field(max_length=300)] | None = None
+
+    @field_validator("item", "note")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and re.search(r"[\x00-\x1f\x7f|]", value):
+            raise ValueError("must be one line without control characters or '|' (it is a cell of the cost table)")
+        return value
 
 
 class PricingConfig(ConfigModel):
