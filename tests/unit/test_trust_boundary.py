@@ -205,3 +205,15 @@ def test_pulumi_program_refuses_what_the_plan_refuses(tmp_path: Path, change: tu
     with pytest.raises(pulumi.RunError) as refused:
         evaluate(read_stack_file(path), enforce_budget=True)
     assert fragment in str(refused.value)
+
+
+def test_cost_command_refuses_the_same_way(tmp_path: Path) -> None:
+    import io
+
+    from cli.cost_command import run_cost
+
+    path = tmp_path / "Pulumi.case.yaml"
+    path.write_text(yaml.safe_dump(mutated(PROD, [("network.subnet", "10.0.1.0/29")])), encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+    assert run_cost(None, str(path), tmp_path, out=out, err=err) == 2
+    assert "network.subnet:" in err.getvalue() and UNCAUGHT_MARKER not in err.getvalue()
