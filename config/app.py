@@ -345,6 +345,9 @@ class ServiceConfig(ConfigModel):
     ports: list[Port] | None = None
     # {name: container path}: bind mounts under <app.dataDir>/<name> on the data volume.
     volumes: dict[str, str] = Field(default_factory=dict)
+    # Names of `volumes` this service shares on purpose with other services that list them too (uploaded
+    # media read by workers). Without it two services never share a host data directory.
+    shared_volumes: list[str] = Field(default_factory=list)
     healthcheck: HealthcheckConfig | None = None
     depends_on: dict[str, DependsCondition] = Field(default_factory=dict)
     limits: ResourceLimits

@@ -60,24 +60,37 @@ def _volume_nesting(stack: StackConfig) -> list[ConfigIssue]:
 
 
 def _shared_data_dirs(stack: StackConfig) -> list[ConfigIssue]:
-    """Each app volume is the host directory <app.dataDir>/<name>. Services may share one on purpose
-    (uploaded media), but a database's directory belongs to its server alone: a second container writing
-    PGDATA or Redis's files corrupts them."""
+    """Each app volume is the host directory <app.dataDir>/<name>. Two services share one only when each
+    lists it in sharedVolumes (uploaded media read by workers); a database's directory is never shared: a
+    second container writing PGDATA or Redis's files corrupts them."""
     issues: list[ConfigIssue] = []
+    data_dir = stack.app.resolved_data_dir(stack.project)
     users: dict[str, list[str]] = {}
     for service_name, service in stack.app.services.items():
         for volume in service.volumes:
             users.setdefault(volume, []).append(service_name)
+        for index, volume in enumerate(service.shared_volumes):
+            if volume not in service.volumes:
+                issues.append(ConfigIssue(
+                    f"app.services.{service_name}.sharedVolumes[{index}]", f"'{volume}' is not one of this service's volumes"
+                ))
     for volume, names in users.items():
+        if len(names) < 2:
+            continue
         engines = [name for name in names if stack.app.services[name].kind in ("postgres", "redis")]
-        if engines and len(names) > 1:
-            for name in names:
-                if name != engines[0]:
-                    issues.append(ConfigIssue(
-                        f"app.services.{name}.volumes.{volume}",
-                        f"the host directory {stack.app.resolved_data_dir(stack.project)}/{volume} holds the data of "
-                        f"'{engines[0]}' ({stack.app.services[engines[0]].kind}); no other container may mount it",
-                    ))
+        for name in names:
+            field = f"app.services.{name}.volumes.{volume}"
+            if engines and name != engines[0]:
+                issues.append(ConfigIssue(field, (
+                    f"the host directory {data_dir}/{volume} holds the data of '{engines[0]}' "
+                    f"({stack.app.services[engines[0]].kind}); no other container may mount it"
+                )))
+            elif not engines and volume not in stack.app.services[name].shared_volumes:
+                others = ", ".join(other for other in names if other != name)
+                issues.append(ConfigIssue(field, (
+                    f"the host directory {data_dir}/{volume} is also mounted by {others}: list '{volume}' in sharedVolumes "
+                    "of every service that shares it on purpose, or give each its own name"
+                )))
     return issues
 
 
