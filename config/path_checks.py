@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from config.errors import ConfigIssue
-from config.paths import dangerous_mount, inside, literal_prefix, overlap
+from config.paths import dangerous_mount, inside, literal_prefix, normalise, overlap
 
 if TYPE_CHECKING:
     from config.schema import StackConfig
@@ -31,6 +31,11 @@ def path_issues(stack: StackConfig) -> list[ConfigIssue]:
         for name, volume in stack.volumes.items():
             if inside(volume.mount_point, backup):
                 issues.append(ConfigIssue("ops.backup.dir", f"{backup} contains the mount point of volume '{name}'"))
+        for index, source in enumerate(ops.backup.paths):
+            if inside(backup, literal_prefix(normalise(source, globs=True))):
+                issues.append(ConfigIssue(
+                    f"ops.backup.paths[{index}]", f"{source} contains the backup directory {backup}: each run would copy its own copies"
+                ))
         live["ops.backup.dir"] = backup
     if ops.enabled and ops.cleanup.enabled:
         for index, rule in enumerate(ops.cleanup.rules):

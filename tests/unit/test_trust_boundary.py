@@ -39,6 +39,7 @@ BAD_INPUTS: list[tuple[str, str, list[tuple[str, Any]], str]] = [
      "ops.cleanup.rules[0].path"),
     ("backup dir /etc/.", PROD, [("ops.backup.dir", "/etc/.")], "ops.backup.dir"),
     ("backup dir inside the data dir", PROD, [("ops.backup.dir", "/mnt/data/chrono/backups")], "ops.backup.dir"),
+    ("backup path containing the backup dir", PROD, [("ops.backup.paths", ["/var/backups"])], "ops.backup.paths[0]"),
     ("mount point /.", PROD, [("volumes.data.mountPoint", "/.")], "volumes.data.mountPoint"),
     ("mount point /var/lib/docker", PROD, [("volumes.data.mountPoint", "/var/lib/docker")], "volumes.data.mountPoint"),
     ("app data dir /etc/ssh", PROD, [("app.dataDir", "/etc/ssh")], "app.dataDir"),
