@@ -31,13 +31,14 @@ ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
 SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", re.ASCII)
-# Accounts Debian 12 and Ubuntu 24.04 cloud images already have (base-passwd, systemd, packages of
-# the images and of the base step): never the admin user.
+# Never the admin user: accounts and groups Debian 12 and Ubuntu 24.04 images already have (base-passwd,
+# systemd, image packages, the docker group of the docker step; useradd fails on a name a group holds)
+# and the daemon accounts a host commonly gets later.
 SYSTEM_ACCOUNTS = frozenset({
     "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
     "backup", "list", "irc", "gnats", "nobody", "_apt", "systemd-network", "systemd-resolve", "systemd-timesync",
     "systemd-coredump", "messagebus", "sshd", "syslog", "uuidd", "tcpdump", "tss", "landscape", "pollinate",
-    "polkitd", "fwupd-refresh", "usbmux", "dnsmasq", "_chrony", "chrony", "ubuntu", "debian", "admin", "docker",
+    "polkitd", "fwupd-refresh", "usbmux", "dnsmasq", "_chrony", "chrony", "ubuntu", "debian", "docker",
     "postgres", "redis", "nginx", "ntp", "lxd", "dhcpcd", "_rpc", "statd", "sssd", "ftp", "operator", "halt",
     "shutdown", "adm", "sudo", "staff", "users",
 })
