@@ -45,6 +45,10 @@ def load_from_pulumi(namespace: str = NAMESPACE) -> tuple[StackConfig, StackSecr
         provider, _, key = full_key.partition(":")
         if pulumi.Config(provider).get(key) is not None and not pulumi.runtime.is_config_secret(full_key):
             issues.append(ConfigIssue(full_key, f"a secret in plain text: run `{command}`"))
+    # Pulumi marks a structured value secret when any value inside it is `secure:` (pulumi/pulumi
+    # sdk/go/common/resource/config/value.go, unmarshalValue: `c.secure = hasSecureValue(obj)`), so this
+    # catches an appSecrets map without any encrypted value; a map mixing both is refused by the stack
+    # file check (StackFile.plain_secret_issues), which sees each entry.
     if cfg.get("appSecrets") is not None and not pulumi.runtime.is_config_secret(f"{namespace}:appSecrets"):
         issues.append(ConfigIssue("appSecrets", f"secrets in plain text: store each with `{app_secret_command('NAME')}`"))
     placeholders: set[str] = set()
