@@ -14,7 +14,7 @@ from config.app import RESERVED_SERVICE_NAMES, placement
 from config.errors import ConfigIssue
 from config.schema import PROXY_PORTS, StackConfig
 
-# The optional Prometheus + Grafana preset (render/ops.py) listens on these loopback ports.
+# The optional Prometheus + Grafana preset listens on these loopback ports (render/ops.py renders them).
 PROMETHEUS_PORT = 9090
 GRAFANA_PORT = 3000
 
