@@ -8,7 +8,8 @@ import re
 from urllib.parse import urlsplit
 
 # --- OCI image references ---------------------------------------------------------------------------
-# The grammar of github.com/distribution/reference (regexp.go, the `docker pull` parser):
+# The grammar of github.com/distribution/reference v0.5.0 regexp.go (the parser behind `docker pull`;
+# separator, domainNameComponent, ipv6address, optionalPort, tag and digestPat as there; Go's \w is ASCII):
 #   reference := name [ ":" tag ] [ "@" digest ];  name := [domain "/"] path-component ["/" path-component]*
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
