@@ -7,18 +7,17 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from cli.plan import EXIT_INVALID, load, stack_path
+from cli.plan import load, report_refusal, stack_path
 from components.specs import resolve
-from config.errors import ConfigError
 
 
 def run_cost(stack: str | None, config_file: str | None, project_dir: Path,
              out: TextIO = sys.stdout, err: TextIO = sys.stderr, *, as_of: dt.date | None = None) -> int:
     from cost.cli import run_cost_command
 
+    path = stack_path(stack, config_file, project_dir)
     try:
-        _, config = load(stack_path(stack, config_file, project_dir), as_of)
-    except ConfigError as error:
-        print(error.render(), file=err)
-        return EXIT_INVALID
-    return run_cost_command(config, resolve(config), out)
+        _, config = load(path, as_of)
+        return run_cost_command(config, resolve(config), out)
+    except Exception as error:  # any failure on a stack is exit 2, never a traceback
+        return report_refusal(error, str(path), err)

@@ -16,6 +16,8 @@ from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
 from config.stack_file import StackFile, read_stack_file
+from spec.checks import spec_issues
+from spec.warnings import config_warnings
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
 
@@ -27,6 +29,10 @@ class Plan:
     spec: PlatformSpec
     evaluation: Evaluation
     cost: Any  # cost.api.PlanCost
+
+    @property
+    def warnings(self) -> list[str]:
+        return [*config_warnings(self.config), *self.cost.warnings]
 
     def exit_code(self) -> int:
         return int(self.cost.exit_code())
@@ -46,7 +52,7 @@ class Plan:
             "cost": self.cost.cost_json(),
             "capacity": self.cost.capacity_json(),
             "secrets": self.evaluation.secret_notes,
-            "warnings": list(self.cost.warnings),
+            "warnings": self.warnings,
             "exit_code": self.exit_code(),
         }
 
@@ -68,13 +74,15 @@ def load(path: Path, as_of: dt.date | None = None) -> tuple[StackFile, StackConf
     if as_of is not None:
         pricing = stack.values.get("pricing")
         stack.values["pricing"] = {**(pricing if isinstance(pricing, dict) else {}), "asOf": as_of.isoformat()}
-    misplaced = misplaced_secret_issues({key.split(".")[0].split("[")[0] for key in stack.secret_keys if ":" not in key})
+    misplaced = stack.plain_secret_issues()
+    misplaced += misplaced_secret_issues({key.split(".")[0].split("[")[0] for key in stack.secret_keys if ":" not in key})
     try:
         config = validate_config(stack.values, source=str(path))
     except ConfigError as error:
         raise ConfigError(misplaced + error.issues, error.source) from None
-    if misplaced:
-        raise ConfigError(misplaced, str(path))
+    issues = misplaced + spec_issues(config)
+    if issues:
+        raise ConfigError(issues, str(path))
     return stack, config
 
 
@@ -101,8 +109,21 @@ def render_text(plan: Plan, out: TextIO) -> None:
             print(f"  {key}: {note}", file=out)
     print("", file=out)
     print(plan.cost.render_text(), file=out)
-    for warning in plan.cost.warnings:
+    for warning in plan.warnings:
         print(f"warning: {warning}", file=out)
+
+
+def report_refusal(error: Exception, source: str, err: TextIO) -> int:
+    """The last guard of the trust boundary: whatever validating or rendering a stack raised ends as exit 2
+    with the field it names (ConfigError, or a ValueError whose message starts with the field), never as a
+    traceback that looks like exit 1 ("over budget")."""
+    if isinstance(error, ConfigError):
+        print(error.render(), file=err)
+    else:
+        reason = str(error).strip() or type(error).__name__
+        print(f"1 problem(s) in {source}:\n  - {reason}", file=err)
+        print(f"(the checks should have caught this earlier: please report it; {type(error).__name__})", file=err)
+    return EXIT_INVALID
 
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
@@ -110,10 +131,14 @@ def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir:
              compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
-        stack_file, config = load(path, as_of)
-    except ConfigError as error:
-        print(error.render(), file=err)
-        return EXIT_INVALID
+        return _run_plan(path, as_json, out_dir, out, err, compare=compare, mermaid=mermaid, as_of=as_of)
+    except Exception as error:  # see report_refusal
+        return report_refusal(error, str(path), err)
+
+
+def _run_plan(path: Path, as_json: bool, out_dir: str | None, out: TextIO, err: TextIO, *,
+              compare: str | None, mermaid: bool, as_of: dt.date | None) -> int:
+    stack_file, config = load(path, as_of)
     plan = build_plan(stack_file, config)
     if out_dir:
         written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))

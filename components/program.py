@@ -19,6 +19,7 @@ from config.schema import StackConfig
 from cost.api import plan_sections
 from cost.live import credentials_from_env
 from render.steps import HostRuntime, HostStep
+from spec.checks import spec_issues
 
 
 def _host(config: StackConfig, server: str, runtime: HostRuntime, _secrets: Mapping[str, str]) -> list[HostStep]:
@@ -83,6 +84,9 @@ def run(*, enforce_guards: bool = True) -> Platform:
     (exit 1) and still lists the resources."""
     try:
         config, secrets = load_from_pulumi()
+        issues = spec_issues(config)
+        if issues:
+            raise ConfigError(issues, f"stack {pulumi.get_stack()}")
     except ConfigError as error:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(error.render()) from None

@@ -11,7 +11,7 @@ import ipaddress
 from dataclasses import dataclass, field
 
 from config.catalogue import load_catalogue
-from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
+from config.schema import PRIVATE_IP_FIRST_SERVER_INDEX, PRIVATE_IP_LB_INDEX, HealthCheckConfig, LbServiceConfig, StackConfig
 
 MANAGED_BY = "hetzner-platform"
 
@@ -118,9 +118,9 @@ def _private_ips(config: StackConfig) -> tuple[dict[str, str], str | None]:
     """Deterministic private addresses: the LB gets host .5, servers .10, .11, ... in name order."""
     if config.network is None:
         return {}, None
-    hosts = list(ipaddress.ip_network(config.network.subnet).hosts())
-    server_ips = {name: str(hosts[9 + index]) for index, name in enumerate(sorted(config.servers))}
-    return server_ips, str(hosts[4])
+    hosts = list(ipaddress.ip_network(config.network.subnet).hosts())  # the config checked it is large enough
+    server_ips = {name: str(hosts[PRIVATE_IP_FIRST_SERVER_INDEX + index]) for index, name in enumerate(sorted(config.servers))}
+    return server_ips, str(hosts[PRIVATE_IP_LB_INDEX])
 
 
 def resolve(config: StackConfig) -> PlatformSpec:

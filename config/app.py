@@ -17,34 +17,57 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
+from config.compose_file import closest, compose_file_issues
 from config.errors import ConfigIssue
+from config.formats import MAX_DNS_NAME, check_dns_length, check_image, check_postgres_value
+from config.paths import check_host_dir, normalise
 
 if TYPE_CHECKING:
     from config.schema import StackConfig
 
-_MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kKmMgG])?[bB]?$")
+_MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgG])?[bB]?$", re.ASCII)
 _UNIT_MB = {"k": 1 / 1024, "m": 1, "g": 1024, None: 1 / (1024 * 1024)}
-_REDIS_MEMORY_RE = re.compile(r"^(\d+)\s*(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE)
+_REDIS_MEMORY_RE = re.compile(r"^(\d+) ?(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE | re.ASCII)
 _REDIS_UNITS = {"b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
-_PG_SIZE_RE = re.compile(r"^\d+(kB|MB|GB|TB)$")
-_DURATION_RE = re.compile(r"^(\d+(ms|us|s|m|h))+$")
-_SERVICE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
-_SECRET_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$")
-_ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/@+-]*$")
-_PG_SETTING_RE = re.compile(r"^[a-z_][a-z0-9_.]*$")
-_REDIS_SETTING_RE = re.compile(r"^[a-z][a-z0-9-]*$")
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PG_SIZE_RE = re.compile(r"^\d+(kB|MB|GB|TB)$", re.ASCII)
+_DURATION_RE = re.compile(r"^(\d+(ms|us|s|m|h))+$", re.ASCII)
+_SERVICE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$", re.ASCII)
+_SECRET_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$", re.ASCII)
+_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$", re.ASCII)
+_VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$", re.ASCII)
+_ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/@+-]*$", re.ASCII)
+_PG_SETTING_RE = re.compile(r"^[a-z_][a-z0-9_.]*$", re.ASCII)
+_REDIS_SETTING_RE = re.compile(r"^[a-z][a-z0-9-]*$", re.ASCII)
+_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
 # `${NAME}` in an environment value refers to a secret; compose interpolates it from the env file.
-SECRET_REF_RE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}")
+SECRET_REF_RE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}", re.ASCII)
+# Environment names that hold a secret ("DB_PASSWORD", "STRIPE_API_KEY"); *_FILE/_PATH name a file.
+_SECRET_NAME_RE = re.compile(
+    r"(^|_)(PASSWORD|PASSWD|PASS|SECRET|TOKEN|APIKEY|CREDENTIALS?)(_|$)|(^|_)(API|PRIVATE|ACCESS|SECRET|MASTER)_KEY(_|$)",
+    re.ASCII,
+)
+_NOT_SECRET_SUFFIXES = ("_FILE", "_PATH", "_DIR", "_URL_PATH", "_LENGTH", "_EXPIRY", "_TTL", "_ENABLED")
+# scheme://user:password@host with a literal password (a `${NAME}` reference is fine).
+_URL_PASSWORD_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/:@\s]*:(?P<password>[^@\s]+)@", re.ASCII)
+
+
+def plain_secret_problem(key: str, value: str | int | float | bool) -> str | None:
+    """Why a plain environment value looks like a secret (it would sit in the 0644 compose file), or None."""
+    if not isinstance(value, str) or not value or SECRET_REF_RE.fullmatch(value.strip()):
+        return None
+    hint = "secrets go in secretEnv (values from appSecrets.<NAME>) and are referred to as ${NAME}"
+    if _SECRET_NAME_RE.search(key.upper()) and not key.upper().endswith(_NOT_SECRET_SUFFIXES) and "${" not in value:
+        return f"{key} looks like a secret written in plain text: {hint}"
+    match = _URL_PASSWORD_RE.match(value)
+    if match is not None and not SECRET_REF_RE.fullmatch(match.group("password")):
+        return f"the URL holds a password in plain text: {hint}, e.g. postgresql://user:${{DB_PASSWORD}}@db/app"
+    return None
 
 ProxyKind = Literal["traefik", "nginx"]
 # Names the renderer uses for its own compose services.
@@ -64,7 +87,7 @@ REDIS_PORT = 6379
 
 def memory_mb(value: str) -> float:
     """Compose-style memory ("1.5G", "512M", "256m") in MiB."""
-    match = _MEMORY_RE.match(value.strip())
+    match = _MEMORY_RE.fullmatch(value)
     if not match:
         raise ValueError(f"'{value}' is not a memory size such as 512M or 1.5G")
     number, unit = match.groups()
@@ -73,7 +96,7 @@ def memory_mb(value: str) -> float:
 
 def redis_memory_bytes(value: str) -> int:
     """Redis memory notation ("512mb", "8gb", "1000000") in bytes; k/m/g are powers of 1000 as in redis."""
-    match = _REDIS_MEMORY_RE.match(value.strip())
+    match = _REDIS_MEMORY_RE.fullmatch(value)
     if not match:
         raise ValueError(f"'{value}' is not a redis memory size such as 512mb or 8gb")
     number, unit = match.groups()
@@ -81,23 +104,25 @@ def redis_memory_bytes(value: str) -> int:
 
 
 def _duration(value: str | int) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise ValueError(f"{value!r} is not a duration such as 10s, 1m30s or 500ms")
     if isinstance(value, int):
         if value < 0:
             raise ValueError(f"{value} is not a duration")
         return f"{value}s"
-    if not _DURATION_RE.match(value):
+    if not _DURATION_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a duration such as 10s, 1m30s or 500ms")
     return value
 
 
 def _abs_path(value: str) -> str:
-    if not _ABS_PATH_RE.match(value) or value.rstrip("/") == "" or ".." in value.split("/"):
+    if not _ABS_PATH_RE.fullmatch(value) or value.rstrip("/") == "" or ".." in value.split("/"):
         raise ValueError(f"'{value}' must be an absolute path (letters, digits and . _ - / @ +)")
     return value.rstrip("/")
 
 
 def _secret_name(value: str) -> str:
-    if not _SECRET_RE.match(value):
+    if not _SECRET_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a secret name: use UPPER_SNAKE_CASE such as DB_PASSWORD")
     return value
 
@@ -106,7 +131,8 @@ Duration = Annotated[str, Field(min_length=1)]
 
 
 class ResourceLimits(ConfigModel):
-    cpus: Annotated[float, Field(gt=0, le=64)]
+    # Docker refuses --cpus below 0.01 (one hundredth of a CPU) and memory below 6 MiB.
+    cpus: Annotated[float, Field(ge=0.01, le=64)]
     memory: str
 
     @field_validator("memory")
@@ -173,16 +199,16 @@ class ExposeConfig(ConfigModel):
     @classmethod
     def _host(cls, value: str) -> str:
         value = value.lower().rstrip(".")
-        if value != "@" and not all(DNS_LABEL_RE.match(label) for label in value.split(".")):
+        if value != "@" and not all(DNS_LABEL_RE.fullmatch(label) for label in value.split(".")):
             raise ValueError(f"'{value}' is not a host: use '@', a subdomain such as 'api' or a full name")
-        return value
+        return check_dns_length(value)
 
     @field_validator("path")
     @classmethod
     def _path(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        if not re.match(r"^/[A-Za-z0-9._~/-]*$", value) or value == "/":
+        if not re.fullmatch(r"^/[A-Za-z0-9._~/-]*$", value, re.ASCII) or value == "/":
             raise ValueError(f"'{value}' is not a path prefix such as /api (no spaces, quotes or regex)")
         return value.rstrip("/")
 
@@ -202,14 +228,14 @@ class PostgresTuning(ConfigModel):
     maintenance_work_mem: str | None = None
     max_wal_size: str = "2GB"
     min_wal_size: str = "1GB"
-    log_min_duration_statement_ms: Annotated[int, Field(ge=-1)] = 1000
+    log_min_duration_statement_ms: Annotated[int, Field(ge=-1, le=2_147_483_647)] = 1000
     # Extra or overriding postgresql.conf lines, e.g. {shared_preload_libraries: pg_stat_statements}.
     settings: dict[str, str | int | float | bool] = Field(default_factory=dict)
 
     @field_validator("work_mem", "maintenance_work_mem", "max_wal_size", "min_wal_size")
     @classmethod
     def _size(cls, value: str | None) -> str | None:
-        if value is not None and not _PG_SIZE_RE.match(value):
+        if value is not None and not _PG_SIZE_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not a postgres size such as 16MB or 2GB (units kB, MB, GB, TB)")
         return value
 
@@ -217,10 +243,9 @@ class PostgresTuning(ConfigModel):
     @classmethod
     def _settings(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, setting in value.items():
-            if not _PG_SETTING_RE.match(key):
+            if not _PG_SETTING_RE.fullmatch(key):
                 raise ValueError(f"'{key}' is not a postgresql.conf parameter name")
-            if isinstance(setting, str) and ("\n" in setting or "'" in setting):
-                raise ValueError(f"the value of '{key}' must be one line without single quotes")
+            check_postgres_value(key, setting)
         return value
 
 
@@ -239,7 +264,7 @@ class RedisTuning(ConfigModel):
     save: list[str] | None = None
     appendfsync: Literal["always", "everysec", "no"] = "everysec"
     tcp_backlog: Annotated[int, Field(ge=1, le=65535)] = 511
-    timeout: Annotated[int, Field(ge=0)] = 0
+    timeout: Annotated[int, Field(ge=0, le=31_536_000)] = 0
     # Secret holding the password (requirepass); required when Redis is reachable from other servers.
     password_secret: str | None = None
     settings: dict[str, str | int] = Field(default_factory=dict)
@@ -256,7 +281,7 @@ class RedisTuning(ConfigModel):
     @classmethod
     def _save(cls, value: list[str] | None) -> list[str] | None:
         for rule in value or []:
-            if not re.match(r"^\d+ \d+$", rule):
+            if not re.fullmatch(r"^\d+ \d+$", rule, re.ASCII):
                 raise ValueError(f"save rule '{rule}' must be '<seconds> <changes>' such as '900 1'")
         return value
 
@@ -269,12 +294,13 @@ class RedisTuning(ConfigModel):
     @classmethod
     def _settings(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, setting in value.items():
-            if not _REDIS_SETTING_RE.match(key):
+            if not _REDIS_SETTING_RE.fullmatch(key):
                 raise ValueError(f"'{key}' is not a redis.conf directive name")
             if key in ("requirepass", "masterauth"):
                 raise ValueError(f"'{key}' would put a secret in redis.conf: use passwordSecret")
-            if "\n" in str(setting):
-                raise ValueError(f"the value of '{key}' must be one line")
+            # redis.conf splits a line into words with quotes and backslash escapes of its own.
+            if re.search(r"[\x00-\x1f\x7f\"'\\]", str(setting)):
+                raise ValueError(f"the value of '{key}' must be one line without quotes, backslashes or control characters")
         return value
 
 
@@ -311,12 +337,17 @@ class ServiceConfig(ConfigModel):
     # Names of secrets passed as environment variables (values from appSecrets.<NAME>).
     secret_env: list[str] = Field(default_factory=list)
     expose: ExposeConfig | None = None
+    # Its `ports` may be a load balancer destination (spec/ports.py); without it only the proxy may be.
+    public: bool = False
     # Reachable only from ssh.adminCidrs through the proxy (e.g. Flower).
     admin_only: bool = False
     # Container ports other servers of the stack connect to (over the private network).
     ports: list[Port] | None = None
     # {name: container path}: bind mounts under <app.dataDir>/<name> on the data volume.
     volumes: dict[str, str] = Field(default_factory=dict)
+    # Names of `volumes` this service shares on purpose with other services that list them too (uploaded
+    # media read by workers). Without it two services never share a host data directory.
+    shared_volumes: list[str] = Field(default_factory=list)
     healthcheck: HealthcheckConfig | None = None
     depends_on: dict[str, DependsCondition] = Field(default_factory=dict)
     limits: ResourceLimits
@@ -328,13 +359,19 @@ class ServiceConfig(ConfigModel):
     stop_grace_period: Duration | None = None
     # Read-only host paths ({host path: container path}), e.g. /proc for a monitoring agent.
     host_mounts: dict[str, str] = Field(default_factory=dict)
+    # hostMounts may reach the Docker socket, the host's root, credentials or the platform's state
+    # (config/paths.py DANGEROUS_MOUNT_PATHS) only with this set: such a container controls the host.
+    allow_dangerous_host_mounts: bool = False
     # Further compose keys for this service, limited to EXTRA_COMPOSE_KEYS (never ports or networks).
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("host_mounts")
     @classmethod
     def _host_mounts(cls, value: dict[str, str]) -> dict[str, str]:
-        return {_abs_path(host) if host != "/" else "/": _abs_path(target) for host, target in value.items()}
+        mounts = {normalise(host): _abs_path(target) for host, target in value.items()}
+        if len(mounts) != len(value):
+            raise ValueError("the same host path is listed twice (after resolving . and ..)")
+        return mounts
 
     @field_validator("extra")
     @classmethod
@@ -352,15 +389,13 @@ class ServiceConfig(ConfigModel):
     @field_validator("image")
     @classmethod
     def _image(cls, value: str) -> str:
-        if value and (re.search(r"\s", value) or "$" in value):
-            raise ValueError(f"'{value}' is not an image reference such as postgres:15-alpine")
-        return value
+        return check_image(value) if value else value
 
     @field_validator("environment")
     @classmethod
     def _environment(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
-            if not _ENV_KEY_RE.match(key):
+            if not _ENV_KEY_RE.fullmatch(key):
                 raise ValueError(f"'{key}' is not an environment variable name")
         return value
 
@@ -378,7 +413,7 @@ class ServiceConfig(ConfigModel):
     @classmethod
     def _volumes(cls, value: dict[str, str]) -> dict[str, str]:
         for name, path in value.items():
-            if not _VOLUME_RE.match(name):
+            if not _VOLUME_RE.fullmatch(name):
                 raise ValueError(f"volume name '{name}' must be lowercase letters, digits, . _ -")
             _abs_path(path)
         targets = list(value.values())
@@ -489,16 +524,21 @@ class ProxyConfig(ConfigModel):
     limits: ResourceLimits = Field(default_factory=lambda: ResourceLimits(cpus=0.25, memory="128M"))
     reservations: ResourceLimits | None = Field(default_factory=lambda: ResourceLimits(cpus=0.1, memory="64M"))
     rate_limit: RateLimit | None = None
-    hsts_seconds: Annotated[int, Field(ge=0)] = 31536000
+    hsts_seconds: Annotated[int, Field(ge=0, le=63_072_000)] = 31536000
     # nginx only (client_max_body_size); Traefik has no body limit by default.
     max_body_size: str | None = None
     # Let's Encrypt certificates in the proxy; false: the default self-signed cert (tests, no DNS yet).
     acme: bool = True
 
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image(value)
+
     @field_validator("max_body_size")
     @classmethod
     def _body(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^\d+[kKmMgG]?$", value):
+        if value is not None and not re.fullmatch(r"^\d+[kKmMgG]?$", value, re.ASCII):
             raise ValueError(f"'{value}' is not an nginx size such as 100m or 2G")
         return value
 
@@ -552,14 +592,14 @@ class AppConfig(ConfigModel):
     @classmethod
     def _names(cls, value: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
         for name in value:
-            if not _SERVICE_RE.match(name):
+            if not _SERVICE_RE.fullmatch(name):
                 raise ValueError(f"service name '{name}' must be lowercase letters, digits, _ or -, starting with a letter")
         return value
 
     @field_validator("acme_email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL_RE.match(value):
+        if value is not None and not _EMAIL_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not an e-mail address")
         return value
 
@@ -570,14 +610,14 @@ class AppConfig(ConfigModel):
             return None
         value = value.lower().rstrip(".")
         labels = value.split(".")
-        if len(labels) < 2 or not all(DNS_LABEL_RE.match(label) for label in labels):
+        if len(labels) < 2 or not all(DNS_LABEL_RE.fullmatch(label) for label in labels):
             raise ValueError(f"'{value}' is not a domain name")
-        return value
+        return check_dns_length(value)
 
     @field_validator("data_dir")
     @classmethod
     def _data_dir(cls, value: str | None) -> str | None:
-        return None if value is None else _abs_path(value)
+        return None if value is None else check_host_dir(value)
 
     @field_validator("migrate_command")
     @classmethod
@@ -628,12 +668,17 @@ class AppConfig(ConfigModel):
                 if target == name:
                     issues.append(ConfigIssue(f"{path}.dependsOn.{target}", "a service cannot depend on itself"))
                 elif target not in self.services:
-                    issues.append(ConfigIssue(f"{path}.dependsOn.{target}", f"no service named '{target}'"))
+                    issues.append(ConfigIssue(
+                        f"{path}.dependsOn.{target}", f"no service named '{target}'{closest(target, set(self.services))}"
+                    ))
                 elif condition == "healthy" and self.services[target].default_healthcheck() is None:
                     issues.append(ConfigIssue(
                         f"{path}.dependsOn.{target}", f"condition healthy needs a healthcheck on '{target}' (add one)"
                     ))
             for key, value in service.environment.items():
+                problem = plain_secret_problem(key, value)
+                if problem is not None:
+                    issues.append(ConfigIssue(f"{path}.environment.{key}", problem))
                 if isinstance(value, str):
                     for ref in SECRET_REF_RE.findall(value):
                         if ref not in declared:
@@ -659,7 +704,9 @@ class AppConfig(ConfigModel):
             if migrate_in is None:
                 issues.append(ConfigIssue("app.migrateService", "migrateCommand needs a service to run in: set migrateService"))
             elif migrate_in not in self.services:
-                issues.append(ConfigIssue("app.migrateService", f"no service named '{migrate_in}'"))
+                issues.append(ConfigIssue(
+                    "app.migrateService", f"no service named '{migrate_in}'{closest(migrate_in, set(self.services))}"
+                ))
         elif self.migrate_service is not None:
             issues.append(ConfigIssue("app.migrateService", "set migrateCommand too (the command to run)"))
         if self.exposed() and self.acme_email is None and self.proxy.acme:
@@ -707,7 +754,9 @@ class AppConfig(ConfigModel):
         for name, service in self.services.items():
             path = f"app.services.{name}"
             if service.server is not None and service.server not in stack.servers:
-                issues.append(ConfigIssue(f"{path}.server", f"no server named '{service.server}'"))
+                issues.append(ConfigIssue(
+                    f"{path}.server", f"no server named '{service.server}'{closest(service.server, set(stack.servers))}"
+                ))
                 continue
             candidates = _candidate_servers(stack, service)
             if service.stateful and service.server is None and len(candidates) > 1:
@@ -742,6 +791,9 @@ class AppConfig(ConfigModel):
                 assert service.expose is not None
                 record = dns_record_for(stack, service.expose.host)
                 fqdn = service_fqdn(stack, service.expose.host)
+                if len(fqdn) > MAX_DNS_NAME:
+                    issues.append(ConfigIssue(f"app.services.{name}.expose.host", f"{fqdn} is longer than {MAX_DNS_NAME} characters"))
+                    continue
                 if record is None:
                     issues.append(ConfigIssue(
                         f"app.services.{name}.expose.host",
@@ -767,10 +819,8 @@ class AppConfig(ConfigModel):
                         f"app.services.{name}.configFiles.passwordSecret",
                         "Redis is published on the private network of a multi-server stack: set a password secret",
                     ))
-        if self.compose_file is not None and not Path(self.compose_file).is_file():
-            issues.append(ConfigIssue(
-                "app.composeFile", f"{self.compose_file} does not exist (paths are relative to the project directory)"
-            ))
+        if self.compose_file is not None:
+            issues += compose_file_issues(self.compose_file, self.services)
         return issues
 
     # --- derived views ------------------------------------------------------------------------

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pydantic_core import ErrorDetails
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -14,7 +17,8 @@ class ConfigIssue:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
+        # One line per issue: a hostile value's newlines or control characters are shown escaped.
+        return _CONTROL.sub(lambda match: repr(match.group())[1:-1], f"{self.path}: {self.reason}")
 
 
 class ConfigError(Exception):

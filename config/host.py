@@ -102,16 +102,16 @@ SSH_MACS = (
     "umac-128-etm@openssh.com",
 )
 
-_SYSCTL_KEY_RE = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$")
-_SYSCTL_VALUE_RE = re.compile(r"^[A-Za-z0-9_ .:/-]+$")
-_SIZE_RE = re.compile(r"^[1-9][0-9]*[KMG]$")
-_DOCKER_SIZE_RE = re.compile(r"^[1-9][0-9]*[kmg]$")
+_SYSCTL_KEY_RE = re.compile(r"^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$", re.ASCII)
+_SYSCTL_VALUE_RE = re.compile(r"^[A-Za-z0-9_ .:/-]+$", re.ASCII)
+_SIZE_RE = re.compile(r"^[1-9][0-9]*[KMG]$", re.ASCII)
+_DOCKER_SIZE_RE = re.compile(r"^[1-9][0-9]*[kmg]$", re.ASCII)
 DockerSource = Literal["docker-ce", "debian"]
-_HHMM_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-_HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$")
-_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$")
-_IFACE_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$")
-_DIR_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+_HHMM_RE = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", re.ASCII)
+_HOSTNAME_RE = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$", re.ASCII)
+_PACKAGE_RE = re.compile(r"^[a-z0-9][a-z0-9+.-]+$", re.ASCII)
+_IFACE_RE = re.compile(r"^[a-zA-Z0-9_.-]{1,15}$", re.ASCII)
+_DIR_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$", re.ASCII)
 
 
 @cache
@@ -139,7 +139,7 @@ class HostSshConfig(ConfigModel):
     @classmethod
     def _users(cls, value: list[str]) -> list[str]:
         for user in value:
-            if not USER_NAME_RE.match(user) or user == "root":
+            if not USER_NAME_RE.fullmatch(user) or user == "root":
                 raise ValueError(f"'{user}' is not a valid login name (and root may never log in)")
         return value
 
@@ -147,7 +147,7 @@ class HostSshConfig(ConfigModel):
     @classmethod
     def _algorithms(cls, value: list[str]) -> list[str]:
         for name in value:
-            if not re.match(r"^[a-z0-9@._-]+$", name):
+            if not re.fullmatch(r"^[a-z0-9@._-]+$", name, re.ASCII):
                 raise ValueError(f"'{name}' is not an OpenSSH algorithm name")
         return value
 
@@ -156,11 +156,11 @@ class Fail2banConfig(ConfigModel):
     """sshd jail on the configured SSH port (seed 004 values) plus the recidive jail."""
 
     maxretry: Annotated[int, Field(ge=1, le=100)] = 3
-    bantime_s: Annotated[int, Field(ge=60)] = 3600
-    findtime_s: Annotated[int, Field(ge=60)] = 600
+    bantime_s: Annotated[int, Field(ge=60, le=31_536_000)] = 3600
+    findtime_s: Annotated[int, Field(ge=60, le=31_536_000)] = 600
     recidive_maxretry: Annotated[int, Field(ge=1, le=100)] = 5
-    recidive_bantime_s: Annotated[int, Field(ge=60)] = 604800
-    recidive_findtime_s: Annotated[int, Field(ge=60)] = 86400
+    recidive_bantime_s: Annotated[int, Field(ge=60, le=31_536_000)] = 604800
+    recidive_findtime_s: Annotated[int, Field(ge=60, le=31_536_000)] = 86400
     # Never banned (besides loopback); the admin networks are not added automatically.
     ignore_cidrs: list[str] = Field(default_factory=list)
 
@@ -213,14 +213,14 @@ class DockerConfig(ConfigModel):
     @field_validator("log_max_size")
     @classmethod
     def _size(cls, value: str) -> str:
-        if not _DOCKER_SIZE_RE.match(value):
+        if not _DOCKER_SIZE_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not a Docker log size such as 10m, 100m or 1g")
         return value
 
     @field_validator("metrics_addr")
     @classmethod
     def _metrics(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^(127\.0\.0\.1|\[::1\]|10\.\d+\.\d+\.\d+):\d{1,5}$", value):
+        if value is not None and not re.fullmatch(r"^(127\.0\.0\.1|\[::1\]|10\.\d+\.\d+\.\d+):\d{1,5}$", value, re.ASCII):
             raise ValueError(f"'{value}' must be a loopback or private address with a port, e.g. 127.0.0.1:9323")
         return value
 
@@ -268,7 +268,7 @@ class HostConfig(ConfigModel):
     @field_validator("reboot_window")
     @classmethod
     def _reboot_window(cls, value: str | None) -> str | None:
-        if value is not None and not _HHMM_RE.match(value):
+        if value is not None and not _HHMM_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not a time of day in HH:MM (24 h), e.g. 03:30")
         return value
 
@@ -276,14 +276,14 @@ class HostConfig(ConfigModel):
     @classmethod
     def _ntp(cls, value: list[str]) -> list[str]:
         for server in value:
-            if not _HOSTNAME_RE.match(server):
+            if not _HOSTNAME_RE.fullmatch(server):
                 raise ValueError(f"'{server}' is not a host name or address")
         return value
 
     @field_validator("journal_max_use", "journal_keep_free")
     @classmethod
     def _journal_size(cls, value: str) -> str:
-        if not _SIZE_RE.match(value):
+        if not _SIZE_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not a size such as 500M or 2G")
         return value
 
@@ -291,9 +291,9 @@ class HostConfig(ConfigModel):
     @classmethod
     def _sysctl(cls, value: dict[str, str]) -> dict[str, str]:
         for key, setting in value.items():
-            if not _SYSCTL_KEY_RE.match(key):
+            if not _SYSCTL_KEY_RE.fullmatch(key):
                 raise ValueError(f"'{key}' is not a sysctl key such as net.core.somaxconn")
-            if not _SYSCTL_VALUE_RE.match(str(setting)):
+            if not _SYSCTL_VALUE_RE.fullmatch(str(setting)):
                 raise ValueError(f"sysctl {key}: value '{setting}' has characters a sysctl.d file cannot hold")
         if str(value.get("net.ipv4.ip_forward", "1")).strip() != "1":
             raise ValueError("net.ipv4.ip_forward must stay 1: Docker routes container traffic through it")
@@ -303,14 +303,14 @@ class HostConfig(ConfigModel):
     @classmethod
     def _packages(cls, value: list[str]) -> list[str]:
         for package in value:
-            if not _PACKAGE_RE.match(package):
+            if not _PACKAGE_RE.fullmatch(package):
                 raise ValueError(f"'{package}' is not a Debian package name")
         return value
 
     @field_validator("public_interface")
     @classmethod
     def _iface(cls, value: str) -> str:
-        if not _IFACE_RE.match(value):
+        if not _IFACE_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not a network interface name")
         return value
 
@@ -318,7 +318,7 @@ class HostConfig(ConfigModel):
     @classmethod
     def _data_dirs(cls, value: list[str]) -> list[str]:
         for directory in value:
-            if not _DIR_RE.match(directory) or ".." in directory.split("/"):
+            if not _DIR_RE.fullmatch(directory) or ".." in directory.split("/"):
                 raise ValueError(f"'{directory}' must be a relative path inside the volume, e.g. postgres")
         return value
 

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
+from config.base import bool_number_paths
 from config.errors import ConfigError, ConfigIssue, issues_from_error_details
 from config.schema import CrossFieldIssues, StackConfig
 
@@ -36,6 +37,7 @@ def validate_config(values: dict[str, Any], source: str = "stack config") -> Sta
     unknown = sorted(set(values) - set(config_keys()) - set(SECRET_KEYS))
     issues = [ConfigIssue(key, "unknown config key (check the spelling against the configuration reference)") for key in unknown]
     known = {key: value for key, value in values.items() if key not in unknown and key not in SECRET_KEYS}
+    issues += [ConfigIssue(path, "expected a number, got a boolean") for path in bool_number_paths(StackConfig, known)]
     try:
         config = StackConfig.model_validate(known)
     except ValidationError as error:

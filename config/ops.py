@@ -14,34 +14,29 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from config.base import ConfigModel
+from config.formats import check_calendar, check_image
+from config.paths import check_host_dir, literal_prefix, normalise, system_path_problem
 
-_ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/*@+-]*$")
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-_TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$")
-_CALENDAR_RE = re.compile(r"^[A-Za-z0-9*:/,.~ -]+$")
-_RESTIC_REPO_RE = re.compile(r"^(s3:https?://\S+|sftp:\S+|sftp://\S+|rest:https?://\S+|/\S+)$")
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$")
+_ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/*@+-]*$", re.ASCII)
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", re.ASCII)
+_TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$", re.ASCII)
+_RESTIC_REPO_RE = re.compile(r"^(s3:https?://\S+|sftp:\S+|sftp://\S+|rest:https?://\S+|/\S+)$", re.ASCII)
+_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$", re.ASCII)
 
 Percent = Annotated[int, Field(ge=1, le=100)]
 
 
 def _abs_path(value: str) -> str:
-    if not _ABS_PATH_RE.match(value) or value.rstrip("/") == "" or ".." in value.split("/"):
+    if not _ABS_PATH_RE.fullmatch(value) or value.rstrip("/") == "" or ".." in value.split("/"):
         raise ValueError(f"'{value}' must be an absolute path (letters, digits, . _ - / and * globs; not / itself)")
     return value.rstrip("/")
 
 
-def _calendar(value: str) -> str:
-    # The real check is `systemd-analyze calendar` in the tests; here only refuse characters that
-    # could escape the unit file line.
-    if not _CALENDAR_RE.match(value):
-        raise ValueError(f"'{value}' is not a systemd OnCalendar expression such as '*-*-* 02:15:00' or '*:0/5'")
-    return value
-
-
 # Field types that carry their check: a systemd OnCalendar expression; an absolute path (no trailing /).
-Calendar = Annotated[str, AfterValidator(_calendar)]
+Calendar = Annotated[str, AfterValidator(check_calendar)]
 AbsPath = Annotated[str, AfterValidator(_abs_path)]
+# A host directory the platform writes into: normalised, never a system path (config/paths.py).
+HostDir = Annotated[str, AfterValidator(check_host_dir)]
 
 
 class RetentionConfig(ConfigModel):
@@ -66,14 +61,14 @@ class PostgresBackupConfig(ConfigModel):
     @classmethod
     def _databases(cls, value: list[str]) -> list[str]:
         for name in value:
-            if not _NAME_RE.match(name):
+            if not _NAME_RE.fullmatch(name):
                 raise ValueError(f"'{name}' is not a plain database name (letters, digits, _ . -)")
         return value
 
     @field_validator("user")
     @classmethod
     def _user(cls, value: str | None) -> str | None:
-        if value is not None and not _NAME_RE.match(value):
+        if value is not None and not _NAME_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not a plain role name")
         return value
 
@@ -100,7 +95,7 @@ class OffsiteConfig(ConfigModel):
     @field_validator("repository")
     @classmethod
     def _repository(cls, value: str) -> str:
-        if not _RESTIC_REPO_RE.match(value) or "'" in value or '"' in value:
+        if not _RESTIC_REPO_RE.fullmatch(value) or "'" in value or '"' in value:
             raise ValueError(
                 f"'{value}' is not a restic repository: use s3:https://ENDPOINT/BUCKET/PATH or "
                 "sftp://USER@HOST:23//PATH (Hetzner Storage Box)"
@@ -110,7 +105,7 @@ class OffsiteConfig(ConfigModel):
     @field_validator("check_subset")
     @classmethod
     def _subset(cls, value: str) -> str:
-        if not re.match(r"^(0|\d{1,2}%|\d+/\d+)$", value):
+        if not re.fullmatch(r"^(0|\d{1,2}%|\d+/\d+)$", value, re.ASCII):
             raise ValueError(f"'{value}' is not a restic --read-data-subset value such as 5% or 1/10 (0 disables)")
         return value
 
@@ -127,7 +122,7 @@ class OffsiteConfig(ConfigModel):
 
 class BackupConfig(ConfigModel):
     enabled: bool = True
-    dir: AbsPath = "/var/backups/hetzner-platform"
+    dir: HostDir = "/var/backups/hetzner-platform"
     hourly: bool = True
     hourly_calendar: Calendar = "*-*-* *:05:00"
     daily_calendar: Calendar = "*-*-* 02:15:00"
@@ -160,7 +155,7 @@ class BackupConfig(ConfigModel):
     @classmethod
     def _volumes(cls, value: list[str]) -> list[str]:
         for name in value:
-            if not _NAME_RE.match(name):
+            if not _NAME_RE.fullmatch(name):
                 raise ValueError(f"'{name}' is not a docker volume name")
         return value
 
@@ -177,23 +172,28 @@ class DrillConfig(ConfigModel):
     tables: list[str] = Field(default_factory=list)
     sql: str | None = None
     sql_database: str | None = None  # where `sql` runs; None: every restored database
-    min_rows: Annotated[int, Field(ge=0)] = 0
+    min_rows: Annotated[int, Field(ge=0, le=2**53)] = 0
     memory: str = "512m"  # memory limit of the throwaway container
     # Alert when the last successful drill is older than this.
     max_age_hours: Annotated[int, Field(ge=1, le=24 * 31)] = 48
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str | None) -> str | None:
+        return None if value is None else check_image(value)
 
     @field_validator("tables")
     @classmethod
     def _tables(cls, value: list[str]) -> list[str]:
         for table in value:
-            if not _TABLE_RE.match(table):
+            if not _TABLE_RE.fullmatch(table):
                 raise ValueError(f"'{table}' is not a plain table name (table or schema.table)")
         return value
 
     @field_validator("memory")
     @classmethod
     def _memory(cls, value: str) -> str:
-        if not re.match(r"^\d+[kmg]$", value):
+        if not re.fullmatch(r"^\d+[kmg]$", value, re.ASCII):
             raise ValueError(f"'{value}' is not a docker memory size such as 512m")
         return value
 
@@ -206,15 +206,19 @@ class CleanupRule(ConfigModel):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        value = _abs_path(value)
-        if value in ("/etc", "/usr", "/bin", "/sbin", "/lib", "/boot", "/var/lib", "/var/lib/docker", "/root", "/home"):
-            raise ValueError(f"'{value}' is a system directory; name the directory that holds temporary files")
-        return value
+        # Globs only below a literal directory that is not a system path ("/*" would be every directory).
+        path = normalise(value, globs=True)
+        prefix = literal_prefix(path)
+        problem = system_path_problem(prefix) if prefix != "/" else "'/' is every directory"
+        if problem is not None:
+            resolved = f" (it resolves to {path})" if path != value.rstrip("/") else ""
+            raise ValueError(f"{problem}{resolved}; name the directory that holds temporary files")
+        return path
 
     @field_validator("pattern")
     @classmethod
     def _pattern(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z0-9._*?\[\]-]+$", value):
+        if not re.fullmatch(r"^[A-Za-z0-9._*?\[\]-]+$", value, re.ASCII):
             raise ValueError(f"'{value}' is not a find -name pattern such as *.log")
         return value
 
@@ -258,7 +262,7 @@ class AlertConfig(ConfigModel):
         if value is None:
             return None
         for domain in value:
-            if not _DOMAIN_RE.match(domain.lower()):
+            if not _DOMAIN_RE.fullmatch(domain.lower()):
                 raise ValueError(f"'{domain}' is not a domain name")
         return [domain.lower() for domain in value]
 
@@ -271,7 +275,7 @@ class AlertConfig(ConfigModel):
     def _telegram(self) -> AlertConfig:
         if self.webhook == "telegram" and not self.telegram_chat_id:
             raise ValueError("webhook 'telegram' needs telegramChatId")
-        if self.telegram_chat_id is not None and not re.match(r"^-?\d+$|^@[A-Za-z0-9_]{5,}$", self.telegram_chat_id):
+        if self.telegram_chat_id is not None and not re.fullmatch(r"^-?\d+$|^@[A-Za-z0-9_]{5,}$", self.telegram_chat_id, re.ASCII):
             raise ValueError(f"'{self.telegram_chat_id}' is not a Telegram chat id (number or @channel)")
         return self
 
@@ -282,6 +286,11 @@ class NodeExporterConfig(ConfigModel):
     listen: Literal["loopback", "private"] = "loopback"
     port: Annotated[int, Field(ge=1024, le=65535)] = 9100
     image: str = "quay.io/prometheus/node-exporter:v1.8.2"
+
+    @field_validator("image")
+    @classmethod
+    def _image(cls, value: str) -> str:
+        return check_image(value)
 
 
 class PrometheusConfig(ConfigModel):
@@ -296,10 +305,15 @@ class PrometheusConfig(ConfigModel):
     # Extra scrape targets on this server, e.g. {"api": "127.0.0.1:8080"}.
     extra_targets: dict[str, str] = Field(default_factory=dict)
 
+    @field_validator("prometheus_image", "grafana_image")
+    @classmethod
+    def _images(cls, value: str) -> str:
+        return check_image(value)
+
     @field_validator("retention", "scrape_interval")
     @classmethod
     def _duration(cls, value: str) -> str:
-        if not re.match(r"^\d+[smhdwy]$", value):
+        if not re.fullmatch(r"^\d+[smhdwy]$", value, re.ASCII):
             raise ValueError(f"'{value}' is not a Prometheus duration such as 30s or 15d")
         return value
 
@@ -307,7 +321,7 @@ class PrometheusConfig(ConfigModel):
     @classmethod
     def _targets(cls, value: dict[str, str]) -> dict[str, str]:
         for job, target in value.items():
-            if not _NAME_RE.match(job) or not re.match(r"^[A-Za-z0-9.-]+:\d{1,5}$", target):
+            if not _NAME_RE.fullmatch(job) or not re.fullmatch(r"^[A-Za-z0-9.-]+:\d{1,5}$", target, re.ASCII):
                 raise ValueError(f"target '{job}: {target}' must be name: host:port")
         return value
 
@@ -334,6 +348,6 @@ class OpsConfig(ConfigModel):
     @field_validator("compose_project")
     @classmethod
     def _compose_project(cls, value: str | None) -> str | None:
-        if value is not None and not re.match(r"^[a-z0-9][a-z0-9_-]*$", value):
+        if value is not None and not re.fullmatch(r"^[a-z0-9][a-z0-9_-]*$", value, re.ASCII):
             raise ValueError(f"'{value}' is not a compose project name (lowercase letters, digits, _ -)")
         return value

@@ -8,9 +8,13 @@ from typing import Any
 import pulumi
 
 from config.errors import ConfigError, ConfigIssue
+from config.formats import check_webhook_url
 from config.loader import REQUIRED_SECRETS, config_keys, decode_runtime_value, misplaced_secret_issues, validate_config
 from config.schema import StackConfig
-from config.stack_file import NAMESPACE, is_placeholder
+from config.stack_file import NAMESPACE, SECRET_COMMANDS, app_secret_command, is_placeholder
+
+# The alert webhook's URL reaches curl's --config on the host (render/templates/ops/hp-alert-send).
+ALERT_WEBHOOK_SECRET = "alertWebhookUrl"
 
 
 @dataclass
@@ -37,6 +41,16 @@ def load_from_pulumi(namespace: str = NAMESPACE) -> tuple[StackConfig, StackSecr
     issues: list[ConfigIssue] = misplaced_secret_issues(
         {key for key in config_keys() if pulumi.runtime.is_config_secret(f"{namespace}:{key}")}
     )
+    for full_key, command in SECRET_COMMANDS.items():
+        provider, _, key = full_key.partition(":")
+        if pulumi.Config(provider).get(key) is not None and not pulumi.runtime.is_config_secret(full_key):
+            issues.append(ConfigIssue(full_key, f"a secret in plain text: run `{command}`"))
+    # Pulumi marks a structured value secret when any value inside it is `secure:` (pulumi/pulumi
+    # sdk/go/common/resource/config/value.go, unmarshalValue: `c.secure = hasSecureValue(obj)`), so this
+    # catches an appSecrets map without any encrypted value; a map mixing both is refused by the stack
+    # file check (StackFile.plain_secret_issues), which sees each entry.
+    if cfg.get("appSecrets") is not None and not pulumi.runtime.is_config_secret(f"{namespace}:appSecrets"):
+        issues.append(ConfigIssue("appSecrets", f"secrets in plain text: store each with `{app_secret_command('NAME')}`"))
     placeholders: set[str] = set()
     private_key = cfg.get("sshPrivateKey")
     for key in REQUIRED_SECRETS:
@@ -56,6 +70,11 @@ def load_from_pulumi(namespace: str = NAMESPACE) -> tuple[StackConfig, StackSecr
             issues.append(ConfigIssue(f"appSecrets.{name}", "secret value is empty"))
         elif is_placeholder(value):
             placeholders.add(f"appSecrets.{name}")
+        elif name == ALERT_WEBHOOK_SECRET:
+            try:
+                check_webhook_url(value)
+            except ValueError as exc:
+                issues.append(ConfigIssue(f"appSecrets.{name}", str(exc)))
     try:
         config = validate_config(_raw_values(cfg), source=f"stack {pulumi.get_stack()}")
     except ConfigError as error:

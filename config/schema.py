@@ -13,21 +13,39 @@ import ipaddress
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from config.app import AppConfig
-from config.base import DNS_LABEL_RE, USER_NAME_RE, ConfigModel, Port, Role, check_cidr
+from config.base import DNS_LABEL_RE, MAX_EUR, USER_NAME_RE, ConfigModel, Port, Role, check_cidr
 from config.catalogue import load_catalogue
+from config.compose_file import closest
 from config.errors import ConfigIssue
 from config.host import HostConfig
 from config.ops import OpsConfig
+from config.path_checks import path_issues
+from config.paths import check_host_dir
+from config.references import reference_issues
+from config.ssh_keys import check_public_key
 
 ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
 SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
-_SSH_KEY_RE = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)|sk-ssh-ed25519@openssh.com) [A-Za-z0-9+/=]+( .*)?$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", re.ASCII)
+# Never the admin user: accounts and groups Debian 12 and Ubuntu 24.04 images already have (base-passwd,
+# systemd, image packages, the docker group of the docker step; useradd fails on a name a group holds)
+# and the daemon accounts a host commonly gets later.
+SYSTEM_ACCOUNTS = frozenset({
+    "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy", "www-data",
+    "backup", "list", "irc", "gnats", "nobody", "_apt", "systemd-network", "systemd-resolve", "systemd-timesync",
+    "systemd-coredump", "messagebus", "sshd", "syslog", "uuidd", "tcpdump", "tss", "landscape", "pollinate",
+    "polkitd", "fwupd-refresh", "usbmux", "dnsmasq", "_chrony", "chrony", "ubuntu", "debian", "docker",
+    "postgres", "redis", "nginx", "ntp", "lxd", "dhcpcd", "_rpc", "statd", "sssd", "ftp", "operator", "halt",
+    "shutdown", "adm", "sudo", "staff", "users",
+})
 RESERVED_PORTS = {80: "HTTP", 443: "HTTPS"}
+# Private addresses (index into the subnet's host addresses): the load balancer .5, servers .10, .11, ...
+PRIVATE_IP_LB_INDEX = 4
+PRIVATE_IP_FIRST_SERVER_INDEX = 9
 
 
 class CrossFieldIssues(ValueError):
@@ -41,7 +59,7 @@ class CrossFieldIssues(ValueError):
 def check_domain(value: str) -> str:
     value = value.lower().rstrip(".")
     labels = value.split(".")
-    if len(value) > 253 or len(labels) < 2 or not all(DNS_LABEL_RE.match(label) for label in labels):
+    if len(value) > 253 or len(labels) < 2 or not all(DNS_LABEL_RE.fullmatch(label) for label in labels):
         raise ValueError(f"'{value}' is not a valid domain name")
     if labels[-1].isdigit():
         raise ValueError(f"'{value}' is not a valid domain name (top-level label is numeric)")
@@ -49,12 +67,13 @@ def check_domain(value: str) -> str:
 
 
 Cidr = Annotated[str, Field(min_length=1)]
+PublicKey = Annotated[str, AfterValidator(check_public_key)]
 
 
 class SshConfig(ConfigModel):
     admin_user: str = "deploy"
     port: Port = 22
-    public_keys: list[str] = Field(min_length=1)
+    public_keys: list[PublicKey] = Field(min_length=1)
     admin_cidrs: list[Cidr] = Field(min_length=1)
     # Set true only for the run that moves ssh.port/adminUser, after sshd already answers on the new
     # values (see the access guard's message and the README).
@@ -63,8 +82,13 @@ class SshConfig(ConfigModel):
     @field_validator("admin_user")
     @classmethod
     def _user(cls, value: str) -> str:
-        if not USER_NAME_RE.match(value) or value == "root":
+        if not USER_NAME_RE.fullmatch(value) or value == "root":
             raise ValueError(f"'{value}' is not a valid admin user name (lowercase letters, digits, _ and -; not root)")
+        if value in SYSTEM_ACCOUNTS:
+            raise ValueError(
+                f"'{value}' is a system account of Debian/Ubuntu images: cloud-init would hand it a login shell, keys and "
+                "sudo; pick a name of its own such as deploy"
+            )
         return value
 
     @field_validator("port")
@@ -73,14 +97,6 @@ class SshConfig(ConfigModel):
         if value in RESERVED_PORTS:
             raise ValueError(f"port {value} is reserved for {RESERVED_PORTS[value]} on the proxy; pick another SSH port")
         return value
-
-    @field_validator("public_keys")
-    @classmethod
-    def _keys(cls, value: list[str]) -> list[str]:
-        for index, key in enumerate(value):
-            if not _SSH_KEY_RE.match(key.strip()):
-                raise ValueError(f"key [{index}] is not an OpenSSH public key line (e.g. 'ssh-ed25519 AAAA... user@host')")
-        return [key.strip() for key in value]
 
     @field_validator("admin_cidrs")
     @classmethod
@@ -130,9 +146,9 @@ class ServerConfig(ConfigModel):
     @classmethod
     def _labels(cls, value: dict[str, str]) -> dict[str, str]:
         for key, label in value.items():
-            if not re.match(r"^[a-z0-9A-Z]([a-z0-9A-Z._/-]{0,61}[a-z0-9A-Z])?$", key):
+            if not re.fullmatch(r"^[a-z0-9A-Z]([a-z0-9A-Z._/-]{0,61}[a-z0-9A-Z])?$", key, re.ASCII):
                 raise ValueError(f"label key '{key}' is not allowed by Hetzner (letters, digits, . _ - /, max 63)")
-            if not re.match(r"^([a-z0-9A-Z]([a-z0-9A-Z._-]{0,61}[a-z0-9A-Z])?)?$", label):
+            if not re.fullmatch(r"^([a-z0-9A-Z]([a-z0-9A-Z._-]{0,61}[a-z0-9A-Z])?)?$", label, re.ASCII):
                 raise ValueError(f"label '{key}' has a value Hetzner rejects: '{label}'")
         return value
 
@@ -171,9 +187,7 @@ class VolumeConfig(ConfigModel):
     @field_validator("mount_point")
     @classmethod
     def _mount(cls, value: str) -> str:
-        if not re.match(r"^/[A-Za-z0-9._/-]+$", value) or value.rstrip("/") in ("", "/etc", "/usr", "/var", "/boot", "/root", "/home"):
-            raise ValueError(f"'{value}' is not a usable mount point (absolute path, not a system directory)")
-        return value.rstrip("/")
+        return check_host_dir(value)
 
 
 class LbServiceConfig(ConfigModel):
@@ -212,7 +226,7 @@ class HealthCheckConfig(ConfigModel):
     @field_validator("path")
     @classmethod
     def _path(cls, value: str) -> str:
-        if not value.startswith("/") or " " in value:
+        if not re.fullmatch(r"/[\x21-\x7e]*", value, re.ASCII) or '"' in value or "\\" in value:
             raise ValueError(f"'{value}' must be an absolute URL path such as /health")
         return value
 
@@ -293,7 +307,7 @@ class DnsRecordConfig(ConfigModel):
     @field_validator("name")
     @classmethod
     def _name(cls, value: str) -> str:
-        if value != "@" and not all(DNS_LABEL_RE.match(label) or label == "*" for label in value.lower().split(".")):
+        if value != "@" and not all(DNS_LABEL_RE.fullmatch(label) or label == "*" for label in value.lower().split(".")):
             raise ValueError(f"'{value}' is not a valid record name ('@', 'www', 'api.eu', '*')")
         return value.lower()
 
@@ -302,7 +316,7 @@ class DnsConfig(ConfigModel):
     zone: str
     records: list[DnsRecordConfig] = Field(min_length=1)
     proxied: bool = False
-    ttl: int = 1  # 1 = Cloudflare "automatic"
+    ttl: Annotated[int, Field(ge=1, le=86400)] = 1  # 1 = Cloudflare "automatic"
     caa_letsencrypt: bool = True
 
     @field_validator("zone")
@@ -335,9 +349,9 @@ class DnsConfig(ConfigModel):
 
 
 class BudgetConfig(ConfigModel):
-    monthly_eur: Annotated[float, Field(gt=0)]
-    warn_eur: Annotated[float, Field(gt=0)] | None = None
-    critical_eur: Annotated[float, Field(gt=0)] | None = None
+    monthly_eur: Annotated[float, Field(gt=0, le=MAX_EUR)]
+    warn_eur: Annotated[float, Field(gt=0, le=MAX_EUR)] | None = None
+    critical_eur: Annotated[float, Field(gt=0, le=MAX_EUR)] | None = None
     enforce: bool = False
 
     @model_validator(mode="after")
@@ -360,26 +374,35 @@ class BudgetConfig(ConfigModel):
 
 
 class ExtraCostLine(ConfigModel):
-    item: str
-    monthly_eur: Annotated[float, Field(ge=0)]
-    note: str | None = None
+    # Printed in the plan and in the pull-request cost table: one line, no table separator.
+    item: Annotated[str, Field(min_length=1, max_length=120)]
+    monthly_eur: Annotated[float, Field(ge=0, le=MAX_EUR)]
+    note: Annotated[str, Field(max_length=300)] | None = None
+
+    @field_validator("item", "note")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and re.search(r"[\x00-\x1f\x7f|]", value):
+            raise ValueError("must be one line without control characters or '|' (it is a cell of the cost table)")
+        return value
 
 
 class PricingConfig(ConfigModel):
     # The day the estimate is for; None: today. Decides which price epoch applies.
     as_of: dt.date | None = None
     vat_rate_percent: Annotated[float, Field(ge=0, le=50)] | None = None
-    expected_snapshot_gb: Annotated[float, Field(ge=0)] = 0
-    expected_traffic_tb: Annotated[float, Field(ge=0)] = 0
+    # Bounds far above any real stack keep every cost line a finite Decimal.
+    expected_snapshot_gb: Annotated[float, Field(ge=0, le=1_000_000)] = 0
+    expected_traffic_tb: Annotated[float, Field(ge=0, le=100_000)] = 0
     extra_lines: list[ExtraCostLine] = Field(default_factory=list)
     # Manual price overrides, e.g. {"server:cx33": 6.49} for a grandfathered contract price.
-    overrides: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    overrides: dict[str, Annotated[float, Field(ge=0, le=MAX_EUR)]] = Field(default_factory=dict)
     live: bool = True  # read GET /v1/pricing when a Hetzner token is available
 
 
 class CapacityConfig(ConfigModel):
-    reserve_ram_gb: Annotated[float, Field(ge=0)] = 1.0
-    reserve_vcpu: Annotated[float, Field(ge=0)] = 0.5
+    reserve_ram_gb: Annotated[float, Field(ge=0, le=4096)] = 1.0
+    reserve_vcpu: Annotated[float, Field(ge=0, le=1024)] = 0.5
 
 
 class StackConfig(ConfigModel):
@@ -403,7 +426,7 @@ class StackConfig(ConfigModel):
     @field_validator("project")
     @classmethod
     def _project(cls, value: str) -> str:
-        if not _NAME_RE.match(value):
+        if not _NAME_RE.fullmatch(value):
             raise ValueError(f"'{value}' must be 2-32 lowercase letters, digits or '-', starting with a letter")
         return value
 
@@ -419,8 +442,17 @@ class StackConfig(ConfigModel):
     @classmethod
     def _server_names(cls, value: dict[str, ServerConfig]) -> dict[str, ServerConfig]:
         for name in value:
-            if not _NAME_RE.match(name):
+            if not _NAME_RE.fullmatch(name):
                 raise ValueError(f"server name '{name}' must be 2-32 lowercase letters, digits or '-'")
+        return value
+
+    @field_validator("volumes")
+    @classmethod
+    def _volume_names(cls, value: dict[str, VolumeConfig]) -> dict[str, VolumeConfig]:
+        # The name becomes the Hetzner volume name <project>-<environment>-<name>.
+        for name in value:
+            if not _NAME_RE.fullmatch(name):
+                raise ValueError(f"volume name '{name}' must be 2-32 lowercase letters, digits or '-'")
         return value
 
     @model_validator(mode="after")
@@ -438,9 +470,16 @@ class StackConfig(ConfigModel):
             problem = catalogue.server_type_problem(server.server_type, self.location)
             if problem:
                 issues.append(ConfigIssue(f"servers.{name}.serverType", problem))
+            disk = catalogue.server_types[server.server_type].disk_gb if server.server_type in catalogue.server_types else None
+            if disk is not None and self.host.swap_gb * 2 > disk:
+                issues.append(ConfigIssue("host.swapGb", (
+                    f"{self.host.swap_gb} GiB of swap is more than half of server {name}'s {disk} GB disk "
+                    f"({server.server_type}); the swap file is written in full on the root disk"
+                )))
         for name, volume in self.volumes.items():
             if volume.server is not None and volume.server not in self.servers:
-                issues.append(ConfigIssue(f"volumes.{name}.server", f"no server named '{volume.server}'"))
+                suggestion = closest(volume.server, set(self.servers))
+                issues.append(ConfigIssue(f"volumes.{name}.server", f"no server named '{volume.server}'{suggestion}"))
         seen_mounts: dict[tuple[str, str], str] = {}
         for name, volume in self.volumes.items():
             key = (self.volume_server(name), volume.mount_point)
@@ -474,9 +513,12 @@ class StackConfig(ConfigModel):
                     "default), or HTTP on a port of your own that answers 2xx"
                 )))
         if self.floating_ip is not None and self.floating_ip.server is not None and self.floating_ip.server not in self.servers:
-            issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'"))
+            suggestion = closest(self.floating_ip.server, set(self.servers))
+            issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'{suggestion}"))
         if self.floating_ip is not None and self.floating_ip.server is None and len(self.servers) > 1 and not self.servers_with_role("web"):
             issues.append(ConfigIssue("floatingIp.server", "several servers and none has the web role: name the server"))
+        if self.network is not None:
+            issues += self._subnet_size_issues(self.network)
         if len(self.servers) > 1 and self.network is None:
             issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
         docker = self.host.docker
@@ -487,9 +529,24 @@ class StackConfig(ConfigModel):
                     f"source debian on Debian 12 ({', '.join(debian)}) needs the compose v2 plugin's url and sha256: "
                     "bookworm's archive has no compose v2 package (its docker-compose is the old v1)"
                 )))
+        issues += path_issues(self)
+        issues += reference_issues(self)
         issues += self.app.role_issues(self.served_roles())
         issues += self.app.stack_issues(self)
         return issues
+
+    def _subnet_size_issues(self, network: NetworkConfig) -> list[ConfigIssue]:
+        # components/specs.py gives the load balancer host PRIVATE_IP_LB_INDEX and the servers
+        # PRIVATE_IP_FIRST_SERVER_INDEX onwards, in name order.
+        hosts = ipaddress.ip_network(network.subnet).num_addresses - 2
+        needed = PRIVATE_IP_FIRST_SERVER_INDEX + len(self.servers)
+        if hosts < needed:
+            return [ConfigIssue("network.subnet", (
+                f"{network.subnet} has {max(hosts, 0)} host addresses; {len(self.servers)} server(s) from host "
+                f"{PRIVATE_IP_FIRST_SERVER_INDEX + 1} on (the load balancer is host {PRIVATE_IP_LB_INDEX + 1}) need {needed}: "
+                "use a larger subnet such as a /24"
+            ))]
+        return []
 
     # --- derived views used by components ------------------------------------------------------
     def served_roles(self) -> set[str]:

@@ -13,8 +13,22 @@ from typing import Any
 import yaml
 
 from config.errors import ConfigError, ConfigIssue
+from config.safe_yaml import YamlRefused, load_yaml_file
 
 NAMESPACE = "hetzner-platform"
+
+
+# Keys whose value must be stored encrypted (`secure:`), with the command that stores it that way.
+# Provider tokens: a plain `hcloud:token` would sit in git and, in the offline plan, reach the live API.
+SECRET_COMMANDS = {
+    "hcloud:token": "pulumi config set --secret hcloud:token",
+    "cloudflare:apiToken": "pulumi config set --secret cloudflare:apiToken",
+    f"{NAMESPACE}:sshPrivateKey": f"pulumi config set --secret {NAMESPACE}:sshPrivateKey < ~/.ssh/id_ed25519",
+}
+
+
+def app_secret_command(name: str) -> str:
+    return f"pulumi config set --secret --path '{NAMESPACE}:appSecrets.{name}' '<value>'"
 
 
 def secret_placeholder(key: str, state: str) -> str:
@@ -34,6 +48,27 @@ class StackFile:
     secret_keys: set[str] = field(default_factory=set)
     # Keys of other namespaces (hcloud:token, cloudflare:apiToken), full key -> value.
     provider_values: dict[str, Any] = field(default_factory=dict)
+
+    def plain_secret_issues(self) -> list[ConfigIssue]:
+        """Secrets written in plain text: refused, with the command that stores them encrypted."""
+        issues: list[ConfigIssue] = []
+        for full_key, command in SECRET_COMMANDS.items():
+            namespace, _, key = full_key.partition(":")
+            present = key in self.values if namespace == NAMESPACE else full_key in self.provider_values
+            secret = key in self.secret_keys if namespace == NAMESPACE else full_key in self.secret_keys
+            if present and not secret:
+                field = key if namespace == NAMESPACE else full_key
+                issues.append(ConfigIssue(field, f"a secret in plain text: remove it from the file and run `{command}`"))
+        app_secrets = self.values.get("appSecrets")
+        if app_secrets is not None and "appSecrets" not in self.secret_keys:
+            names = app_secrets if isinstance(app_secrets, dict) else {"NAME": None}
+            for name in names:
+                if f"appSecrets.{name}" not in self.secret_keys:
+                    issues.append(ConfigIssue(
+                        f"appSecrets.{name}",
+                        f"a secret in plain text: remove it from the file and run `{app_secret_command(str(name))}`",
+                    ))
+        return issues
 
     @property
     def stack_name(self) -> str:
@@ -55,9 +90,14 @@ def _replace_secure(value: Any, key: str, secret_keys: set[str]) -> Any:
 
 def read_stack_file(path: Path) -> StackFile:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = load_yaml_file(path) or {}
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(str(path), "stack file not found")], str(path)) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigIssue(str(path), f"cannot be read: {exc}")], str(path)) from None
+    except YamlRefused as exc:
+        field = exc.path.removeprefix("config.").removeprefix(f"{NAMESPACE}:") or str(path)
+        raise ConfigError([ConfigIssue(field, f"refused: {exc}")], str(path)) from None
     except yaml.YAMLError as exc:
         raise ConfigError([ConfigIssue(str(path), f"not valid YAML: {exc}")], str(path)) from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):

@@ -32,6 +32,8 @@ from config.app import (
     placement,
     service_homes,
 )
+from config.compose_file import read_user_compose
+from config.path_checks import releases_dir
 from config.schema import StackConfig
 from render import postgres, proxy, redis
 
@@ -69,7 +71,7 @@ def dump_compose(model: dict[str, Any], server: str) -> str:
 
 
 def base_dir(stack: StackConfig) -> str:
-    return f"/opt/{stack.project}"
+    return releases_dir(stack.project)
 
 
 def stored_path(stack: StackConfig, service: str, filename: str, content: str) -> str:
@@ -456,15 +458,11 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
 def _load_user_compose(stack: StackConfig) -> dict[str, Any]:
     if stack.app.compose_file is None:
         return {}
-    path = Path(stack.app.compose_file)
+    # The config checks (config/compose_file.py) already refused a file the host cannot use.
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ValueError(f"app.composeFile: {path} does not exist") from None
-    except yaml.YAMLError as exc:
-        raise ValueError(f"app.composeFile: {path} is not valid YAML ({exc})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("services"), dict):
-        raise ValueError(f"app.composeFile: {path} has no `services:` mapping")
+        document = read_user_compose(Path(stack.app.compose_file))
+    except ValueError as exc:
+        raise ValueError(f"app.composeFile: {exc}") from None
     for name in document["services"]:
         if name not in stack.app.services:
             raise ValueError(

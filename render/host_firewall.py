@@ -39,7 +39,9 @@ def ufw_rules(config: StackConfig) -> tuple[list[str], list[str]]:
     rate limit; everybody else is rate limited (`limit`: 6 connections in 30 s)."""
     port = config.ssh.port
     admin_sources = [ufw_source(cidr) for cidr in config.ssh.admin_cidrs]
-    top = [_port_rule(port, source, "ssh admin") for source in admin_sources]
+    # A world-open admin network (0.0.0.0/0, ::/0) gets no allow rule of its own: placed before the
+    # `limit` rule it would switch rate limiting off for everyone. The plan warns about it.
+    top = [_port_rule(port, source, "ssh admin") for source in admin_sources if source is not None]
     rules = [*top, _port_rule(port, None, "ssh", action="limit")]
     rules += [_port_rule(public, None, {80: "http", 443: "https"}[public]) for public in PUBLIC_PORTS]
     if config.network is not None:

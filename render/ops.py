@@ -28,6 +28,7 @@ import config.app as app_config
 from config.ops import OpsConfig
 from config.schema import StackConfig
 from render.steps import HostRuntime, HostStep
+from spec.ports import GRAFANA_PORT, PROMETHEUS_PORT
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "ops"
 SBIN = "/usr/local/sbin"
@@ -487,7 +488,7 @@ def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, 
     preset = monitoring.prometheus
     alerts = view.ops.alerts
     scrape = [
-        {"job_name": "prometheus", "static_configs": [{"targets": ["127.0.0.1:9090"]}]},
+        {"job_name": "prometheus", "static_configs": [{"targets": [f"127.0.0.1:{PROMETHEUS_PORT}"]}]},
         {"job_name": "node", "static_configs": [{"targets": [view.node_exporter_address(runtime)]}]},
         {"job_name": "docker", "static_configs": [{"targets": [monitoring.docker_metrics]}]},
         *({"job_name": job, "static_configs": [{"targets": [target]}]} for job, target in preset.extra_targets.items()),
@@ -537,7 +538,7 @@ def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, 
                 "--config.file=/etc/prometheus/prometheus.yml",
                 "--storage.tsdb.path=/prometheus",
                 f"--storage.tsdb.retention.time={preset.retention}",
-                "--web.listen-address=127.0.0.1:9090",
+                f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}",
             ],
             "volumes": [
                 "./prometheus.yml:/etc/prometheus/prometheus.yml:ro",
@@ -560,7 +561,7 @@ def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, 
             "env_file": ["./grafana.env"],
             "environment": {
                 "GF_SERVER_HTTP_ADDR": "127.0.0.1",
-                "GF_SERVER_HTTP_PORT": "3000",
+                "GF_SERVER_HTTP_PORT": str(GRAFANA_PORT),
                 "GF_ANALYTICS_REPORTING_ENABLED": "false",
                 "GF_USERS_ALLOW_SIGN_UP": "false",
             },
@@ -570,7 +571,7 @@ def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, 
         volumes["grafana-data"] = {}
         files[f"{MONITORING_DIR}/grafana-datasources.yml"] = yaml.safe_dump(
             {"apiVersion": 1, "datasources": [{"name": "Prometheus", "type": "prometheus", "access": "proxy",
-                                                "url": "http://127.0.0.1:9090", "isDefault": True}]}, sort_keys=False)
+                                                "url": f"http://127.0.0.1:{PROMETHEUS_PORT}", "isDefault": True}]}, sort_keys=False)
         password = secrets.get("grafanaAdminPassword", "")
         files[f"{MONITORING_DIR}/grafana.env"] = f"GF_SECURITY_ADMIN_PASSWORD={password}\n"
     compose = {"name": f"{view.compose_project}-monitoring", "services": services, "volumes": volumes}

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from components.specs import resolve
+from config.errors import ConfigError
 from render.compose import compose_memory, env_value, render_compose
 
 from .conftest import base_values, compose_check, load, phase2_values, preset_config, presets, schema_errors, small_app
@@ -198,6 +199,7 @@ def test_overlay_keeps_the_users_services_and_applies_our_rules(tmp_path: Path) 
 def test_overlay_refuses_what_cannot_work_on_the_host(tmp_path: Path, change: Any, message: str) -> None:
     document = copy.deepcopy(USER_COMPOSE)
     change(document)
-    config = overlay_config(tmp_path, document)
-    with pytest.raises(ValueError, match=message):
-        render_compose(config, "app")
+    # Refused while validating the config (exit 2 naming app.composeFile), before anything renders.
+    with pytest.raises(ConfigError, match=message) as refused:
+        overlay_config(tmp_path, document)
+    assert all(issue.path.startswith("app.") for issue in refused.value.issues)

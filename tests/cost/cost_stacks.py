@@ -10,7 +10,7 @@ from config.loader import validate_config
 from config.schema import StackConfig
 from tests.fixed_date import GENERATED_AS_OF
 
-SSH = {"publicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests user@example"],
+SSH = {"publicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z user@example"],
        "adminCidrs": ["203.0.113.0/24"], "port": 2222}
 
 # Seeds 002/003: the Chrono Scraper compose limits, with the roles of their phase-2 split.

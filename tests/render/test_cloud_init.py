@@ -71,7 +71,7 @@ def check_user_data(tree: Path, tmp_path: Path, text: str) -> tuple[int, str]:
             ssh={
                 "adminUser": "ops",
                 "port": 40022,
-                "publicKeys": [ADMIN_KEY, ADMIN_KEY.replace("ops@test", "ci")],
+                "publicKeys": [ADMIN_KEY, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g ci"],
                 "adminCidrs": ["0.0.0.0/0"],
             },
         ),
