@@ -21,6 +21,17 @@ from render.steps import HostRuntime, HostStep, runtime_fields
 StepRenderer = Callable[[StackConfig, str, HostRuntime, Mapping[str, str]], Sequence[HostStep]]
 
 REMOTE_SHELL = "sudo bash -s"
+# A fresh server refuses SSH until cloud-init has upgraded packages and moved sshd to its port, which can
+# take far longer than the ~2.7 minutes 40 refused dials last. pulumi-command counts failed dials against
+# dial_error_limit (-1 = unlimited) and retries with pulumi's backoff, 100 ms x 1.5 capped at 5 s
+# (github.com/pulumi/pulumi-command provider/pkg/provider/remote/connection.go, reachedDialingErrorLimit;
+# github.com/pulumi/pulumi sdk/go/common/util/retry/until.go). A refused dial returns at once, so
+# N dials last about 11 s + (N - 10) x 5 s: 200 dials wait ~16 minutes for a slow first boot, and a server
+# that never answers still fails the run instead of hanging it forever (what -1 would do). Each dial
+# gives up after PER_DIAL_TIMEOUT_S (the provider shortens it by 15 s per failure, down to 15 s) so a
+# silently dropped SYN cannot stall a step.
+DIAL_ERROR_LIMIT = 200
+PER_DIAL_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -80,9 +91,8 @@ class HostConfiguration(pulumi.ComponentResource):
             port=config.ssh.port,
             user=config.ssh.admin_user,
             private_key=private_key,
-            # A fresh server needs a minute or two before sshd answers on the new port.
-            dial_error_limit=40,
-            per_dial_timeout=30,
+            dial_error_limit=DIAL_ERROR_LIMIT,
+            per_dial_timeout=PER_DIAL_TIMEOUT_S,
         )
         secret_names = sorted(secrets)
         secret_values = pulumi.Output.all(*[secrets[key] for key in secret_names])

@@ -76,7 +76,10 @@ class Server(pulumi.ComponentResource):
             name=ip.resource_name,
             type=ip.ip_type,
             location=ip.location,
-            assignee_type="server",
+            # No assignee_type: without an assignee_id the provider warns "Unused Attribute ... Please
+            # remove it" on every run (terraform-provider-hcloud internal/primaryip/resource.go
+            # ValidateConfig, since 1.62) and the API's "unassigned" answer can show as a diff
+            # (pulumi-terraform-bridge#2413). The server takes the IP through its public_nets instead.
             auto_delete=False,
             delete_protection=spec.protected,
             labels=spec.labels,

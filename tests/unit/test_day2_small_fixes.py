@@ -1,0 +1,30 @@
+"""Day-2 fixes that need no previous deployment: primary IP arguments, the first SSH wait, floating IPv6,
+LB health-check ports (issue 14)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.unit.stacks import PROD, evaluate_values
+
+PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
+COMMAND = "command:remote:Command"
+
+
+def test_primary_ips_carry_no_assignee_type_without_an_assignee_id(tmp_path: Path) -> None:
+    evaluation = evaluate_values(tmp_path, PROD)
+    ips = evaluation.mocks.by_type(PRIMARY_IP)
+    assert len(ips) == 2
+    for ip in ips:
+        assert "assigneeType" not in ip.inputs or "assigneeId" in ip.inputs, ip.inputs
+
+
+def test_first_ssh_wait_outlasts_a_slow_first_boot(tmp_path: Path) -> None:
+    # 40 refused dials last ~2.7 minutes; a first boot with package upgrades can take ten.
+    evaluation = evaluate_values(tmp_path, PROD)
+    connections = [command.inputs["connection"] for command in evaluation.mocks.by_type(COMMAND)]
+    assert connections
+    for connection in connections:
+        limit = int(connection["dialErrorLimit"])
+        assert limit == -1 or 11 + (limit - 10) * 5 >= 15 * 60, limit
+        assert 0 < int(connection["perDialTimeout"]) <= 60
