@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.unit.stacks import PROD, evaluate_values
+from tests.unit.stacks import PROD, evaluate_values, variant
 
 PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
 COMMAND = "command:remote:Command"
@@ -28,3 +28,19 @@ def test_first_ssh_wait_outlasts_a_slow_first_boot(tmp_path: Path) -> None:
         limit = int(connection["dialErrorLimit"])
         assert limit == -1 or 11 + (limit - 10) * 5 >= 15 * 60, limit
         assert 0 < int(connection["perDialTimeout"]) <= 60
+
+
+def test_floating_ipv6_publishes_binds_and_names_the_same_host_address(tmp_path: Path) -> None:
+    values = variant(PROD, loadBalancer=None, floatingIp={"type": "ipv6", "dnsPtr": "chrono.example.com"})
+    evaluation = evaluate_values(tmp_path, values)
+    [fip] = evaluation.mocks.by_type("hcloud:index/floatingIp:FloatingIp")
+    network = str(fip.outputs["ipAddress"])
+    assert network.endswith("::")  # what the API reports: the /64's network address
+    host = f"{network}1"
+    assert evaluation.outputs["floatingIp"] == host
+    [rdns] = evaluation.mocks.by_type("hcloud:index/rdns:Rdns")
+    assert rdns.inputs["ipAddress"] == host
+    aaaa = [r for r in evaluation.mocks.by_type("cloudflare:index/dnsRecord:DnsRecord") if r.inputs["type"] == "AAAA"]
+    assert aaaa and {r.inputs["content"] for r in aaaa} == {host}
+    [network_step] = [c for c in evaluation.mocks.by_type(COMMAND) if c.name.endswith("-network")]
+    assert host in str(network_step.inputs["stdin"])

@@ -1,0 +1,1 @@
+"""Pure resolution from a validated config (and the last deployment's outputs) to what the program creates."""
