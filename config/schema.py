@@ -251,6 +251,27 @@ class LoadBalancerConfig(ConfigModel):
         return value
 
 
+def _health_check_port_issues(lb: LoadBalancerConfig) -> list[ConfigIssue]:
+    """Each service's health check needs its own port: the provider documents the check port as "Must be
+    unique per Load Balancer" (pulumi-hcloud LoadBalancerServiceHealthCheckArgs.port docstring; Hetzner API
+    docs, load balancer services), so one explicit port cannot serve several services."""
+    check = lb.health_check
+    if check.port is not None and len(lb.services) > 1:
+        return [ConfigIssue("loadBalancer.healthCheck.port", (
+            f"port {check.port} would be the health-check port of all {len(lb.services)} services, but Hetzner "
+            "requires a check port unique per load balancer. Leave healthCheck.port unset (each service checks "
+            "its own destination port) or keep a single service"
+        ))]
+    ports = [service.destination_port for service in lb.services]
+    shared = sorted({port for port in ports if ports.count(port) > 1})
+    if check.port is None and shared:
+        return [ConfigIssue("loadBalancer.services", (
+            f"destination port(s) {shared} are used by several services, so their health checks would share a "
+            "port; Hetzner requires a check port unique per load balancer. Give each service its own destinationPort"
+        ))]
+    return []
+
+
 class FloatingIpConfig(ConfigModel):
     type: Literal["ipv4", "ipv6"] = "ipv4"
     server: str | None = None  # default: the only server, else the first web server
@@ -466,6 +487,7 @@ class StackConfig(ConfigModel):
                     issues.append(ConfigIssue(f"loadBalancer.services[{index}].listenPort", f"{service.listen_port} is the SSH port"))
             check = lb.health_check
             check_ports = [check.port] if check.port is not None else [s.destination_port for s in lb.services]
+            issues += _health_check_port_issues(lb)
             on_proxy = sorted({port for port in check_ports if port in PROXY_PORTS})
             if check.protocol == "http" and on_proxy:
                 issues.append(ConfigIssue("loadBalancer.healthCheck.port", (

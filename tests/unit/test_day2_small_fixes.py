@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
+from config.errors import ConfigError
+from config.loader import validate_config
+
 from tests.unit.stacks import PROD, evaluate_values, variant
 
 PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
@@ -44,3 +49,15 @@ def test_floating_ipv6_publishes_binds_and_names_the_same_host_address(tmp_path:
     assert aaaa and {r.inputs["content"] for r in aaaa} == {host}
     [network_step] = [c for c in evaluation.mocks.by_type(COMMAND) if c.name.endswith("-network")]
     assert host in str(network_step.inputs["stdin"])
+
+
+def test_one_explicit_health_check_port_for_several_services_is_refused() -> None:
+    values = variant(PROD, loadBalancer={"type": "lb11", "healthCheck": {"port": 8080, "protocol": "http"}})
+    with pytest.raises(ConfigError) as caught:
+        validate_config(values)
+    [issue] = [i for i in caught.value.issues if i.path == "loadBalancer.healthCheck.port"]
+    assert "unique per load balancer" in issue.reason and "2 services" in issue.reason
+    # One service with its own check port stays valid, and the default derives one port per service.
+    single = [{"protocol": "tcp", "listenPort": 443, "destinationPort": 443, "proxyProtocol": True}]
+    validate_config(variant(PROD, loadBalancer={"type": "lb11", "services": single, "healthCheck": {"port": 8443}}))
+    validate_config(PROD)
