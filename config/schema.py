@@ -80,6 +80,12 @@ class SshConfig(ConfigModel):
         for index, key in enumerate(value):
             if not _SSH_KEY_RE.match(key.strip()):
                 raise ValueError(f"key [{index}] is not an OpenSSH public key line (e.g. 'ssh-ed25519 AAAA... user@host')")
+        # Hetzner refuses a second key with the same fingerprint in a project (uniqueness_error), whatever
+        # the comment says; each key is also a resource named after it (spec/ssh_keys.py).
+        blobs = [key.split()[1] for key in value]
+        for index, blob in enumerate(blobs):
+            if blob in blobs[:index]:
+                raise ValueError(f"key [{index}] is the same key as key [{blobs.index(blob)}]; list each key once")
         return [key.strip() for key in value]
 
     @field_validator("admin_cidrs")
