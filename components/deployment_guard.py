@@ -1,10 +1,11 @@
 """One gate in front of the whole stack: refuse a change Hetzner or SSH cannot survive, before anything.
 
-Two changes only show their damage halfway through an update, so they are checked against the LAST
+Some changes only show their damage halfway through an update, so they are checked against the LAST
 deployment (the stack's own outputs, read through a StackReference to the running stack):
 
 * a server type change that cannot be done in place (components/resize.py);
-* an SSH port or admin user change that would lock every remote command out (components/access_guard.py).
+* an SSH port or admin user change that would lock every remote command out (components/access_guard.py);
+* a server that would move to another private address (spec/private_ips.py).
 
 A StackReference's outputs are an Output, never a plain value, so the program cannot stop before it
 declares resources. Instead the check is data flow: `cleared` resolves to `[]` when every change may go
@@ -26,6 +27,7 @@ from components.access_guard import access_problem
 from components.resize import PlannedResize, before_resize_snapshot, plan_resizes, refusal_message
 from components.specs import PlatformSpec, ServerSpec
 from config.schema import SshConfig
+from spec.private_ips import private_ip_problem
 
 STACK_REFERENCE_NAME = "previous-deployment"
 # The stack outputs the checks compare against (both exported by components/platform.py).
@@ -59,9 +61,20 @@ def planned_resizes(previous_outputs: Mapping[str, Any], servers: Mapping[str, S
     return plan_resizes(servers, _mapping(previous_outputs.get(SERVERS_OUTPUT)))
 
 
-def guard_problems(resizes: Mapping[str, PlannedResize], previous_outputs: Mapping[str, Any], ssh: SshConfig) -> list[str]:
-    """Every refusal for this run: the checked resizes, and the SSH access against the last deployment."""
-    messages = [refusal_message(resizes), access_problem(previous_outputs.get(ACCESS_OUTPUT), ssh)]
+def guard_problems(
+    resizes: Mapping[str, PlannedResize],
+    previous_outputs: Mapping[str, Any],
+    ssh: SshConfig,
+    servers: Mapping[str, ServerSpec] | None = None,
+) -> list[str]:
+    """Every refusal for this run: the checked resizes, the SSH access and the servers' private addresses
+    against the last deployment."""
+    addresses = {name: server.private_ip for name, server in (servers or {}).items()}
+    messages = [
+        refusal_message(resizes),
+        access_problem(previous_outputs.get(ACCESS_OUTPUT), ssh),
+        private_ip_problem(_mapping(previous_outputs.get(SERVERS_OUTPUT)), addresses),
+    ]
     return [message for message in messages if message is not None]
 
 
@@ -84,7 +97,7 @@ class DeploymentGuard:
 
         def check(args: list[Any]) -> list[pulumi.Resource]:
             outputs, resizes = args
-            problems = guard_problems(resizes, outputs, ssh)
+            problems = guard_problems(resizes, outputs, ssh, self._servers)
             if problems:
                 raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
             for planned in resizes.values():

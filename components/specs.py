@@ -7,11 +7,11 @@ prices the very same specs, so the bill can never describe a different stack tha
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from dataclasses import dataclass, field
 
 from config.catalogue import load_catalogue
 from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
+from spec.private_ips import assign_private_ips
 
 MANAGED_BY = "hetzner-platform"
 
@@ -115,12 +115,11 @@ class PlatformSpec:
 
 
 def _private_ips(config: StackConfig) -> tuple[dict[str, str], str | None]:
-    """Deterministic private addresses: the LB gets host .5, servers .10, .11, ... in name order."""
+    """Private addresses: pinned ones, the others from .10 in name order; the LB gets .5 (spec/private_ips.py)."""
     if config.network is None:
         return {}, None
-    hosts = list(ipaddress.ip_network(config.network.subnet).hosts())
-    server_ips = {name: str(hosts[9 + index]) for index, name in enumerate(sorted(config.servers))}
-    return server_ips, str(hosts[4])
+    pinned = {name: server.private_ip for name, server in config.servers.items() if server.private_ip is not None}
+    return assign_private_ips(config.network.subnet, list(config.servers), pinned)
 
 
 def resolve(config: StackConfig) -> PlatformSpec:

@@ -113,6 +113,9 @@ class ServerConfig(ConfigModel):
     keep_disk: bool = False
     # Take a Hetzner snapshot before a type change (billed per GB until deleted).
     snapshot_before_resize: bool = False
+    # This server's address on the private network; unset: the lowest free one from .10, in name order.
+    # Pin it to keep the address when servers are added or removed (spec/private_ips.py).
+    private_ip: str | None = None
 
     @field_validator("server_type")
     @classmethod
@@ -505,10 +508,39 @@ class StackConfig(ConfigModel):
             issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'"))
         if self.floating_ip is not None and self.floating_ip.server is None and len(self.servers) > 1 and not self.servers_with_role("web"):
             issues.append(ConfigIssue("floatingIp.server", "several servers and none has the web role: name the server"))
+        issues += self._private_ip_issues()
         if len(self.servers) > 1 and self.network is None:
             issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
         issues += self.app.role_issues(self.served_roles())
         issues += self.app.stack_issues(self)
+        return issues
+
+    def _private_ip_issues(self) -> list[ConfigIssue]:
+        from spec.private_ips import reserved_addresses
+
+        pinned = {name: server.private_ip for name, server in self.servers.items() if server.private_ip is not None}
+        if not pinned:
+            return []
+        if self.network is None:
+            return [ConfigIssue(f"servers.{name}.privateIp", "needs a private network (`network`)") for name in pinned]
+        issues: list[ConfigIssue] = []
+        subnet = ipaddress.ip_network(self.network.subnet)
+        reserved = reserved_addresses(self.network.subnet)
+        seen: dict[str, str] = {}
+        for name, address in pinned.items():
+            path = f"servers.{name}.privateIp"
+            try:
+                parsed = ipaddress.ip_address(address)
+            except ValueError:
+                issues.append(ConfigIssue(path, f"'{address}' is not an IPv4 address"))
+                continue
+            if parsed not in subnet or parsed in (subnet.network_address, subnet.broadcast_address):
+                issues.append(ConfigIssue(path, f"{address} is not a host address of the subnet {self.network.subnet}"))
+            elif str(parsed) in reserved:
+                issues.append(ConfigIssue(path, f"{address} is reserved for {reserved[str(parsed)]}"))
+            elif str(parsed) in seen:
+                issues.append(ConfigIssue(path, f"{address} is already the address of server '{seen[str(parsed)]}'"))
+            seen.setdefault(str(parsed), name)
         return issues
 
     # --- derived views used by components ------------------------------------------------------
