@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
 
 from components.access_guard import access_output
-from components.deployment_guard import DeploymentGuard
+from components.deployment_guard import SERVERS_OUTPUT, DeploymentGuard
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
 from components.host import HostConfiguration, RuntimeInputs, StepSource
 from components.load_balancer import LoadBalancer
 from components.network import PrivateNetwork
-from components.servers import PlacementGroup, Server
+from components.servers import PlacementGroups, Server
 from components.specs import PlatformSpec
 from components.ssh_keys import SshKeys
 from components.storage import Volume
@@ -22,6 +22,26 @@ from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
+from spec.placement import PLACEMENT_OUTPUT_KEY, assign_placement_groups, groups_in_use
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def _group_of(server: str) -> Callable[[dict[str, str | None]], str | None]:
+    return lambda groups: groups.get(server)
+
+
+def _group_id_of(server: str) -> Callable[[list[Any]], int | None]:
+    """From (assignment, group ids): the id of the server's placement group, None when it has none."""
+
+    def group_id(args: list[Any]) -> int | None:
+        assignment, ids = args
+        group = assignment.get(server)
+        return int(ids[group]) if group is not None else None
+
+    return group_id
 
 
 class Platform(pulumi.ComponentResource):
@@ -45,7 +65,14 @@ class Platform(pulumi.ComponentResource):
 
         ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
         firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, opts=child)
-        placement = PlacementGroup("placement", spec, opts=child) if spec.placement_group else None
+        # Each server's spread group: kept from the last deployment, new servers fill groups of at most 10.
+        placement_assignment: pulumi.Output[dict[str, str | None]] = guard.previous.apply(
+            lambda outputs: assign_placement_groups(
+                spec.prefix, [server.name for server in spec.servers], _mapping(outputs.get(SERVERS_OUTPUT))
+            )
+        )
+        placement = PlacementGroups("placement", spec, placement_assignment.apply(groups_in_use), opts=child)
+        self.placement_groups = placement_assignment
         user_data = render_user_data(config)
 
         self.servers: dict[str, Server] = {
@@ -56,7 +83,9 @@ class Platform(pulumi.ComponentResource):
                 user_data=user_data,
                 ssh_key_ids=ssh_keys.key_ids,
                 firewall_id=firewall.firewall_id,
-                placement_group_id=placement.group_id if placement else None,
+                placement_group_id=pulumi.Output.all(placement_assignment, placement.group_ids).apply(
+                    _group_id_of(server.name)
+                ),
                 guard=guard,
                 opts=child,
             )
@@ -165,6 +194,8 @@ class Platform(pulumi.ComponentResource):
                     "roles": list(server.spec.roles),
                     # Read back by the deployment guard: a disk that already grew cannot shrink again.
                     "diskGb": server.server.primary_disk_size,
+                    # Read back on the next run: a running server keeps the placement group it was created with.
+                    PLACEMENT_OUTPUT_KEY: self.placement_groups.apply(_group_of(name)),
                 }
                 for name, server in self.servers.items()
             },

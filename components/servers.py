@@ -24,7 +24,7 @@ class Server(pulumi.ComponentResource):
         user_data: str,
         ssh_key_ids: list[pulumi.Output[str]],
         firewall_id: pulumi.Output[int],
-        placement_group_id: pulumi.Output[int] | None,
+        placement_group_id: pulumi.Input[int | None],
         guard: DeploymentGuard | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
@@ -61,7 +61,11 @@ class Server(pulumi.ComponentResource):
                 )
             ],
             # Changing either would replace the server (and its disk); keys are managed over SSH afterwards.
-            opts=named(self, pulumi.ResourceOptions(depends_on=snapshot, ignore_changes=["ssh_keys", "user_data"])),
+            # placement_group_id: a running server never changes group (spec/placement.py); the program already
+            # keeps each server's group, and this makes sure the provider is never asked to.
+            opts=named(self, pulumi.ResourceOptions(
+                depends_on=snapshot, ignore_changes=["ssh_keys", "user_data", "placement_group_id"]
+            )),
         )
         self.server_id: pulumi.Output[int] = self.server.id.apply(int)
         self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
@@ -87,17 +91,26 @@ class Server(pulumi.ComponentResource):
         )
 
 
-class PlacementGroup(pulumi.ComponentResource):
-    """Spread placement: with more than one server, no two share a physical host."""
+class PlacementGroups(pulumi.ComponentResource):
+    """Spread placement groups: no two servers of a group share a physical host.
 
-    def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+    Which groups exist follows from the last deployment (spec/placement.py: a server keeps the group it
+    was created with), which is an Output, so the groups are declared once it resolved. The first group
+    keeps its old name and parent, so a stack deployed before keeps its group.
+    """
+
+    def __init__(self, name: str, spec: PlatformSpec, groups: pulumi.Output[list[str]], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hetzner-platform:compute:PlacementGroup", name, None, opts)
-        self.group = hcloud.PlacementGroup(
-            f"{spec.prefix}-spread",
-            name=f"{spec.prefix}-spread",
-            type="spread",
-            labels=spec.labels,
-            opts=named(self),
-        )
-        self.group_id: pulumi.Output[int] = self.group.id.apply(int)
-        self.register_outputs({"placementGroupId": self.group_id})
+
+        def declare(names: list[str]) -> dict[str, pulumi.Output[int]]:
+            return {
+                group: hcloud.PlacementGroup(group, name=group, type="spread", labels=spec.labels, opts=named(self)).id.apply(int)
+                for group in names
+            }
+
+        def ids(names: list[str]) -> pulumi.Input[dict[str, int]]:
+            declared = declare(names)
+            return pulumi.Output.all(**declared) if declared else {}
+
+        self.group_ids: pulumi.Output[dict[str, int]] = groups.apply(ids)
+        self.register_outputs({"placementGroupIds": self.group_ids})

@@ -106,7 +106,6 @@ class PlatformSpec:
     network: NetworkSpec | None
     load_balancer: LoadBalancerSpec | None
     floating_ip: FloatingIpSpec | None
-    placement_group: bool
     dns_zone: str | None
     dns_records: tuple[DnsRecordSpec, ...] = field(default_factory=tuple)
 
@@ -206,7 +205,6 @@ def resolve(config: StackConfig) -> PlatformSpec:
         network=network,
         load_balancer=load_balancer,
         floating_ip=floating_ip,
-        placement_group=len(servers) > 1,
         dns_zone=config.dns.zone if config.dns else None,
         dns_records=_dns_records(config, load_balancer, floating_ip),
     )
