@@ -8,6 +8,7 @@ a change re-runs only the steps whose script changed, and no change re-runs noth
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,6 +16,7 @@ import pulumi
 from pulumi_command import remote
 
 from config.schema import StackConfig
+from render.redacted_step import redacting_wrapper
 from render.steps import HostRuntime, HostStep, runtime_fields
 
 # A renderer takes the config, the server name, runtime values and secret values, and returns steps.
@@ -102,7 +104,14 @@ class HostConfiguration(pulumi.ComponentResource):
                 runtime_value, values = args
                 assert isinstance(runtime_value, HostRuntime) and isinstance(values, list)
                 resolved = dict(zip(secret_names, (str(v) for v in values), strict=True)) if source.uses_secrets else {}
-                return {step.name: step for step in source.render(config, server, runtime_value, resolved)}
+                steps = {step.name: step for step in source.render(config, server, runtime_value, resolved)}
+                if not source.uses_secrets:
+                    return steps
+                # A failing command's error carries its whole output: keep secrets out of it.
+                return {
+                    name: dataclasses.replace(step, script=redacting_wrapper(name, step.script, resolved.values()))
+                    for name, step in steps.items()
+                }
 
             # Only sources that use secrets depend on them, so only their scripts become secret.
             inputs = pulumi.Output.all(
