@@ -95,16 +95,32 @@ class DeploymentGuard:
             lambda outputs: planned_resizes(outputs, self._servers)
         )
 
-        def check(args: list[Any]) -> list[pulumi.Resource]:
-            outputs, resizes = args
-            problems = guard_problems(resizes, outputs, ssh, self._servers)
-            if problems:
-                raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
-            for planned in resizes.values():
-                pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
-            return []
+        self._ssh = ssh
+        self._extra_checks: list[pulumi.Output[list[str]]] = []
+        self._cleared: pulumi.Output[list[pulumi.Resource]] | None = None
 
-        self.cleared: pulumi.Output[list[pulumi.Resource]] = pulumi.Output.all(self.previous, self.resizes).apply(check)
+    def add_check(self, problems: pulumi.Output[list[str]]) -> None:
+        """One more refusal source (e.g. the DNS records already in the zone); before `cleared` is used."""
+        assert self._cleared is None, "add every check before the gate is handed out"
+        self._extra_checks.append(problems)
+
+    @property
+    def cleared(self) -> pulumi.Output[list[pulumi.Resource]]:
+        """[] once every check passed; a RunError listing every problem otherwise."""
+        if self._cleared is None:
+
+            def check(args: list[Any]) -> list[pulumi.Resource]:
+                outputs, resizes, *extra = args
+                problems = guard_problems(resizes, outputs, self._ssh, self._servers)
+                problems += [problem for found in extra for problem in found]
+                if problems:
+                    raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
+                for planned in resizes.values():
+                    pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
+                return []
+
+            self._cleared = pulumi.Output.all(self.previous, self.resizes, *self._extra_checks).apply(check)
+        return self._cleared
 
     def options(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
         """`opts` plus the gate: give it to every top-level component."""

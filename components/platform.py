@@ -22,6 +22,7 @@ from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
+from spec.dns_adoption import DNS_RECORD_IDS_OUTPUT
 from spec.placement import PLACEMENT_OUTPUT_KEY, assign_placement_groups, groups_in_use
 
 
@@ -55,6 +56,7 @@ class Platform(pulumi.ComponentResource):
         secret_values: dict[str, pulumi.Output[str]],
         spec: PlatformSpec,
         guard: DeploymentGuard,
+        dns_adoption: pulumi.Output[Any] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:index:Platform", name, None, opts)
@@ -125,12 +127,14 @@ class Platform(pulumi.ComponentResource):
         )
 
         self.dns_names: list[str] = []
-        if spec.dns_zone:
+        self.dns_record_ids: pulumi.Output[dict[str, str]] | None = None
+        if spec.dns_zone and dns_adoption is not None:
             # Imported here on purpose: pulumi_cloudflare costs ~4 s and stacks without DNS skip it.
             from components.dns import DnsRecords
 
-            dns = DnsRecords("dns", spec, self._dns_targets(), opts=child)
+            dns = DnsRecords("dns", spec, self._dns_targets(), dns_adoption, opts=child)
             self.dns_names = dns.names
+            self.dns_record_ids = dns.record_ids
 
         self.hosts: dict[str, HostConfiguration] = {}
         previous_app: list[pulumi.Resource] = []
@@ -207,6 +211,9 @@ class Platform(pulumi.ComponentResource):
             # Read back by the deployment guard on the next run (port/user changes need a safe procedure).
             "ssh": access_output(ssh),
         }
+        if self.dns_record_ids is not None:
+            # Read back on the next run: these records are this stack's own, not records to adopt or refuse.
+            outputs[DNS_RECORD_IDS_OUTPUT] = self.dns_record_ids
         if self.floating_ip:
             outputs["floatingIp"] = self.floating_ip.address
         if self.load_balancer:

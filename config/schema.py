@@ -334,6 +334,10 @@ class DnsConfig(ConfigModel):
     proxied: bool = False
     ttl: int = 1  # 1 = Cloudflare "automatic"
     caa_letsencrypt: bool = True
+    # Records of the same name and type that already exist in the zone (not created by this stack): true
+    # adopts them with Pulumi's import option, false (default) refuses the run naming each one
+    # (spec/dns_adoption.py). A CNAME where an A/AAAA record goes is always refused.
+    adopt_existing: bool = False
 
     @field_validator("zone")
     @classmethod
