@@ -25,6 +25,7 @@ import pulumi_hcloud as hcloud
 
 from components.access_guard import access_problem
 from components.resize import PlannedResize, before_resize_snapshot, plan_resizes, refusal_message
+from components.resize_steps import ResizeHooks
 from components.specs import PlatformSpec, ServerSpec
 from config.schema import SshConfig
 from spec.private_ips import private_ip_problem
@@ -126,15 +127,35 @@ class DeploymentGuard:
         """`opts` plus the gate: give it to every top-level component."""
         return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=self.cleared))
 
-    def snapshot_before_resize(self, spec: ServerSpec, parent: pulumi.Resource) -> pulumi.Output[list[pulumi.Resource]]:
-        """What the Server must wait for: a snapshot when its type changes and snapshotBeforeResize is on."""
+    def before_type_change(
+        self, spec: ServerSpec, parent: pulumi.Resource, hooks: ResizeHooks | None, host: pulumi.Input[str]
+    ) -> pulumi.Output[list[pulumi.Resource]]:
+        """What the Server must wait for when its type changes: the app stopped and the server shut down
+        cleanly (components/resize_steps.py), then a snapshot when snapshotBeforeResize is on."""
 
-        def snapshot(resizes: dict[str, PlannedResize]) -> list[pulumi.Resource]:
+        def declare(resizes: dict[str, PlannedResize]) -> list[pulumi.Resource]:
             planned = resizes.get(spec.name)
-            if planned is None or not spec.snapshot_before_resize:
+            if planned is None:
                 return []
-            created: hcloud.Snapshot = before_resize_snapshot(spec, planned.old_type, parent)
-            return [created]
+            steps = hooks.before(spec, planned.old_type, host, parent) if hooks is not None else []
+            if not spec.snapshot_before_resize:
+                return steps
+            # After the shutdown: a snapshot of a server that is off is consistent.
+            created: hcloud.Snapshot = before_resize_snapshot(spec, planned.old_type, parent, depends_on=steps)
+            return [*steps, created]
 
-        # After the gate: a refused run never reaches this point, so never snapshots.
-        return pulumi.Output.all(self.cleared, self.resizes).apply(lambda args: snapshot(args[1]))
+        # After the gate: a refused run never reaches this point, so never stops or snapshots anything.
+        return pulumi.Output.all(self.cleared, self.resizes).apply(lambda args: declare(args[1]))
+
+    def after_type_change(
+        self, spec: ServerSpec, parent: pulumi.Resource, hooks: ResizeHooks | None, host: pulumi.Input[str],
+        server: pulumi.Resource,
+    ) -> None:
+        """Start the app again once the Server's type change is done."""
+
+        def declare(resizes: dict[str, PlannedResize]) -> None:
+            planned = resizes.get(spec.name)
+            if planned is not None and hooks is not None:
+                hooks.after(spec, planned.old_type, host, server, parent)
+
+        pulumi.Output.all(self.cleared, self.resizes).apply(lambda args: declare(args[1]))

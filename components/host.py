@@ -64,6 +64,18 @@ class RuntimeInputs:
         return pulumi.Output.all(volume_ids, floating_ip).apply(build)
 
 
+def ssh_connection(config: StackConfig, host: pulumi.Input[str], private_key: pulumi.Input[str]) -> remote.ConnectionArgs:
+    """How every remote command of the stack reaches a server."""
+    return remote.ConnectionArgs(
+        host=host,
+        port=config.ssh.port,
+        user=config.ssh.admin_user,
+        private_key=private_key,
+        dial_error_limit=DIAL_ERROR_LIMIT,
+        per_dial_timeout=PER_DIAL_TIMEOUT_S,
+    )
+
+
 def step_names(config: StackConfig, server: str, sources: Sequence[StepSource], secret_names: Sequence[str]) -> list[str]:
     """Step names are fixed by the config alone, so resources can be declared before any id is known."""
     placeholders = {name: f"<secret {name}>" for name in secret_names}
@@ -88,14 +100,7 @@ class HostConfiguration(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:host:HostConfiguration", name, None, opts)
-        connection = remote.ConnectionArgs(
-            host=host,
-            port=config.ssh.port,
-            user=config.ssh.admin_user,
-            private_key=private_key,
-            dial_error_limit=DIAL_ERROR_LIMIT,
-            per_dial_timeout=PER_DIAL_TIMEOUT_S,
-        )
+        connection = ssh_connection(config, host, private_key)
         secret_names = sorted(secrets)
         secret_values = pulumi.Output.all(*[secrets[key] for key in secret_names])
 

@@ -14,6 +14,7 @@ from components.floating_ip import FloatingIp
 from components.host import HostConfiguration, RuntimeInputs, StepSource
 from components.load_balancer import LoadBalancer
 from components.network import PrivateNetwork
+from components.resize_steps import ResizeHooks
 from components.servers import PlacementGroups, Server
 from components.specs import PlatformSpec
 from components.ssh_keys import SshKeys
@@ -89,6 +90,7 @@ class Platform(pulumi.ComponentResource):
                     _group_id_of(server.name)
                 ),
                 guard=guard,
+                resize_hooks=ResizeHooks(config, secrets.ssh_private_key),
                 opts=child,
             )
             for server in spec.servers

@@ -248,7 +248,9 @@ def refusal_message(planned: Mapping[str, PlannedResize]) -> str | None:
 
 
 # --- the snapshot taken first (wired in by components/deployment_guard.py) ----------------------------
-def before_resize_snapshot(spec: ServerSpec, old_type: str, parent: pulumi.Resource | None) -> hcloud.Snapshot:
+def before_resize_snapshot(
+    spec: ServerSpec, old_type: str, parent: pulumi.Resource | None, depends_on: list[pulumi.Resource] | None = None
+) -> hcloud.Snapshot:
     """A snapshot of the running server, taken before its type changes.
 
     Its id comes from a lookup by name: the Server resource itself must wait for the snapshot, so the
@@ -261,5 +263,5 @@ def before_resize_snapshot(spec: ServerSpec, old_type: str, parent: pulumi.Resou
         server_id=current.id.apply(int),
         description=f"{spec.resource_name} before resize {old_type} -> {spec.server_type} (hetzner-platform)",
         labels={**spec.labels, "purpose": "before-resize"},
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True),
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, depends_on=depends_on or []),
     )

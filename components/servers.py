@@ -9,6 +9,7 @@ import pulumi_hcloud as hcloud
 
 from components.deployment_guard import DeploymentGuard
 from components.naming import named
+from components.resize_steps import ResizeHooks
 from components.specs import PlatformSpec, PrimaryIpSpec, ServerSpec
 
 
@@ -26,6 +27,7 @@ class Server(pulumi.ComponentResource):
         firewall_id: pulumi.Output[int],
         placement_group_id: pulumi.Input[int | None],
         guard: DeploymentGuard | None = None,
+        resize_hooks: ResizeHooks | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:compute:Server", name, None, opts)
@@ -33,8 +35,11 @@ class Server(pulumi.ComponentResource):
         # The same specs the cost component prices: one IPv4 and one IPv6 per server.
         ips = {ip.ip_type: self._primary_ip(ip) for ip in primary_ips}
         self.primary_ipv4, self.primary_ipv6 = ips["ipv4"], ips["ipv6"]
-        # A type change with snapshotBeforeResize waits for a snapshot of the running server.
-        snapshot: pulumi.Input[list[pulumi.Resource]] = guard.snapshot_before_resize(spec, parent=self) if guard else []
+        # A type change first stops the app and shuts the server down cleanly (and snapshots it when asked).
+        host = self.primary_ipv4.ip_address
+        before: pulumi.Input[list[pulumi.Resource]] = (
+            guard.before_type_change(spec, self, resize_hooks, host) if guard else []
+        )
         self.server = hcloud.Server(
             spec.resource_name,
             name=spec.resource_name,
@@ -64,9 +69,11 @@ class Server(pulumi.ComponentResource):
             # placement_group_id: a running server never changes group (spec/placement.py); the program already
             # keeps each server's group, and this makes sure the provider is never asked to.
             opts=named(self, pulumi.ResourceOptions(
-                depends_on=snapshot, ignore_changes=["ssh_keys", "user_data", "placement_group_id"]
+                depends_on=before, ignore_changes=["ssh_keys", "user_data", "placement_group_id"]
             )),
         )
+        if guard is not None:
+            guard.after_type_change(spec, self, resize_hooks, host, self.server)
         self.server_id: pulumi.Output[int] = self.server.id.apply(int)
         self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
         self.ipv6: pulumi.Output[str] = self.server.ipv6_address
