@@ -47,8 +47,12 @@ def stable_number(*parts: str, modulo: int) -> int:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+    """`previous_outputs`: what the StackReference the deployment guard reads answers, i.e. the stack's
+    outputs of its last deployment (`plan --previous`); {} is a stack never deployed."""
+
+    def __init__(self, previous_outputs: dict[str, Any] | None = None) -> None:
         self.resources: list[RecordedResource] = []
+        self.previous_outputs: dict[str, Any] = dict(previous_outputs or {})
 
     def _outputs_for(self, typ: str, name: str, inputs: dict[str, Any], resource_id: str) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
@@ -85,6 +89,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = f"{int(float(network_id))}-{args.inputs.get('ipRange')}"
         inputs, secret_paths = unwrap_secrets(dict(args.inputs))
         outputs = {**args.inputs, **self._outputs_for(args.typ, args.name, inputs, resource_id)}
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs = {"name": args.inputs.get("name"), "outputs": self.previous_outputs, "secretOutputNames": []}
         self.resources.append(
             RecordedResource(args.typ, args.name, inputs, resource_id, bool(args.custom), outputs, tuple(secret_paths))
         )

@@ -8,8 +8,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import pulumi
+
 from cli.evaluate import Evaluation, evaluate
+from cli.previous import load_previous
 from cli.render_out import write_rendered_files
+from cli.resource_diff import plan_resources
 from components.specs import PlatformSpec
 from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
@@ -39,7 +43,8 @@ class Plan:
             "project": self.config.project,
             "environment": self.config.environment,
             "location": self.config.location,
-            "resources": [{"type": r.type, "name": r.name} for r in sorted_resources(self.evaluation)],
+            # Each resource with its inputs (secrets masked, scripts as digests): `plan --compare` diffs them.
+            "resources": plan_resources(self.evaluation.resources),
             "host_steps": self.host_steps(),
             "outputs": self.evaluation.outputs,
             "cost": self.cost.cost_json(),
@@ -73,8 +78,10 @@ def load(path: Path) -> tuple[StackFile, StackConfig]:
     return stack, config
 
 
-def build_plan(stack: StackFile, config: StackConfig) -> Plan:
-    evaluation = evaluate(stack, enforce_budget=False, validated=config)
+def build_plan(stack: StackFile, config: StackConfig, previous: dict[str, Any] | None = None) -> Plan:
+    """`previous`: the last deployment's outputs; the guard then refuses what `pulumi up` would refuse
+    (pulumi.RunError)."""
+    evaluation = evaluate(stack, enforce_budget=False, validated=config, previous_outputs=previous)
     # The program priced its own resolved specs; the plan reports that very figure.
     return Plan(stack, config, evaluation.platform.spec, evaluation, evaluation.platform.plan_cost)
 
@@ -102,14 +109,20 @@ def render_text(plan: Plan, out: TextIO) -> None:
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
              project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
-             compare: str | None = None, mermaid: bool = False) -> int:
+             compare: str | None = None, mermaid: bool = False, previous: str | None = None) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
         stack_file, config = load(path)
+        previous_outputs = load_previous(Path(previous)) if previous else None
     except ConfigError as error:
         print(error.render(), file=err)
         return EXIT_INVALID
-    plan = build_plan(stack_file, config)
+    try:
+        plan = build_plan(stack_file, config, previous_outputs)
+    except pulumi.RunError as refusal:
+        # The deployment guard refused the change against the last deployment: what `pulumi up` would say.
+        print(f"refused against the last deployment ({previous}):\n{refusal}", file=err)
+        return EXIT_INVALID
     if out_dir:
         written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))
         print(f"wrote {len(written)} rendered host files to {out_dir}", file=err)
