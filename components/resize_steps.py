@@ -17,6 +17,7 @@ from __future__ import annotations
 import shlex
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 import pulumi
 from pulumi_command import local, remote
@@ -25,6 +26,9 @@ from components.host import REMOTE_SHELL, ssh_connection
 from components.specs import ServerSpec
 from config.schema import StackConfig
 from render.resize_steps import start_after_resize_script, stop_before_resize_script
+
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,7 @@ class ResizeHooks:
                     sys.executable, "-m", "components.wait_port_closed", address, str(self.config.ssh.port)
                 ))
             ),
+            dir=str(PROJECT_ROOT),  # where `components` can be imported from
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[stop]),
         )
         return [stop, wait]
