@@ -71,7 +71,8 @@ def check_user_data(tree: Path, tmp_path: Path, text: str) -> tuple[int, str]:
             ssh={
                 "adminUser": "ops",
                 "port": 40022,
-                "publicKeys": [ADMIN_KEY, ADMIN_KEY.replace("ops@test", "ci")],
+                # A second, different key: the same key twice is refused (Hetzner: one fingerprint per project).
+                "publicKeys": [ADMIN_KEY, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm2V5cG8nXq4Lr1pT0wYzK7sD3fH6jQ9eR2uA5iN8oX ci"],
                 "adminCidrs": ["0.0.0.0/0"],
             },
         ),
