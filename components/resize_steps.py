@@ -27,7 +27,6 @@ from components.specs import ServerSpec
 from config.schema import StackConfig
 from render.resize_steps import start_after_resize_script, stop_before_resize_script
 
-
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
