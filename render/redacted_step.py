@@ -64,7 +64,7 @@ base64 -d >"$work/needles" <<'HP_NEEDLES'
 {textwrap.fill(needles, 76) if needles else ""}
 HP_NEEDLES
 redact() {{ awk '{_REDACT_AWK}' "$work/needles" -; }}
-bash "$work/step.sh" >"$work/output" 2>&1
+bash "$work/step.sh" </dev/null >"$work/output" 2>&1
 status=$?
 {{ printf '=== step {step}, exit status %s\\n' "$status"; cat "$work/output"; }} >>"$log"
 chmod 0600 "$log"

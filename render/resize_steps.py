@@ -15,6 +15,8 @@ import shlex
 
 from config.schema import StackConfig
 
+# The scripts arrive on stdin (`sudo bash -s`): every command reads /dev/null instead, so none can eat
+# the rest of the script.
 # Seconds each container gets for a clean stop (PostgreSQL's image stops on SIGINT: a fast shutdown with
 # a final checkpoint); docker kills it only after this.
 APP_STOP_TIMEOUT_S = 120
@@ -36,12 +38,12 @@ def stop_before_resize_script(config: StackConfig, server: str, old_type: str, n
 # hetzner-platform: {server} changes type {old_type} -> {new_type}. Stop the app cleanly, then shut down.
 set -euo pipefail
 if [ -e {current}/docker-compose.yml ] && command -v docker >/dev/null 2>&1; then
-    {_compose(config)} stop --timeout {APP_STOP_TIMEOUT_S}
+    {_compose(config)} stop --timeout {APP_STOP_TIMEOUT_S} </dev/null
     echo "hetzner-platform resize: app stopped"
 fi
 sync
 # A clean OS shutdown a few seconds after this session ends (systemd stops docker, flushes and unmounts).
-systemd-run --quiet --unit={POWEROFF_UNIT} --on-active={POWEROFF_DELAY_S} systemctl poweroff
+systemd-run --quiet --unit={POWEROFF_UNIT} --on-active={POWEROFF_DELAY_S} systemctl poweroff </dev/null
 echo "hetzner-platform resize: powering off in {POWEROFF_DELAY_S} s for the type change"
 """
 
@@ -52,7 +54,7 @@ def start_after_resize_script(config: StackConfig, server: str) -> str:
 # hetzner-platform: {server} is back after its type change; start the app stopped before it.
 set -euo pipefail
 if [ -e {current}/docker-compose.yml ] && command -v docker >/dev/null 2>&1; then
-    {_compose(config)} start
+    {_compose(config)} start </dev/null
     echo "hetzner-platform resize: app started"
 fi
 """

@@ -98,3 +98,11 @@ def test_the_wrapper_passes_shellcheck(tmp_path: Path) -> None:
     script.write_text(redacting_wrapper("app", "echo hi\n", [SECRET]), encoding="utf-8")
     result = subprocess.run(["shellcheck", str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout
+
+
+def test_a_step_that_reads_stdin_cannot_eat_the_rest_of_the_wrapper(tmp_path: Path) -> None:
+    # The wrapper itself arrives on stdin (`sudo bash -s`): a tool in the step that reads stdin must not
+    # swallow the wrapper's remaining lines (the status handling and the summary).
+    result = run(redacting_wrapper("app", "cat >/dev/null\necho read-stdin\nexit 4\n", [SECRET]), tmp_path)
+    assert result.returncode == 4
+    assert "hetzner-platform step=app failed (exit status 4)" in result.stdout and "read-stdin" in result.stdout
