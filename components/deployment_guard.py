@@ -53,13 +53,13 @@ def self_stack_name() -> str:
     return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def as_mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
 def planned_resizes(previous_outputs: Mapping[str, Any], servers: Mapping[str, ServerSpec]) -> dict[str, PlannedResize]:
     """The server type changes since the last deployment ({} on the first deployment), each checked."""
-    return plan_resizes(servers, _mapping(previous_outputs.get(SERVERS_OUTPUT)))
+    return plan_resizes(servers, as_mapping(previous_outputs.get(SERVERS_OUTPUT)))
 
 
 def guard_problems(
@@ -74,7 +74,7 @@ def guard_problems(
     messages = [
         refusal_message(resizes),
         access_problem(previous_outputs.get(ACCESS_OUTPUT), ssh),
-        private_ip_problem(_mapping(previous_outputs.get(SERVERS_OUTPUT)), addresses),
+        private_ip_problem(as_mapping(previous_outputs.get(SERVERS_OUTPUT)), addresses),
     ]
     return [message for message in messages if message is not None]
 
@@ -91,7 +91,7 @@ class DeploymentGuard:
             previous = pulumi.StackReference(STACK_REFERENCE_NAME, stack_name=self_stack_name()).outputs
         self._servers = {server.name: server for server in spec.servers}
         # Server types, ports and user names are not secret even when some other stack output is.
-        self.previous: pulumi.Output[dict[str, Any]] = pulumi.Output.unsecret(pulumi.Output.from_input(previous).apply(_mapping))
+        self.previous: pulumi.Output[dict[str, Any]] = pulumi.Output.unsecret(pulumi.Output.from_input(previous).apply(as_mapping))
         self.resizes: pulumi.Output[dict[str, PlannedResize]] = self.previous.apply(
             lambda outputs: planned_resizes(outputs, self._servers)
         )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pulumi
 
 from components.access_guard import access_output
-from components.deployment_guard import SERVERS_OUTPUT, DeploymentGuard
+from components.deployment_guard import SERVERS_OUTPUT, DeploymentGuard, as_mapping
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
 from components.host import HostConfiguration, RuntimeInputs, StepSource
@@ -25,10 +25,6 @@ from render.app import deploy_order
 from render.cloud_init import render_user_data
 from spec.dns_adoption import DNS_RECORD_IDS_OUTPUT
 from spec.placement import PLACEMENT_OUTPUT_KEY, assign_placement_groups, groups_in_use
-
-
-def _mapping(value: Any) -> dict[str, Any]:
-    return dict(value) if isinstance(value, Mapping) else {}
 
 
 def _group_of(server: str) -> Callable[[dict[str, str | None]], str | None]:
@@ -71,7 +67,7 @@ class Platform(pulumi.ComponentResource):
         # Each server's spread group: kept from the last deployment, new servers fill groups of at most 10.
         placement_assignment: pulumi.Output[dict[str, str | None]] = guard.previous.apply(
             lambda outputs: assign_placement_groups(
-                spec.prefix, [server.name for server in spec.servers], _mapping(outputs.get(SERVERS_OUTPUT))
+                spec.prefix, [server.name for server in spec.servers], as_mapping(outputs.get(SERVERS_OUTPUT))
             )
         )
         placement = PlacementGroups("placement", spec, placement_assignment.apply(groups_in_use), opts=child)
