@@ -24,6 +24,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from cli.resource_diff import ResourceChange, resource_diff
+
 MARKER = "<!-- hetzner-platform-cost:{stack} -->"
 MAX_RESOURCES_LISTED = 20
 COMMAND_TYPE = "command:remote:Command"
@@ -201,6 +203,7 @@ def compare_markdown(base: Mapping[str, Any], head: Mapping[str, Any], stack: st
         out += [f"⚠️ The plan exits 1: over the budget or over a server's capacity{enforced}.", ""]
 
     added, removed = resource_changes(base, head)
+    changed = resource_diff(base.get("resources") or [], head.get("resources") or [])
     if added or removed:
         if added:
             out += _resource_list("Resources added", added)
@@ -208,7 +211,27 @@ def compare_markdown(base: Mapping[str, Any], head: Mapping[str, Any], stack: st
             out += _resource_list("Resources removed", removed)
     else:
         out += ["No resource added or removed.", ""]
+    if changed:
+        out += _changed_list(changed)
     return "\n".join(out).rstrip() + "\n"
+
+
+def _changed_list(changes: list[ResourceChange]) -> list[str]:
+    """Changed resources with the inputs that changed; replacements first and in bold."""
+    replaced = sum(1 for change in changes if change.replaces)
+    out = [f"**Resources changed ({len(changes)}, {replaced} replaced)**", ""]
+    ordered = sorted(changes, key=lambda change: (not change.replaces, change.type, change.name))
+    for change in ordered[:MAX_RESOURCES_LISTED]:
+        inputs = ", ".join(f"`{name}`" for name in change.changed)
+        if change.replaces:
+            forcing = ", ".join(change.replaces)
+            action = f"**replace** (forced by {forcing}" + ("; the step runs again)" if change.type.startswith("command:") else ")")
+        else:
+            action = change.action
+        out.append(f"- `{change.type}` {change.name}: {inputs}: {action}")
+    if len(changes) > MAX_RESOURCES_LISTED:
+        out.append(f"- … and {len(changes) - MAX_RESOURCES_LISTED} more")
+    return [*out, ""]
 
 
 def load_plan(path: Path) -> dict[str, Any]:

@@ -77,11 +77,22 @@ def _app_secret_placeholders(
         notes["cloudflare:apiToken"] = "not set: needed for Let's Encrypt DNS-01 (pulumi config set --secret cloudflare:apiToken)"
 
 
-def evaluate(stack: StackFile, *, enforce_budget: bool = False, validated: StackConfig | None = None) -> Evaluation:
-    """Run components.program.run() exactly as `pulumi up` would, against recording mocks."""
+def evaluate(
+    stack: StackFile,
+    *,
+    enforce_budget: bool = False,
+    validated: StackConfig | None = None,
+    previous_outputs: dict[str, Any] | None = None,
+) -> Evaluation:
+    """Run components.program.run() exactly as `pulumi up` would, against recording mocks.
+
+    `previous_outputs`: the stack's outputs of its last deployment, answered to the deployment guard's
+    self-StackReference, so the guard and the day-2 checks run offline; None: a first deployment."""
     from components import program
 
     mocks = RecordingMocks()
+    if previous_outputs is not None:
+        mocks.previous_outputs = dict(previous_outputs)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack.stack_name, preview=False)
     config, secret_keys, notes = pulumi_config_map(stack, validated)
     pulumi.runtime.set_all_config(config, secret_keys=secret_keys)

@@ -26,8 +26,11 @@ def _parser() -> argparse.ArgumentParser:
         if name == "plan":
             sub.add_argument("--json", action="store_true", help="print one JSON document")
             sub.add_argument("--out", metavar="DIR", help="write every rendered host file into DIR")
-            sub.add_argument("--compare", metavar="BASE_JSON", help="print a markdown cost diff against an earlier `plan --json`")
+            sub.add_argument("--compare", metavar="BASE_JSON", help="print a markdown cost and resource diff against a saved `plan --json`")
             sub.add_argument("--mermaid", action="store_true", help="print a Mermaid diagram of the stack")
+            sub.add_argument("--previous", metavar="OUTPUTS_JSON",
+                             help="the last deployment's outputs (`pulumi stack output --json --show-secrets`, or a "
+                                  "`plan --json` document): run the deployment guard and day-2 checks against them")
     return parser
 
 
@@ -47,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         from cli.plan import run_plan
 
         return run_plan(args.stack, args.config_file, args.json, args.out, project_dir, compare=args.compare,
-                        mermaid=args.mermaid, as_of=args.as_of)
+                        mermaid=args.mermaid, as_of=args.as_of, previous=args.previous)
     from cli.cost_command import run_cost
 
     return run_cost(args.stack, args.config_file, project_dir, as_of=args.as_of)

@@ -46,9 +46,20 @@ def stable_number(*parts: str, modulo: int) -> int:
     return int(digest[:12], 16) % modulo
 
 
+def _disk_gb(server_type: Any) -> int:
+    from config.catalogue import load_catalogue
+
+    known = load_catalogue().server_types.get(str(server_type))
+    return known.disk_gb if known is not None else 80
+
+
 class RecordingMocks(pulumi.runtime.Mocks):
-    def __init__(self) -> None:
+    """`previous_outputs`: what the StackReference the deployment guard reads answers, i.e. the stack's
+    outputs of its last deployment (`plan --previous`); {} is a stack never deployed."""
+
+    def __init__(self, previous_outputs: dict[str, Any] | None = None) -> None:
         self.resources: list[RecordedResource] = []
+        self.previous_outputs: dict[str, Any] = dict(previous_outputs or {})
 
     def _outputs_for(self, typ: str, name: str, inputs: dict[str, Any], resource_id: str) -> dict[str, Any]:
         outputs: dict[str, Any] = {}
@@ -61,7 +72,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             else:
                 outputs["ipAddress"] = f"203.0.113.{octet}"
         elif typ == "hcloud:index/server:Server":
-            outputs |= {"ipv6Address": f"{v6}1", "status": "running", "primaryDiskSize": 80}
+            # A new server's disk is its type's disk (the resize guard reads it back as `diskGb`).
+            outputs |= {"ipv6Address": f"{v6}1", "status": "running", "primaryDiskSize": _disk_gb(inputs.get("serverType"))}
         elif typ == "hcloud:index/loadBalancer:LoadBalancer":
             outputs |= {"ipv4": f"198.51.100.{octet}", "ipv6": f"{v6}1"}
         elif typ == "hcloud:index/floatingIp:FloatingIp":
@@ -85,6 +97,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             resource_id = f"{int(float(network_id))}-{args.inputs.get('ipRange')}"
         inputs, secret_paths = unwrap_secrets(dict(args.inputs))
         outputs = {**args.inputs, **self._outputs_for(args.typ, args.name, inputs, resource_id)}
+        if args.typ == "pulumi:pulumi:StackReference":
+            outputs = {"name": args.inputs.get("name"), "outputs": self.previous_outputs, "secretOutputNames": []}
         self.resources.append(
             RecordedResource(args.typ, args.name, inputs, resource_id, bool(args.custom), outputs, tuple(secret_paths))
         )

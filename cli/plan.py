@@ -9,8 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+import pulumi
+
 from cli.evaluate import Evaluation, evaluate
+from cli.previous import load_previous
 from cli.render_out import write_rendered_files
+from cli.resource_diff import plan_resources
 from components.specs import PlatformSpec
 from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
@@ -46,7 +50,8 @@ class Plan:
             "project": self.config.project,
             "environment": self.config.environment,
             "location": self.config.location,
-            "resources": [{"type": r.type, "name": r.name} for r in sorted_resources(self.evaluation)],
+            # Each resource with its inputs (secrets masked, scripts as digests): `plan --compare` diffs them.
+            "resources": plan_resources(self.evaluation.resources),
             "host_steps": self.host_steps(),
             "outputs": self.evaluation.outputs,
             "cost": self.cost.cost_json(),
@@ -86,8 +91,10 @@ def load(path: Path, as_of: dt.date | None = None) -> tuple[StackFile, StackConf
     return stack, config
 
 
-def build_plan(stack: StackFile, config: StackConfig) -> Plan:
-    evaluation = evaluate(stack, enforce_budget=False, validated=config)
+def build_plan(stack: StackFile, config: StackConfig, previous: dict[str, Any] | None = None) -> Plan:
+    """`previous`: the last deployment's outputs; the guard then refuses what `pulumi up` would refuse
+    (pulumi.RunError)."""
+    evaluation = evaluate(stack, enforce_budget=False, validated=config, previous_outputs=previous)
     # The program priced its own resolved specs; the plan reports that very figure.
     return Plan(stack, config, evaluation.platform.spec, evaluation, evaluation.platform.plan_cost)
 
@@ -128,18 +135,25 @@ def report_refusal(error: Exception, source: str, err: TextIO) -> int:
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
              project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
-             compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None) -> int:
+             compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None,
+             previous: str | None = None) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
-        return _run_plan(path, as_json, out_dir, out, err, compare=compare, mermaid=mermaid, as_of=as_of)
+        return _run_plan(path, as_json, out_dir, out, err, compare=compare, mermaid=mermaid, as_of=as_of, previous=previous)
     except Exception as error:  # see report_refusal
         return report_refusal(error, str(path), err)
 
 
 def _run_plan(path: Path, as_json: bool, out_dir: str | None, out: TextIO, err: TextIO, *,
-              compare: str | None, mermaid: bool, as_of: dt.date | None) -> int:
+              compare: str | None, mermaid: bool, as_of: dt.date | None, previous: str | None) -> int:
     stack_file, config = load(path, as_of)
-    plan = build_plan(stack_file, config)
+    previous_outputs = load_previous(Path(previous)) if previous else None
+    try:
+        plan = build_plan(stack_file, config, previous_outputs)
+    except pulumi.RunError as refusal:
+        # The deployment guard refused the change against the last deployment: what `pulumi up` would say.
+        print(f"refused against the last deployment ({previous}):\n{refusal}", file=err)
+        return EXIT_INVALID
     if out_dir:
         written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))
         print(f"wrote {len(written)} rendered host files to {out_dir}", file=err)

@@ -8,6 +8,7 @@ from cli.evaluate import Evaluation
 from components.specs import PlatformSpec
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
+from render.redacted_step import unwrapped_script
 from render.steps import HostRuntime
 
 
@@ -54,7 +55,8 @@ def write_rendered_files(config: StackConfig, spec: PlatformSpec, evaluation: Ev
         host = evaluation.platform.hosts[server.name]
         for index, step in enumerate(host.step_names, start=1):
             recorded = commands[f"host-{server.name}-{step}"]
-            write(base / "steps" / f"{index:02d}-{step}.sh", str(recorded.inputs.get("stdin", "")), 0o755)
+            # The step as written; on the host the app and ops steps run inside render/redacted_step.py.
+            write(base / "steps" / f"{index:02d}-{step}.sh", unwrapped_script(str(recorded.inputs.get("stdin", ""))), 0o755)
         runtime = runtime_from_mocks(spec, evaluation, server.name)
         for host_path, content in sorted(server_files(config, server.name, runtime).items()):
             write(base / "rootfs" / host_path.lstrip("/"), content)

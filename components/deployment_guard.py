@@ -1,10 +1,11 @@
 """One gate in front of the whole stack: refuse a change Hetzner or SSH cannot survive, before anything.
 
-Two changes only show their damage halfway through an update, so they are checked against the LAST
+Some changes only show their damage halfway through an update, so they are checked against the LAST
 deployment (the stack's own outputs, read through a StackReference to the running stack):
 
 * a server type change that cannot be done in place (components/resize.py);
-* an SSH port or admin user change that would lock every remote command out (components/access_guard.py).
+* an SSH port or admin user change that would lock every remote command out (components/access_guard.py);
+* a server that would move to another private address (spec/private_ips.py).
 
 A StackReference's outputs are an Output, never a plain value, so the program cannot stop before it
 declares resources. Instead the check is data flow: `cleared` resolves to `[]` when every change may go
@@ -24,8 +25,10 @@ import pulumi_hcloud as hcloud
 
 from components.access_guard import access_problem
 from components.resize import PlannedResize, before_resize_snapshot, plan_resizes, refusal_message
+from components.resize_steps import ResizeHooks
 from components.specs import PlatformSpec, ServerSpec
 from config.schema import SshConfig
+from spec.private_ips import private_ip_problem
 
 STACK_REFERENCE_NAME = "previous-deployment"
 # The stack outputs the checks compare against (both exported by components/platform.py).
@@ -50,18 +53,29 @@ def self_stack_name() -> str:
     return f"{organization}/{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
-def _mapping(value: Any) -> dict[str, Any]:
+def as_mapping(value: Any) -> dict[str, Any]:
     return dict(value) if isinstance(value, Mapping) else {}
 
 
 def planned_resizes(previous_outputs: Mapping[str, Any], servers: Mapping[str, ServerSpec]) -> dict[str, PlannedResize]:
     """The server type changes since the last deployment ({} on the first deployment), each checked."""
-    return plan_resizes(servers, _mapping(previous_outputs.get(SERVERS_OUTPUT)))
+    return plan_resizes(servers, as_mapping(previous_outputs.get(SERVERS_OUTPUT)))
 
 
-def guard_problems(resizes: Mapping[str, PlannedResize], previous_outputs: Mapping[str, Any], ssh: SshConfig) -> list[str]:
-    """Every refusal for this run: the checked resizes, and the SSH access against the last deployment."""
-    messages = [refusal_message(resizes), access_problem(previous_outputs.get(ACCESS_OUTPUT), ssh)]
+def guard_problems(
+    resizes: Mapping[str, PlannedResize],
+    previous_outputs: Mapping[str, Any],
+    ssh: SshConfig,
+    servers: Mapping[str, ServerSpec] | None = None,
+) -> list[str]:
+    """Every refusal for this run: the checked resizes, the SSH access and the servers' private addresses
+    against the last deployment."""
+    addresses = {name: server.private_ip for name, server in (servers or {}).items()}
+    messages = [
+        refusal_message(resizes),
+        access_problem(previous_outputs.get(ACCESS_OUTPUT), ssh),
+        private_ip_problem(as_mapping(previous_outputs.get(SERVERS_OUTPUT)), addresses),
+    ]
     return [message for message in messages if message is not None]
 
 
@@ -77,35 +91,71 @@ class DeploymentGuard:
             previous = pulumi.StackReference(STACK_REFERENCE_NAME, stack_name=self_stack_name()).outputs
         self._servers = {server.name: server for server in spec.servers}
         # Server types, ports and user names are not secret even when some other stack output is.
-        self.previous: pulumi.Output[dict[str, Any]] = pulumi.Output.unsecret(pulumi.Output.from_input(previous).apply(_mapping))
+        self.previous: pulumi.Output[dict[str, Any]] = pulumi.Output.unsecret(pulumi.Output.from_input(previous).apply(as_mapping))
         self.resizes: pulumi.Output[dict[str, PlannedResize]] = self.previous.apply(
             lambda outputs: planned_resizes(outputs, self._servers)
         )
 
-        def check(args: list[Any]) -> list[pulumi.Resource]:
-            outputs, resizes = args
-            problems = guard_problems(resizes, outputs, ssh)
-            if problems:
-                raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
-            for planned in resizes.values():
-                pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
-            return []
+        self._ssh = ssh
+        self._extra_checks: list[pulumi.Output[list[str]]] = []
+        self._cleared: pulumi.Output[list[pulumi.Resource]] | None = None
 
-        self.cleared: pulumi.Output[list[pulumi.Resource]] = pulumi.Output.all(self.previous, self.resizes).apply(check)
+    def add_check(self, problems: pulumi.Output[list[str]]) -> None:
+        """One more refusal source (e.g. the DNS records already in the zone); before `cleared` is used."""
+        assert self._cleared is None, "add every check before the gate is handed out"
+        self._extra_checks.append(problems)
+
+    @property
+    def cleared(self) -> pulumi.Output[list[pulumi.Resource]]:
+        """[] once every check passed; a RunError listing every problem otherwise."""
+        if self._cleared is None:
+
+            def check(args: list[Any]) -> list[pulumi.Resource]:
+                outputs, resizes, *extra = args
+                problems = guard_problems(resizes, outputs, self._ssh, self._servers)
+                problems += [problem for found in extra for problem in found]
+                if problems:
+                    raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
+                for planned in resizes.values():
+                    pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
+                return []
+
+            self._cleared = pulumi.Output.all(self.previous, self.resizes, *self._extra_checks).apply(check)
+        return self._cleared
 
     def options(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
         """`opts` plus the gate: give it to every top-level component."""
         return pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=self.cleared))
 
-    def snapshot_before_resize(self, spec: ServerSpec, parent: pulumi.Resource) -> pulumi.Output[list[pulumi.Resource]]:
-        """What the Server must wait for: a snapshot when its type changes and snapshotBeforeResize is on."""
+    def before_type_change(
+        self, spec: ServerSpec, parent: pulumi.Resource, hooks: ResizeHooks | None, host: pulumi.Input[str]
+    ) -> pulumi.Output[list[pulumi.Resource]]:
+        """What the Server must wait for when its type changes: the app stopped and the server shut down
+        cleanly (components/resize_steps.py), then a snapshot when snapshotBeforeResize is on."""
 
-        def snapshot(resizes: dict[str, PlannedResize]) -> list[pulumi.Resource]:
+        def declare(resizes: dict[str, PlannedResize]) -> list[pulumi.Resource]:
             planned = resizes.get(spec.name)
-            if planned is None or not spec.snapshot_before_resize:
+            if planned is None:
                 return []
-            created: hcloud.Snapshot = before_resize_snapshot(spec, planned.old_type, parent)
-            return [created]
+            steps = hooks.before(spec, planned.old_type, host, parent) if hooks is not None else []
+            if not spec.snapshot_before_resize:
+                return steps
+            # After the shutdown: a snapshot of a server that is off is consistent.
+            created: hcloud.Snapshot = before_resize_snapshot(spec, planned.old_type, parent, depends_on=steps)
+            return [*steps, created]
 
-        # After the gate: a refused run never reaches this point, so never snapshots.
-        return pulumi.Output.all(self.cleared, self.resizes).apply(lambda args: snapshot(args[1]))
+        # After the gate: a refused run never reaches this point, so never stops or snapshots anything.
+        return pulumi.Output.all(self.cleared, self.resizes).apply(lambda args: declare(args[1]))
+
+    def after_type_change(
+        self, spec: ServerSpec, parent: pulumi.Resource, hooks: ResizeHooks | None, host: pulumi.Input[str],
+        server: pulumi.Resource,
+    ) -> None:
+        """Start the app again once the Server's type change is done."""
+
+        def declare(resizes: dict[str, PlannedResize]) -> None:
+            planned = resizes.get(spec.name)
+            if planned is not None and hooks is not None:
+                hooks.after(spec, planned.old_type, host, server, parent)
+
+        pulumi.Output.all(self.cleared, self.resizes).apply(lambda args: declare(args[1]))

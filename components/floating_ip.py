@@ -7,6 +7,7 @@ import pulumi_hcloud as hcloud
 
 from components.naming import named
 from components.specs import FloatingIpSpec, PlatformSpec
+from spec.addresses import floating_host_address
 
 
 class FloatingIp(pulumi.ComponentResource):
@@ -35,13 +36,14 @@ class FloatingIp(pulumi.ComponentResource):
             server_id=server_id,
             opts=child,
         )
+        # IPv6: the API gives the /64's network address; the host binds, and DNS publishes, its ::1.
+        self.address: pulumi.Output[str] = self.ip.ip_address.apply(lambda raw: floating_host_address(fip.ip_type, raw))
         if fip.dns_ptr:
             hcloud.Rdns(
                 f"{fip.resource_name}-rdns",
                 floating_ip_id=self.ip.id.apply(int),
-                ip_address=self.ip.ip_address,
+                ip_address=self.address,
                 dns_ptr=fip.dns_ptr,
                 opts=child,
             )
-        self.address: pulumi.Output[str] = self.ip.ip_address
         self.register_outputs({"address": self.address})

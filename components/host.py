@@ -8,6 +8,7 @@ a change re-runs only the steps whose script changed, and no change re-runs noth
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -15,12 +16,24 @@ import pulumi
 from pulumi_command import remote
 
 from config.schema import StackConfig
+from render.redacted_step import redacting_wrapper
 from render.steps import HostRuntime, HostStep, runtime_fields
 
 # A renderer takes the config, the server name, runtime values and secret values, and returns steps.
 StepRenderer = Callable[[StackConfig, str, HostRuntime, Mapping[str, str]], Sequence[HostStep]]
 
 REMOTE_SHELL = "sudo bash -s"
+# A fresh server refuses SSH until cloud-init has upgraded packages and moved sshd to its port, which can
+# take far longer than the ~2.7 minutes 40 refused dials last. pulumi-command counts failed dials against
+# dial_error_limit (-1 = unlimited) and retries with pulumi's backoff, 100 ms x 1.5 capped at 5 s
+# (github.com/pulumi/pulumi-command provider/pkg/provider/remote/connection.go, reachedDialingErrorLimit;
+# github.com/pulumi/pulumi sdk/go/common/util/retry/until.go). A refused dial returns at once, so
+# N dials last about 11 s + (N - 10) x 5 s: 200 dials wait ~16 minutes for a slow first boot, and a server
+# that never answers still fails the run instead of hanging it forever (what -1 would do). Each dial
+# gives up after PER_DIAL_TIMEOUT_S (the provider shortens it by 15 s per failure, down to 15 s) so a
+# silently dropped SYN cannot stall a step.
+DIAL_ERROR_LIMIT = 200
+PER_DIAL_TIMEOUT_S = 30
 
 
 @dataclass(frozen=True)
@@ -51,6 +64,18 @@ class RuntimeInputs:
         return pulumi.Output.all(volume_ids, floating_ip).apply(build)
 
 
+def ssh_connection(config: StackConfig, host: pulumi.Input[str], private_key: pulumi.Input[str]) -> remote.ConnectionArgs:
+    """How every remote command of the stack reaches a server."""
+    return remote.ConnectionArgs(
+        host=host,
+        port=config.ssh.port,
+        user=config.ssh.admin_user,
+        private_key=private_key,
+        dial_error_limit=DIAL_ERROR_LIMIT,
+        per_dial_timeout=PER_DIAL_TIMEOUT_S,
+    )
+
+
 def step_names(config: StackConfig, server: str, sources: Sequence[StepSource], secret_names: Sequence[str]) -> list[str]:
     """Step names are fixed by the config alone, so resources can be declared before any id is known."""
     placeholders = {name: f"<secret {name}>" for name in secret_names}
@@ -75,15 +100,7 @@ class HostConfiguration(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:host:HostConfiguration", name, None, opts)
-        connection = remote.ConnectionArgs(
-            host=host,
-            port=config.ssh.port,
-            user=config.ssh.admin_user,
-            private_key=private_key,
-            # A fresh server needs a minute or two before sshd answers on the new port.
-            dial_error_limit=40,
-            per_dial_timeout=30,
-        )
+        connection = ssh_connection(config, host, private_key)
         secret_names = sorted(secrets)
         secret_values = pulumi.Output.all(*[secrets[key] for key in secret_names])
 
@@ -92,7 +109,14 @@ class HostConfiguration(pulumi.ComponentResource):
                 runtime_value, values = args
                 assert isinstance(runtime_value, HostRuntime) and isinstance(values, list)
                 resolved = dict(zip(secret_names, (str(v) for v in values), strict=True)) if source.uses_secrets else {}
-                return {step.name: step for step in source.render(config, server, runtime_value, resolved)}
+                steps = {step.name: step for step in source.render(config, server, runtime_value, resolved)}
+                if not source.uses_secrets:
+                    return steps
+                # A failing command's error carries its whole output: keep secrets out of it.
+                return {
+                    name: dataclasses.replace(step, script=redacting_wrapper(name, step.script, resolved.values()))
+                    for name, step in steps.items()
+                }
 
             # Only sources that use secrets depend on them, so only their scripts become secret.
             inputs = pulumi.Output.all(

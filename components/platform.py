@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pulumi
 
 from components.access_guard import access_output
-from components.deployment_guard import DeploymentGuard
+from components.deployment_guard import SERVERS_OUTPUT, DeploymentGuard, as_mapping
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
 from components.host import HostConfiguration, RuntimeInputs, StepSource
 from components.load_balancer import LoadBalancer
 from components.network import PrivateNetwork
-from components.servers import PlacementGroup, Server
+from components.resize_steps import ResizeHooks
+from components.servers import PlacementGroups, Server
 from components.specs import PlatformSpec
 from components.ssh_keys import SshKeys
 from components.storage import Volume
@@ -22,6 +23,23 @@ from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
+from spec.dns_adoption import DNS_RECORD_IDS_OUTPUT
+from spec.placement import PLACEMENT_OUTPUT_KEY, assign_placement_groups, groups_in_use
+
+
+def _group_of(server: str) -> Callable[[dict[str, str | None]], str | None]:
+    return lambda groups: groups.get(server)
+
+
+def _group_id_of(server: str) -> Callable[[list[Any]], int | None]:
+    """From (assignment, group ids): the id of the server's placement group, None when it has none."""
+
+    def group_id(args: list[Any]) -> int | None:
+        assignment, ids = args
+        group = assignment.get(server)
+        return int(ids[group]) if group is not None else None
+
+    return group_id
 
 
 class Platform(pulumi.ComponentResource):
@@ -35,6 +53,7 @@ class Platform(pulumi.ComponentResource):
         secret_values: dict[str, pulumi.Output[str]],
         spec: PlatformSpec,
         guard: DeploymentGuard,
+        dns_adoption: pulumi.Output[Any] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:index:Platform", name, None, opts)
@@ -45,7 +64,14 @@ class Platform(pulumi.ComponentResource):
 
         ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
         firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, opts=child)
-        placement = PlacementGroup("placement", spec, opts=child) if spec.placement_group else None
+        # Each server's spread group: kept from the last deployment, new servers fill groups of at most 10.
+        placement_assignment: pulumi.Output[dict[str, str | None]] = guard.previous.apply(
+            lambda outputs: assign_placement_groups(
+                spec.prefix, [server.name for server in spec.servers], as_mapping(outputs.get(SERVERS_OUTPUT))
+            )
+        )
+        placement = PlacementGroups("placement", spec, placement_assignment.apply(groups_in_use), opts=child)
+        self.placement_groups = placement_assignment
         user_data = render_user_data(config)
 
         self.servers: dict[str, Server] = {
@@ -56,8 +82,11 @@ class Platform(pulumi.ComponentResource):
                 user_data=user_data,
                 ssh_key_ids=ssh_keys.key_ids,
                 firewall_id=firewall.firewall_id,
-                placement_group_id=placement.group_id if placement else None,
+                placement_group_id=pulumi.Output.all(placement_assignment, placement.group_ids).apply(
+                    _group_id_of(server.name)
+                ),
                 guard=guard,
+                resize_hooks=ResizeHooks(config, secrets.ssh_private_key),
                 opts=child,
             )
             for server in spec.servers
@@ -96,12 +125,14 @@ class Platform(pulumi.ComponentResource):
         )
 
         self.dns_names: list[str] = []
-        if spec.dns_zone:
+        self.dns_record_ids: pulumi.Output[dict[str, str]] | None = None
+        if spec.dns_zone and dns_adoption is not None:
             # Imported here on purpose: pulumi_cloudflare costs ~4 s and stacks without DNS skip it.
             from components.dns import DnsRecords
 
-            dns = DnsRecords("dns", spec, self._dns_targets(), opts=child)
+            dns = DnsRecords("dns", spec, self._dns_targets(), dns_adoption, opts=child)
             self.dns_names = dns.names
+            self.dns_record_ids = dns.record_ids
 
         self.hosts: dict[str, HostConfiguration] = {}
         previous_app: list[pulumi.Resource] = []
@@ -165,6 +196,8 @@ class Platform(pulumi.ComponentResource):
                     "roles": list(server.spec.roles),
                     # Read back by the deployment guard: a disk that already grew cannot shrink again.
                     "diskGb": server.server.primary_disk_size,
+                    # Read back on the next run: a running server keeps the placement group it was created with.
+                    PLACEMENT_OUTPUT_KEY: self.placement_groups.apply(_group_of(name)),
                 }
                 for name, server in self.servers.items()
             },
@@ -176,6 +209,9 @@ class Platform(pulumi.ComponentResource):
             # Read back by the deployment guard on the next run (port/user changes need a safe procedure).
             "ssh": access_output(ssh),
         }
+        if self.dns_record_ids is not None:
+            # Read back on the next run: these records are this stack's own, not records to adopt or refuse.
+            outputs[DNS_RECORD_IDS_OUTPUT] = self.dns_record_ids
         if self.floating_ip:
             outputs["floatingIp"] = self.floating_ip.address
         if self.load_balancer:

@@ -106,10 +106,19 @@ def run(*, enforce_guards: bool = True) -> Platform:
     # Compares with the last deployment; every component below waits for it, so a refused resize or
     # SSH change stops the run before a single resource is registered.
     guard = DeploymentGuard(spec, config.ssh)
+    dns_adoption = None
+    if spec.dns_zone and config.dns is not None:
+        # Imported here on purpose: pulumi_cloudflare costs ~4 s and stacks without DNS skip it.
+        from components.dns import dns_adoption as read_zone
+
+        # Records already in the zone: adopted on request, otherwise refused by the guard, by name.
+        dns_adoption = read_zone(spec, config.dns.adopt_existing, guard.previous)
+        guard.add_check(dns_adoption.apply(lambda plan: list(plan.problems)))
     gated = guard.options()
     values = secret_values(config, secrets, gated)
     platform = Platform(
-        "platform", config, secrets, step_sources=step_sources(), secret_values=values, spec=spec, guard=guard, opts=gated
+        "platform", config, secrets, step_sources=step_sources(), secret_values=values, spec=spec, guard=guard,
+        dns_adoption=dns_adoption, opts=gated,
     )
     cost = CostReport("cost", plan_cost, opts=gated)
     platform.plan_cost = plan_cost

@@ -4,9 +4,9 @@ A server type change ("rescale") on Hetzner powers the server off, changes its t
 Three things can go wrong that the provider only reports halfway through an update, or never:
 
 * the new type is retired, unknown or not sold in the stack's location;
-* the new type has a smaller disk than the server: Hetzner cannot shrink a disk, so a downgrade needs
-  `keepDisk: true` (the provider's `keep_disk`, terraform-provider-hcloud#80), and only works when the
-  disk was kept at its small size on the way up;
+* the new type has a smaller disk than the server's current disk: Hetzner cannot shrink a disk, whatever
+  `keepDisk` says (terraform-provider-hcloud#80); a downgrade only works when the disk was kept at its
+  small size on the way up (`keepDisk: true` on the upgrade);
 * the new type has another CPU architecture (x86 <-> arm): a rescale cannot change it, the installed
   image would not boot.
 
@@ -60,20 +60,26 @@ def check_resize(
             f"the CPU architecture, the installed image would not boot; create a new server of the other "
             f"architecture and move the data instead"
         )
+    # Hetzner cannot shrink a disk, and keep_disk does not help here: it only keeps the disk small on an
+    # UPGRADE (UpgradeDisk=false in ChangeType, terraform-provider-hcloud internal/server/resource.go,
+    # resourceServerUpdate) so that a later downgrade stays possible. A downgrade works only when the disk
+    # the server has NOW fits the new type; otherwise Hetzner refuses ("not sufficient disk space",
+    # terraform-provider-hcloud#80) AFTER the provider powered the server off, and it stays off.
+    # The current size comes from the last deployment's `diskGb` output; without it the old type's nominal
+    # disk is assumed (the size the server has unless it was scaled up with keepDisk).
     disk = current_disk_gb if current_disk_gb is not None else old.disk_gb
     if new.disk_gb < disk:
-        if current_disk_gb is not None and current_disk_gb > old.disk_gb:
-            problems.append(
-                f"disk shrink: the server's disk already grew to {current_disk_gb} GB and {new_type} has "
-                f"{new.disk_gb} GB; Hetzner cannot shrink a disk, so this downgrade is impossible even with keepDisk"
-            )
-        elif not keep_disk:
-            problems.append(
-                f"disk shrink: {new_type} has a {new.disk_gb} GB disk, smaller than the {disk} GB of {old_type}, "
-                f"and Hetzner cannot shrink a disk. If the server was scaled up with keepDisk (its disk is still "
-                f"at most {new.disk_gb} GB), set keepDisk: true for this server; otherwise pick a type with at "
-                f"least {disk} GB"
-            )
+        known = "its disk is" if current_disk_gb is not None else f"its disk is presumably (the {old_type} size)"
+        hint = (
+            f"pick a type with at least {disk} GB"
+            if current_disk_gb is not None
+            else f"pick a type with at least {disk} GB, or deploy once with the current type so the stack records the real disk size"
+        )
+        problems.append(
+            f"disk shrink: {known} {disk} GB and {new_type} has {new.disk_gb} GB; Hetzner cannot shrink a disk, "
+            f"so this downgrade is impossible whatever keepDisk says (keepDisk only keeps the disk small on the way "
+            f"up); {hint}"
+        )
     return problems
 
 
@@ -242,7 +248,9 @@ def refusal_message(planned: Mapping[str, PlannedResize]) -> str | None:
 
 
 # --- the snapshot taken first (wired in by components/deployment_guard.py) ----------------------------
-def before_resize_snapshot(spec: ServerSpec, old_type: str, parent: pulumi.Resource | None) -> hcloud.Snapshot:
+def before_resize_snapshot(
+    spec: ServerSpec, old_type: str, parent: pulumi.Resource | None, depends_on: list[pulumi.Resource] | None = None
+) -> hcloud.Snapshot:
     """A snapshot of the running server, taken before its type changes.
 
     Its id comes from a lookup by name: the Server resource itself must wait for the snapshot, so the
@@ -255,5 +263,5 @@ def before_resize_snapshot(spec: ServerSpec, old_type: str, parent: pulumi.Resou
         server_id=current.id.apply(int),
         description=f"{spec.resource_name} before resize {old_type} -> {spec.server_type} (hetzner-platform)",
         labels={**spec.labels, "purpose": "before-resize"},
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True),
+        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, depends_on=depends_on or []),
     )

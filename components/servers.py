@@ -9,6 +9,7 @@ import pulumi_hcloud as hcloud
 
 from components.deployment_guard import DeploymentGuard
 from components.naming import named
+from components.resize_steps import ResizeHooks
 from components.specs import PlatformSpec, PrimaryIpSpec, ServerSpec
 
 
@@ -24,8 +25,9 @@ class Server(pulumi.ComponentResource):
         user_data: str,
         ssh_key_ids: list[pulumi.Output[str]],
         firewall_id: pulumi.Output[int],
-        placement_group_id: pulumi.Output[int] | None,
+        placement_group_id: pulumi.Input[int | None],
         guard: DeploymentGuard | None = None,
+        resize_hooks: ResizeHooks | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:compute:Server", name, None, opts)
@@ -33,8 +35,11 @@ class Server(pulumi.ComponentResource):
         # The same specs the cost component prices: one IPv4 and one IPv6 per server.
         ips = {ip.ip_type: self._primary_ip(ip) for ip in primary_ips}
         self.primary_ipv4, self.primary_ipv6 = ips["ipv4"], ips["ipv6"]
-        # A type change with snapshotBeforeResize waits for a snapshot of the running server.
-        snapshot: pulumi.Input[list[pulumi.Resource]] = guard.snapshot_before_resize(spec, parent=self) if guard else []
+        # A type change first stops the app and shuts the server down cleanly (and snapshots it when asked).
+        host = self.primary_ipv4.ip_address
+        before: pulumi.Input[list[pulumi.Resource]] = (
+            guard.before_type_change(spec, self, resize_hooks, host) if guard else []
+        )
         self.server = hcloud.Server(
             spec.resource_name,
             name=spec.resource_name,
@@ -61,8 +66,14 @@ class Server(pulumi.ComponentResource):
                 )
             ],
             # Changing either would replace the server (and its disk); keys are managed over SSH afterwards.
-            opts=named(self, pulumi.ResourceOptions(depends_on=snapshot, ignore_changes=["ssh_keys", "user_data"])),
+            # placement_group_id: a running server never changes group (spec/placement.py); the program already
+            # keeps each server's group, and this makes sure the provider is never asked to.
+            opts=named(self, pulumi.ResourceOptions(
+                depends_on=before, ignore_changes=["ssh_keys", "user_data", "placement_group_id"]
+            )),
         )
+        if guard is not None:
+            guard.after_type_change(spec, self, resize_hooks, host, self.server)
         self.server_id: pulumi.Output[int] = self.server.id.apply(int)
         self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
         self.ipv6: pulumi.Output[str] = self.server.ipv6_address
@@ -76,7 +87,10 @@ class Server(pulumi.ComponentResource):
             name=ip.resource_name,
             type=ip.ip_type,
             location=ip.location,
-            assignee_type="server",
+            # No assignee_type: without an assignee_id the provider warns "Unused Attribute ... Please
+            # remove it" on every run (terraform-provider-hcloud internal/primaryip/resource.go
+            # ValidateConfig, since 1.62) and the API's "unassigned" answer can show as a diff
+            # (pulumi-terraform-bridge#2413). The server takes the IP through its public_nets instead.
             auto_delete=False,
             delete_protection=spec.protected,
             labels=spec.labels,
@@ -84,17 +98,26 @@ class Server(pulumi.ComponentResource):
         )
 
 
-class PlacementGroup(pulumi.ComponentResource):
-    """Spread placement: with more than one server, no two share a physical host."""
+class PlacementGroups(pulumi.ComponentResource):
+    """Spread placement groups: no two servers of a group share a physical host.
 
-    def __init__(self, name: str, spec: PlatformSpec, opts: pulumi.ResourceOptions | None = None) -> None:
+    Which groups exist follows from the last deployment (spec/placement.py: a server keeps the group it
+    was created with), which is an Output, so the groups are declared once it resolved. The first group
+    keeps its old name and parent, so a stack deployed before keeps its group.
+    """
+
+    def __init__(self, name: str, spec: PlatformSpec, groups: pulumi.Output[list[str]], opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("hetzner-platform:compute:PlacementGroup", name, None, opts)
-        self.group = hcloud.PlacementGroup(
-            f"{spec.prefix}-spread",
-            name=f"{spec.prefix}-spread",
-            type="spread",
-            labels=spec.labels,
-            opts=named(self),
-        )
-        self.group_id: pulumi.Output[int] = self.group.id.apply(int)
-        self.register_outputs({"placementGroupId": self.group_id})
+
+        def declare(names: list[str]) -> dict[str, pulumi.Output[int]]:
+            return {
+                group: hcloud.PlacementGroup(group, name=group, type="spread", labels=spec.labels, opts=named(self)).id.apply(int)
+                for group in names
+            }
+
+        def ids(names: list[str]) -> pulumi.Input[dict[str, int]]:
+            declared = declare(names)
+            return pulumi.Output.all(**declared) if declared else {}
+
+        self.group_ids: pulumi.Output[dict[str, int]] = groups.apply(ids)
+        self.register_outputs({"placementGroupIds": self.group_ids})

@@ -7,11 +7,11 @@ prices the very same specs, so the bill can never describe a different stack tha
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from dataclasses import dataclass, field
 
 from config.catalogue import load_catalogue
-from config.schema import PRIVATE_IP_FIRST_SERVER_INDEX, PRIVATE_IP_LB_INDEX, HealthCheckConfig, LbServiceConfig, StackConfig
+from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
+from spec.private_ips import assign_private_ips
 
 MANAGED_BY = "hetzner-platform"
 
@@ -106,7 +106,6 @@ class PlatformSpec:
     network: NetworkSpec | None
     load_balancer: LoadBalancerSpec | None
     floating_ip: FloatingIpSpec | None
-    placement_group: bool
     dns_zone: str | None
     dns_records: tuple[DnsRecordSpec, ...] = field(default_factory=tuple)
 
@@ -115,12 +114,11 @@ class PlatformSpec:
 
 
 def _private_ips(config: StackConfig) -> tuple[dict[str, str], str | None]:
-    """Deterministic private addresses: the LB gets host .5, servers .10, .11, ... in name order."""
+    """Private addresses: pinned ones, the others from .10 in name order; the LB gets .5 (spec/private_ips.py)."""
     if config.network is None:
         return {}, None
-    hosts = list(ipaddress.ip_network(config.network.subnet).hosts())  # the config checked it is large enough
-    server_ips = {name: str(hosts[PRIVATE_IP_FIRST_SERVER_INDEX + index]) for index, name in enumerate(sorted(config.servers))}
-    return server_ips, str(hosts[PRIVATE_IP_LB_INDEX])
+    pinned = {name: server.private_ip for name, server in config.servers.items() if server.private_ip is not None}
+    return assign_private_ips(config.network.subnet, list(config.servers), pinned)
 
 
 def resolve(config: StackConfig) -> PlatformSpec:
@@ -207,7 +205,6 @@ def resolve(config: StackConfig) -> PlatformSpec:
         network=network,
         load_balancer=load_balancer,
         floating_ip=floating_ip,
-        placement_group=len(servers) > 1,
         dns_zone=config.dns.zone if config.dns else None,
         dns_records=_dns_records(config, load_balancer, floating_ip),
     )

@@ -1,14 +1,13 @@
-"""The admin's SSH public keys registered in the Hetzner project."""
+"""The admin's SSH public keys registered in the Hetzner project (names from spec/ssh_keys.py)."""
 
 from __future__ import annotations
-
-import hashlib
 
 import pulumi
 import pulumi_hcloud as hcloud
 
 from components.naming import named
 from components.specs import PlatformSpec
+from spec.ssh_keys import ssh_key_specs
 
 
 class SshKeys(pulumi.ComponentResource):
@@ -16,14 +15,17 @@ class SshKeys(pulumi.ComponentResource):
         super().__init__("hetzner-platform:access:SshKeys", name, None, opts)
         self.keys = [
             hcloud.SshKey(
-                f"{spec.prefix}-key-{index}",
-                # The name must be unique per project; a short hash keeps it stable per key.
-                name=f"{spec.prefix}-{hashlib.sha256(key.encode()).hexdigest()[:8]}",
-                public_key=key,
+                key.resource_name,
+                name=key.hetzner_name,
+                public_key=key.public_key,
                 labels=spec.labels,
-                opts=named(self),
+                # A stack deployed before keys were named by identity holds "<prefix>-key-<index>": the alias
+                # adopts it in place on the first run after the upgrade. Correct when the key list is left
+                # as it was for that one run (README, "Changing a running stack"); from then on the names
+                # no longer depend on the order.
+                opts=named(self, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=key.legacy_resource_name)])),
             )
-            for index, key in enumerate(public_keys)
+            for key in ssh_key_specs(spec.prefix, public_keys)
         ]
         self.key_ids: list[pulumi.Output[str]] = [key.id for key in self.keys]
         self.register_outputs({"keyIds": self.key_ids})

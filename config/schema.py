@@ -43,9 +43,6 @@ SYSTEM_ACCOUNTS = frozenset({
     "shutdown", "adm", "sudo", "staff", "users",
 })
 RESERVED_PORTS = {80: "HTTP", 443: "HTTPS"}
-# Private addresses (index into the subnet's host addresses): the load balancer .5, servers .10, .11, ...
-PRIVATE_IP_LB_INDEX = 4
-PRIVATE_IP_FIRST_SERVER_INDEX = 9
 
 
 class CrossFieldIssues(ValueError):
@@ -123,6 +120,9 @@ class ServerConfig(ConfigModel):
     keep_disk: bool = False
     # Take a Hetzner snapshot before a type change (billed per GB until deleted).
     snapshot_before_resize: bool = False
+    # This server's address on the private network; unset: the lowest free one from .10, in name order.
+    # Pin it to keep the address when servers are added or removed (spec/private_ips.py).
+    private_ip: str | None = None
 
     @field_validator("server_type")
     @classmethod
@@ -265,6 +265,27 @@ class LoadBalancerConfig(ConfigModel):
         return value
 
 
+def _health_check_port_issues(lb: LoadBalancerConfig) -> list[ConfigIssue]:
+    """Each service's health check needs its own port: the provider documents the check port as "Must be
+    unique per Load Balancer" (pulumi-hcloud LoadBalancerServiceHealthCheckArgs.port docstring; Hetzner API
+    docs, load balancer services), so one explicit port cannot serve several services."""
+    check = lb.health_check
+    if check.port is not None and len(lb.services) > 1:
+        return [ConfigIssue("loadBalancer.healthCheck.port", (
+            f"port {check.port} would be the health-check port of all {len(lb.services)} services, but Hetzner "
+            "requires a check port unique per load balancer. Leave healthCheck.port unset (each service checks "
+            "its own destination port) or keep a single service"
+        ))]
+    ports = [service.destination_port for service in lb.services]
+    shared = sorted({port for port in ports if ports.count(port) > 1})
+    if check.port is None and shared:
+        return [ConfigIssue("loadBalancer.services", (
+            f"destination port(s) {shared} are used by several services, so their health checks would share a "
+            "port; Hetzner requires a check port unique per load balancer. Give each service its own destinationPort"
+        ))]
+    return []
+
+
 class FloatingIpConfig(ConfigModel):
     type: Literal["ipv4", "ipv6"] = "ipv4"
     server: str | None = None  # default: the only server, else the first web server
@@ -318,6 +339,10 @@ class DnsConfig(ConfigModel):
     proxied: bool = False
     ttl: Annotated[int, Field(ge=1, le=86400)] = 1  # 1 = Cloudflare "automatic"
     caa_letsencrypt: bool = True
+    # Records of the same name and type that already exist in the zone (not created by this stack): true
+    # adopts them with Pulumi's import option, false (default) refuses the run naming each one
+    # (spec/dns_adoption.py). A CNAME where an A/AAAA record goes is always refused.
+    adopt_existing: bool = False
 
     @field_validator("zone")
     @classmethod
@@ -505,6 +530,7 @@ class StackConfig(ConfigModel):
                     issues.append(ConfigIssue(f"loadBalancer.services[{index}].listenPort", f"{service.listen_port} is the SSH port"))
             check = lb.health_check
             check_ports = [check.port] if check.port is not None else [s.destination_port for s in lb.services]
+            issues += _health_check_port_issues(lb)
             on_proxy = sorted({port for port in check_ports if port in PROXY_PORTS})
             if check.protocol == "http" and on_proxy:
                 issues.append(ConfigIssue("loadBalancer.healthCheck.port", (
@@ -517,8 +543,7 @@ class StackConfig(ConfigModel):
             issues.append(ConfigIssue("floatingIp.server", f"no server named '{self.floating_ip.server}'{suggestion}"))
         if self.floating_ip is not None and self.floating_ip.server is None and len(self.servers) > 1 and not self.servers_with_role("web"):
             issues.append(ConfigIssue("floatingIp.server", "several servers and none has the web role: name the server"))
-        if self.network is not None:
-            issues += self._subnet_size_issues(self.network)
+        issues += self._private_ip_issues()
         if len(self.servers) > 1 and self.network is None:
             issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
         docker = self.host.docker
@@ -535,15 +560,47 @@ class StackConfig(ConfigModel):
         issues += self.app.stack_issues(self)
         return issues
 
-    def _subnet_size_issues(self, network: NetworkConfig) -> list[ConfigIssue]:
-        # components/specs.py gives the load balancer host PRIVATE_IP_LB_INDEX and the servers
-        # PRIVATE_IP_FIRST_SERVER_INDEX onwards, in name order.
-        hosts = ipaddress.ip_network(network.subnet).num_addresses - 2
-        needed = PRIVATE_IP_FIRST_SERVER_INDEX + len(self.servers)
-        if hosts < needed:
+    def _private_ip_issues(self) -> list[ConfigIssue]:
+        from spec.private_ips import reserved_addresses
+
+        pinned = {name: server.private_ip for name, server in self.servers.items() if server.private_ip is not None}
+        if self.network is None:
+            return [ConfigIssue(f"servers.{name}.privateIp", "needs a private network (`network`)") for name in pinned]
+        issues: list[ConfigIssue] = []
+        subnet = ipaddress.ip_network(self.network.subnet)
+        reserved = reserved_addresses(self.network.subnet)
+        seen: dict[str, str] = {}
+        for name, address in pinned.items():
+            path = f"servers.{name}.privateIp"
+            try:
+                parsed = ipaddress.ip_address(address)
+            except ValueError:
+                issues.append(ConfigIssue(path, f"'{address}' is not an IPv4 address"))
+                continue
+            if parsed not in subnet or parsed in (subnet.network_address, subnet.broadcast_address):
+                issues.append(ConfigIssue(path, f"{address} is not a host address of the subnet {self.network.subnet}"))
+            elif str(parsed) in reserved:
+                issues.append(ConfigIssue(path, f"{address} is reserved for {reserved[str(parsed)]}"))
+            elif str(parsed) in seen:
+                issues.append(ConfigIssue(path, f"{address} is already the address of server '{seen[str(parsed)]}'"))
+            seen.setdefault(str(parsed), name)
+        if not issues:
+            issues += self._subnet_size_issues(self.network.subnet, pinned)
+        return issues
+
+    def _subnet_size_issues(self, subnet: str, pinned: dict[str, str]) -> list[ConfigIssue]:
+        from spec.private_ips import FIRST_SERVER_HOST_INDEX, LOAD_BALANCER_HOST_INDEX
+
+        # Servers without a pinned address take the free hosts from FIRST_SERVER_HOST_INDEX on.
+        network = ipaddress.IPv4Network(subnet)
+        first = network.network_address + 1 + FIRST_SERVER_HOST_INDEX
+        pinned_above = {address for address in pinned.values() if ipaddress.IPv4Address(address) >= first}
+        free = max(network.num_addresses - 2 - FIRST_SERVER_HOST_INDEX, 0) - len(pinned_above)
+        unpinned = len(self.servers) - len(pinned)
+        if free < unpinned:
             return [ConfigIssue("network.subnet", (
-                f"{network.subnet} has {max(hosts, 0)} host addresses; {len(self.servers)} server(s) from host "
-                f"{PRIVATE_IP_FIRST_SERVER_INDEX + 1} on (the load balancer is host {PRIVATE_IP_LB_INDEX + 1}) need {needed}: "
+                f"{subnet} has {free} free host address(es) from host {FIRST_SERVER_HOST_INDEX + 1} on for "
+                f"{unpinned} server(s) without a privateIp (the load balancer is host {LOAD_BALANCER_HOST_INDEX + 1}): "
                 "use a larger subnet such as a /24"
             ))]
         return []

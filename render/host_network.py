@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from components.specs import FloatingIpSpec
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill
 from render.steps import HostRuntime, HostStep
+from spec.addresses import floating_host_address
 
 NETPLAN = "/etc/netplan/60-floating-ip.yaml"
 IFUPDOWN = "/etc/network/interfaces.d/60-floating-ip.cfg"
@@ -20,14 +19,8 @@ def floating_address(fip: FloatingIpSpec, runtime: HostRuntime) -> tuple[str, in
     """(address, prefix length, known). Hetzner floating IPv6 is a /64: the host takes its ::1."""
     known = runtime.floating_ip is not None
     if fip.ip_type == "ipv4":
-        raw = runtime.floating_ip or "0.0.0.0"
-        return str(ipaddress.IPv4Address(raw.split("/")[0])), 32, known
-    raw = runtime.floating_ip or "::"
-    network = ipaddress.IPv6Network(f"{raw.split('/')[0]}/64", strict=False)
-    address = ipaddress.IPv6Address(raw.split("/")[0])
-    if address == network.network_address:
-        address = network.network_address + 1
-    return str(address), 64, known
+        return floating_host_address("ipv4", runtime.floating_ip or "0.0.0.0"), 32, known
+    return floating_host_address("ipv6", runtime.floating_ip or "::"), 64, known
 
 
 def network_files(config: StackConfig, fip: FloatingIpSpec, runtime: HostRuntime) -> list[HostFile]:

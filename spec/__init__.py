@@ -1,1 +1,1 @@
-"""Pure resolution from the validated config to what gets built (resources, ports, paths, packages): no Pulumi."""
+"""Pure resolution from a validated config (and the last deployment's outputs) to what gets built: no Pulumi."""

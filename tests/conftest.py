@@ -16,6 +16,16 @@ EXPECTED_SUITES = ("render", "e2e", "ops", "cost")
 _passed_by_marker: Counter[str] = Counter()
 
 
+# The in-process plan reads these (live prices, the Cloudflare provider); no test may use a real one.
+PROVIDER_TOKENS = ("HCLOUD_TOKEN", "HCLOUD_ENDPOINT", "CLOUDFLARE_API_TOKEN", "PULUMI_ACCESS_TOKEN")
+
+
+@pytest.fixture(autouse=True)
+def no_provider_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROVIDER_TOKENS:
+        monkeypatch.delenv(name, raising=False)
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, None]:
     outcome = yield

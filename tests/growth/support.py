@@ -52,10 +52,9 @@ class PreviousDeploymentMocks(RecordingMocks):
     whole set of last outputs instead."""
 
     def __init__(self, previous_servers: dict[str, Any] | None = None, *, outputs: dict[str, Any] | None = None) -> None:
-        super().__init__()
         if outputs is None:
             outputs = {} if previous_servers is None else {"servers": previous_servers, "dnsNames": []}
-        self.previous_outputs = outputs
+        super().__init__(previous_outputs=outputs)
         self.stack_references: list[str] = []
         self.server_lookups: list[str] = []
 
@@ -63,7 +62,6 @@ class PreviousDeploymentMocks(RecordingMocks):
         resource_id, outputs = super().new_resource(args)
         if args.typ == "pulumi:pulumi:StackReference":
             self.stack_references.append(str(args.inputs["name"]))
-            outputs = {"name": args.inputs["name"], "outputs": self.previous_outputs, "secretOutputNames": []}
         return resource_id, outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:

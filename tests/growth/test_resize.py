@@ -54,17 +54,23 @@ def test_unknown_type_is_refused() -> None:
     assert problem.startswith("unknown server type 'cx99'")
 
 
-def test_disk_shrink_needs_keep_disk() -> None:
-    [problem] = check_resize("cx33", "cx23", "nbg1", False)
-    assert problem.startswith("disk shrink: cx23 has a 40 GB disk, smaller than the 80 GB of cx33")
-    assert "keepDisk: true" in problem
-    assert check_resize("cx33", "cx23", "nbg1", True) == []
+def test_disk_shrink_is_refused_whatever_keep_disk_says() -> None:
+    # Without a recorded disk size the old type's nominal disk (80 GB) is assumed: cx23 (40 GB) cannot hold it.
+    for keep_disk in (False, True):
+        [problem] = check_resize("cx33", "cx23", "nbg1", keep_disk)
+        assert problem.startswith("disk shrink: its disk is presumably (the cx33 size) 80 GB and cx23 has 40 GB")
+        assert "whatever keepDisk says" in problem
 
 
-def test_disk_that_already_grew_cannot_shrink_even_with_keep_disk() -> None:
-    [problem] = check_resize("cx33", "cx23", "nbg1", True, current_disk_gb=160)
-    assert "already grew to 160 GB" in problem
+def test_downgrade_depends_on_the_current_disk_not_on_keep_disk() -> None:
+    # Issue 14: cx33 -> cx23 with keepDisk and the server's real 80 GB disk was let through before.
+    [problem] = check_resize("cx33", "cx23", "nbg1", True, current_disk_gb=80)
+    assert problem.startswith("disk shrink: its disk is 80 GB and cx23 has 40 GB")
+    [grown] = check_resize("cx33", "cx23", "nbg1", True, current_disk_gb=160)
+    assert "its disk is 160 GB" in grown
+    # Scaled up from cx23 with keepDisk: the disk is still 40 GB, so the way back down is open.
     assert check_resize("cx33", "cx23", "nbg1", True, current_disk_gb=40) == []
+    assert check_resize("cx33", "cx23", "nbg1", False, current_disk_gb=40) == []
 
 
 def test_architecture_change_is_refused_both_ways() -> None:
@@ -203,7 +209,7 @@ def test_refused_type_not_sold_in_location(tmp_path: Path, monkeypatch: pytest.M
 def test_refused_disk_shrink_without_keep_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     message, mocks = refused(tmp_path, app(serverType="cx23"), {"app": {"type": "cx33"}}, monkeypatch)
     assert message.startswith("Resize guard: refusing to change the server type of app (cx33 -> cx23). No server was changed.")
-    assert "disk shrink: cx23 has a 40 GB disk, smaller than the 80 GB of cx33" in message
+    assert "disk shrink: its disk is presumably (the cx33 size) 80 GB and cx23 has 40 GB" in message
     # The Server was never registered: Pulumi can neither update nor replace it.
     assert mocks.by_type(SERVER_TYPE) == []
 
@@ -252,7 +258,16 @@ def test_allowed_resize_with_snapshot_first(tmp_path: Path, monkeypatch: pytest.
 
 @pytest.mark.usefixtures("no_host_steps")
 def test_downgrade_with_keep_disk_goes_ahead_without_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    evaluation, mocks = evaluate_with_past(tmp_path, app(serverType="cx23", keepDisk=True), {"app": {"type": "cx33"}}, monkeypatch)
+    # The server went cx23 -> cx33 with keepDisk earlier, so its disk is still 40 GB.
+    previous = {"app": {"type": "cx33", "diskGb": 40}}
+    evaluation, mocks = evaluate_with_past(tmp_path, app(serverType="cx23", keepDisk=True), previous, monkeypatch)
     [server] = evaluation.mocks.by_type(SERVER_TYPE)
     assert server.inputs["serverType"] == "cx23" and server.inputs["keepDisk"] is True
     assert evaluation.mocks.by_type(SNAPSHOT_TYPE) == [] and mocks.server_lookups == []
+
+
+@pytest.mark.usefixtures("no_host_steps")
+def test_downgrade_with_keep_disk_of_a_full_size_disk_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    message, mocks = refused(tmp_path, app(serverType="cx23", keepDisk=True), {"app": {"type": "cx33", "diskGb": 80}}, monkeypatch)
+    assert "servers.app.serverType cx33 -> cx23:\n    - disk shrink: its disk is 80 GB and cx23 has 40 GB" in message
+    assert mocks.by_type(SERVER_TYPE) == []

@@ -71,6 +71,7 @@ def check_user_data(tree: Path, tmp_path: Path, text: str) -> tuple[int, str]:
             ssh={
                 "adminUser": "ops",
                 "port": 40022,
+                # A second, different key: the same key twice is refused (Hetzner: one fingerprint per project).
                 "publicKeys": [ADMIN_KEY, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g ci"],
                 "adminCidrs": ["0.0.0.0/0"],
             },

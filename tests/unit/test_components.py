@@ -139,7 +139,10 @@ def test_load_balancer_services_pass_tls_through_with_health_check(prod: Evaluat
 
 def test_an_http_health_check_accepts_only_2xx(tmp_path: Path) -> None:
     check = {"protocol": "http", "port": 8081, "path": "/ready"}
-    evaluation = evaluate_values(tmp_path, variant(PROD, loadBalancer={**PROD["loadBalancer"], "healthCheck": check}))
+    # One service: an explicit check port must be unique per load balancer (issue 14).
+    services = [{"protocol": "tcp", "listenPort": 443, "destinationPort": 443, "proxyProtocol": True}]
+    lb = {**PROD["loadBalancer"], "services": services, "healthCheck": check}
+    evaluation = evaluate_values(tmp_path, variant(PROD, loadBalancer=lb))
     for service in evaluation.mocks.by_type("hcloud:index/loadBalancerService:LoadBalancerService"):
         http = service.inputs["healthCheck"]["http"]
         assert http == {"path": "/ready", "statusCodes": ["2??"]}, http  # a redirect is not health

@@ -34,4 +34,4 @@ def test_every_named_hetzner_resource_is_replaced_delete_first(tmp_path: Path, m
     assert create_first == []
     # The server keeps its other options alongside.
     [server_opts] = [opts for t, name, opts in named if t.endswith(":Server") and name.endswith("-web")]
-    assert server_opts is not None and server_opts.ignore_changes == ["ssh_keys", "user_data"]
+    assert server_opts is not None and server_opts.ignore_changes == ["ssh_keys", "user_data", "placement_group_id"]
