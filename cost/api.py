@@ -20,7 +20,7 @@ from config.catalogue import Catalogue, load_catalogue
 from config.schema import StackConfig
 from cost import report
 from cost.capacity import CapacityReport, check_capacity, placement_rule
-from cost.engine import BudgetStatus, CostLine, budget_status, price_stack, total_of
+from cost.engine import BudgetStatus, CostLine, budget_status, price_stack, total_of, vat_on_net_total
 from cost.live import DEFAULT_TIMEOUT_S, LivePricing, LivePricingError, fetch_live_pricing, resolve_endpoint
 from cost.money import ZERO, cents, dec, eur, json_money, json_number
 from cost.prices import PriceBook, override_key_problems
@@ -64,10 +64,16 @@ class PlanCost:
         return total_of(self.lines)
 
     @property
-    def total_gross_eur(self) -> Decimal | None:
+    def vat_eur(self) -> Decimal | None:
+        """VAT on the net total (as the invoice computes it), not the sum of per-line VAT."""
         if self.vat_rate_percent is None:
             return None
-        return sum((line.gross_eur(self.vat_rate_percent) or ZERO for line in self.lines), ZERO)
+        return vat_on_net_total(self.lines, self.vat_rate_percent)
+
+    @property
+    def total_gross_eur(self) -> Decimal | None:
+        vat = self.vat_eur
+        return None if vat is None else self.total_net_eur + vat
 
     @property
     def complete(self) -> bool:
@@ -135,6 +141,7 @@ class PlanCost:
             },
             "lines": [self._line_json(line) for line in self.lines],
             "total_net_eur": json_money(self.total_net_eur),
+            "vat_eur": json_money(self.vat_eur),
             "total_gross_eur": json_money(self.total_gross_eur),
             "vat_rate_percent": json_number(vat),
             "vat_source": self.vat_source,

@@ -51,7 +51,8 @@ class CostLine:
         return self.confidence in ("estimate", "unknown")
 
     def gross_eur(self, vat_rate_percent: Decimal | None) -> Decimal | None:
-        """VAT on the rounded net line, rounded again: gross lines add up to the gross total."""
+        """The line's net plus VAT, rounded: indicative only. The gross total is NOT the sum of these
+        (see vat_on_net_total): gross lines may add up to a cent or two more than the invoice."""
         if self.monthly_eur is None or vat_rate_percent is None:
             return None
         return cents(self.monthly_eur * (1 + vat_rate_percent / 100))
@@ -60,6 +61,15 @@ class CostLine:
 def total_of(lines: Iterable[CostLine]) -> Decimal:
     """Exact sum of the rounded lines; lines without a known price are left out (and warned about)."""
     return sum((line.monthly_eur for line in lines if line.monthly_eur is not None), ZERO)
+
+
+def vat_on_net_total(lines: Iterable[CostLine], vat_rate_percent: Decimal) -> Decimal:
+    """VAT the way an invoice computes it: on the net total of all lines at one rate, rounded once.
+
+    A Hetzner invoice lists net positions and adds VAT on their sum per rate (billing-system page,
+    docs.hetzner.com/de/general/billing-and-account-management/billing-at-hetzner/billing-system-hetzner).
+    The plan has one rate (pricing.vatRatePercent or the API's vat_rate), so one group."""
+    return cents(total_of(lines) * vat_rate_percent / 100)
 
 
 def epoch_label(catalogue: Catalogue, epoch: str) -> str:

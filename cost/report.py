@@ -51,7 +51,7 @@ def cost_table(plan: PlanCost) -> list[str]:
     out.append("  " + "-" * width)
 
     def total(label: str, value: str) -> str:
-        return f"  {label:<{width - len(value) - 2}}{value}  "
+        return f"  {label:<{max(width - len(value) - 2, len(label) + 2)}}{value}  "
 
     vat = plan.vat_rate_percent
     out.append(total("Total net", eur(plan.total_net_eur)).rstrip())
@@ -59,10 +59,8 @@ def cost_table(plan: PlanCost) -> list[str]:
         out.append(total("VAT", "rate unknown").rstrip())
         out.append(total("Total gross", "unknown").rstrip())
     else:
-        gross = plan.total_gross_eur
-        vat_amount = None if gross is None else gross - plan.total_net_eur
-        out.append(total(f"VAT {format(plain(vat), 'f')} % ({plan.vat_source})", eur(vat_amount)).rstrip())
-        out.append(total("Total gross", eur(gross)).rstrip())
+        out.append(total(f"VAT {format(plain(vat), 'f')} % ({plan.vat_source})", eur(plan.vat_eur)).rstrip())
+        out.append(total("Total gross", eur(plan.total_gross_eur)).rstrip())
     if any(line.estimate for line in plan.lines):
         out.append("  * estimate: not confirmed by a price list; see the warnings")
     return out

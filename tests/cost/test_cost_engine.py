@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from cost_stacks import build, minimal_raw, phase1_raw
+from cost_stacks import build, minimal_raw, phase1_raw, seed000_raw
 
 from config.catalogue import load_catalogue
 from config.errors import ConfigError
@@ -247,7 +247,20 @@ def test_gross_from_the_configured_vat_rate() -> None:
     assert document["vat_rate_percent"] == 20 and document["vat_source"] == "config pricing.vatRatePercent"
     # 5.49 -> 6.588 -> 6.59; 1.10 -> 1.32; 0.50 -> 0.60; 0.00
     assert [entry["gross_eur"] for entry in document["lines"]] == [6.59, 1.32, 0.60, 0.0]
-    assert document["total_gross_eur"] == 8.51 and document["total_net_eur"] == 7.09
+    # VAT on the net total, as the invoice computes it: 7.09 x 0.20 = 1.418 -> 1.42; gross 8.51
+    assert (document["total_net_eur"], document["vat_eur"], document["total_gross_eur"]) == (7.09, 1.42, 8.51)
+
+
+def test_vat_is_computed_on_the_net_total_not_summed_per_line() -> None:
+    """Seed 000 at 19 %: rounding each line's gross adds a cent (92.52); the invoice rounds the VAT on
+    the net total once: 77.74 + round(77.74 x 0.19 = 14.7706) = 92.51."""
+    plan = plan_for(seed000_raw())
+    gross_lines = sum((line.gross_eur(plan.vat_rate_percent) or Decimal(0) for line in plan.lines), Decimal(0))
+    assert gross_lines == Decimal("92.52")  # what the old report printed as the gross total
+    assert plan.total_net_eur == Decimal("77.74")
+    assert plan.vat_eur == Decimal("14.77")  # 77.74 x 0.19 = 14.7706
+    assert plan.total_gross_eur == Decimal("92.51")
+    assert "VAT 19 % (config pricing.vatRatePercent)              14.77" in plan.render_text()
 
 
 # --- budget ---------------------------------------------------------------------------------------

@@ -99,7 +99,7 @@ def test_seed000_models_the_16gb_claim_as_cx43() -> None:
     assert lines["Server main (cx43)"] == Decimal("15.99")
     assert "Backups main (20 % of server)" not in "".join(lines)
     assert plan.total_net_eur == Decimal("77.74")
-    assert plan.total_gross_eur == Decimal("92.52")  # sum of the rounded gross lines at 19 %
+    assert plan.total_gross_eur == Decimal("92.51")  # VAT on the net total at 19 %: 77.74 + 14.77
     capacity = plan.capacity_json()["servers"][0]
     # The seed's own summary: 14 GB RAM and 8 vCPU used (services + 2 GB / 0.5 vCPU overhead) of 16 GB / 8 vCPU.
     assert (capacity["ram_gb_allocated"], capacity["vcpu_allocated"]) == (12.125, 7.75)  # incl. the proxy

@@ -42,7 +42,7 @@ def test_live_prices_replace_the_current_epoch_but_not_a_grandfathered_server(fa
     document = result.cost_json()
     assert document["live"] == {"requested": True, "used": True, "endpoint": fake_api.endpoint, "error": None}
     assert (document["vat_rate_percent"], document["vat_source"]) == (19, "live /v1/pricing vat_rate")
-    assert document["total_gross_eur"] == 31.20  # sum of rounded gross lines (VAT on the net total: 31.19)
+    assert document["total_gross_eur"] == 31.19  # VAT on the net total (the rounded gross lines add up to 31.20)
     assert not any("estimated prices" in warning for warning in result.warnings)
     assert len(fake_api.requests) == 1
     request = fake_api.requests[0]
