@@ -83,10 +83,24 @@ class PlanCost:
     def status(self) -> str:
         return self.budget.status
 
+    @property
+    def unpriced(self) -> list[CostLine]:
+        return [line for line in self.lines if line.monthly_eur is None]
+
+    def how_to_price(self) -> str:
+        """How to price the unpriced lines: their pricing.overrides keys, or the live API."""
+        keys = sorted({line.price_key for line in self.unpriced if line.price_key})
+        overrides = f"set pricing.overrides ({', '.join(f'{key}: <EUR net/month>' for key in keys)})" if keys else "set pricing.overrides"
+        return (f"{overrides}, or read the current prices with a HCLOUD_TOKEN: "
+                "`hetzner-platform plan --live-prices` / `hetzner-platform cost --live`")
+
+    def unpriced_text(self) -> str:
+        return ", ".join(line.item for line in self.unpriced)
+
     # --- the lead's API ------------------------------------------------------------------------
     def exit_code(self) -> int:
-        """1 when over an enforced budget or over capacity, else 0."""
-        if (self.status == "over" and self.budget.enforce) or not self.capacity.ok:
+        """1 when over an enforced budget, incomplete under an enforced budget, or over capacity; else 0."""
+        if (self.status in ("over", "incomplete") and self.budget.enforce) or not self.capacity.ok:
             return 1
         return 0
 
@@ -100,6 +114,10 @@ class PlanCost:
         if b.status == "ok":
             return None
         total = f"EUR {eur(b.total)}/month net"
+        if b.status == "incomplete":
+            tail = " (budget.enforce is off: not blocking)" if not b.enforce else ""
+            return (f"budget incomplete: no price known for {self.unpriced_text()}; the priced lines alone cost {total}, "
+                    f"so the budget of EUR {eur(b.budget)} cannot be checked{tail}. To price them: {self.how_to_price()}")
         if b.status == "over":
             tail = " (budget.enforce is off: not blocking)" if not b.enforce else ""
             return f"budget over: {self.stack} costs {total}, over the budget of EUR {eur(b.budget)} by EUR {eur(-b.headroom)}{tail}"
@@ -108,8 +126,15 @@ class PlanCost:
                 f"(budget EUR {eur(b.budget)}, headroom EUR {eur(b.headroom)})")
 
     def guard_message(self) -> str | None:
-        """Why `pulumi up` must stop: over an enforced budget. None otherwise."""
+        """Why `pulumi up` must stop: over an enforced budget, or a total that cannot be checked against
+        it (a line without a price). None otherwise."""
         b = self.budget
+        if b.status == "incomplete" and b.enforce:
+            return (
+                f"Budget guard: stack {self.stack} cannot be checked against its budget of EUR {eur(b.budget)}: no price known "
+                f"for {self.unpriced_text()} (the priced lines alone cost EUR {eur(b.total)}/month net). Nothing was created. "
+                f"To price them: {self.how_to_price()}; or set budget.enforce to false."
+            )
         if b.status != "over" or not b.enforce:
             return None
         biggest = ", ".join(f"{line.item} EUR {eur(line.monthly_eur)}" for line in self.biggest_lines())
@@ -303,7 +328,7 @@ def plan_sections(
         ) if option is not None
     ]
 
-    budget = budget_status(config.budget, cents(total_of(lines)))
+    budget = budget_status(config.budget, cents(total_of(lines)), complete=all(line.monthly_eur is not None for line in lines))
     plan = PlanCost(
         stack=spec.prefix,
         location=spec.location,
@@ -333,9 +358,6 @@ def plan_sections(
     if estimates:
         listed = ", ".join(f"{line.item} {eur(line.monthly_eur)}" for line in estimates)
         warnings.append(f"estimated prices (check with a HCLOUD_TOKEN or set pricing.overrides): {listed}")
-    unknown = [line.item for line in lines if line.monthly_eur is None]
-    if unknown:
-        warnings.append(f"no price known for {', '.join(unknown)}: the total leaves them out; set pricing.overrides")
     for server in capacity.servers:
         if not server.ok:
             hint = ""

@@ -41,6 +41,8 @@ class CostLine:
     epoch: str | None = None
     resource: str | None = None
     note: str | None = None
+    # The pricing.overrides key that prices this line (server:cx33, volume_gb, ...); named when unpriced.
+    price_key: str | None = None
 
     @property
     def monthly_eur(self) -> Decimal | None:
@@ -114,15 +116,16 @@ def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: Pri
     if epoch == latest and "not available" in family_note:
         stack.add_notes(f"{server.server_type}: {family_note}.")
 
+    price_key = f"server:{server.server_type}"
     line = _line(f"Server {server.name} ({server.server_type})", "server", Decimal(1), "month", monthly,
-                 resource=server.resource_name, note=note)
+                 resource=server.resource_name, note=note, price_key=price_key)
     if server.hours_per_month is not None and monthly.amount is not None:
         hourly = book.server_hourly(server.server_type, server.location, epoch)
         stack.add_notes(*hourly.notes)
         hours = Decimal(math.ceil(server.hours_per_month))
         if hourly.amount is not None and hours * hourly.amount < monthly.amount:
             line = _line(f"Server {server.name} ({server.server_type})", "server", hours, "hour", hourly,
-                         resource=server.resource_name,
+                         resource=server.resource_name, price_key=price_key,
                          note=f"{note}; {number(hours)} h x {number(hourly.amount)} is under the monthly cap {eur(monthly.amount)}")
         else:
             line = replace(line, note=f"{note}; {server.hours_per_month} h reach the monthly cap")
@@ -138,6 +141,7 @@ def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: Pri
         lines.append(CostLine(
             f"Backups {server.name} ({number(pct.amount or ZERO)} % of server)", "backup", share or ZERO,
             "share of server price", line.exact_eur, exact, source, confidence, epoch, server.resource_name,
+            price_key=price_key if pct.amount is not None else "backup_percent",
         ))
 
     billing_epoch = catalogue.epoch_on(as_of)
@@ -148,7 +152,8 @@ def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: Pri
         stack.add_notes(*price.notes)
         label = "IPv4" if ip.ip_type == "ipv4" else "IPv6"
         lines.append(_line(f"Primary {label} {server.name}", "primary_ip", Decimal(1), "month", price,
-                           resource=ip.resource_name, note="free" if price.amount == ZERO else None))
+                           resource=ip.resource_name, note="free" if price.amount == ZERO else None,
+                           price_key=f"primary_ip:{ip.ip_type}"))
     return lines
 
 
@@ -171,12 +176,13 @@ def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of:
         price = book.volume_per_gb(epoch)
         stack.add_notes(*price.notes)
         stack.lines.append(_line(f"Volume {volume.name} ({volume.size_gb} GB)", "volume", Decimal(volume.size_gb), "GB", price,
-                                 resource=volume.resource_name, note=f"attached to {volume.server}"))
+                                 resource=volume.resource_name, note=f"attached to {volume.server}", price_key="volume_gb"))
     if spec.load_balancer is not None:
         lb = spec.load_balancer
         price = book.load_balancer_monthly(lb.lb_type, lb.location, epoch)
         stack.add_notes(*price.notes)
-        stack.lines.append(_line(f"Load balancer {lb.lb_type}", "load_balancer", Decimal(1), "month", price, resource=lb.resource_name))
+        stack.lines.append(_line(f"Load balancer {lb.lb_type}", "load_balancer", Decimal(1), "month", price, resource=lb.resource_name,
+                                 price_key=f"lb:{lb.lb_type}"))
     if spec.floating_ip is not None:
         fip = spec.floating_ip
         price = book.floating_ip_monthly(fip.ip_type, fip.location, epoch)
@@ -185,7 +191,8 @@ def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of:
         note = f"assigned to {fip.server}"
         if price.estimate:
             note += "; price not found in public material, check it with a HCLOUD_TOKEN or pricing.overrides"
-        stack.lines.append(_line(f"Floating {label}", "floating_ip", Decimal(1), "month", price, resource=fip.resource_name, note=note))
+        stack.lines.append(_line(f"Floating {label}", "floating_ip", Decimal(1), "month", price, resource=fip.resource_name, note=note,
+                                 price_key=f"floating_ip:{fip.ip_type}"))
 
     pricing = config.pricing
     if pricing.expected_snapshot_gb > 0:
@@ -193,7 +200,7 @@ def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of:
         price = book.snapshot_per_gb(epoch)
         stack.add_notes(*price.notes)
         stack.lines.append(_line(f"Snapshots ({number(gigabytes)} GB expected)", "snapshot", gigabytes, "GB", price,
-                                 note="pricing.expectedSnapshotGb; billed on the stored (compressed) size"))
+                                 note="pricing.expectedSnapshotGb; billed on the stored (compressed) size", price_key="snapshot_gb"))
     if pricing.expected_traffic_tb > 0:
         expected = dec(pricing.expected_traffic_tb)
         first_type = spec.servers[0].server_type if spec.servers else None
@@ -201,7 +208,7 @@ def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of:
         overage = max(ZERO, expected - included)
         stack.lines.append(_line(
             f"Traffic overage ({number(expected)} TB expected, {number(included)} TB included)", "traffic", overage, "TB", price,
-            note=f"outgoing traffic beyond the {spec.location} allowance of one resource",
+            note=f"outgoing traffic beyond the {spec.location} allowance of one resource", price_key="traffic_tb",
         ))
 
     for extra in pricing.extra_lines:
@@ -227,10 +234,13 @@ class BudgetStatus:
         return self.budget - self.total
 
 
-def budget_status(budget: BudgetConfig, total: Decimal) -> BudgetStatus:
-    """over: total > budget; critical: total >= critical; warn: total >= warn; else ok (net amounts)."""
+def budget_status(budget: BudgetConfig, total: Decimal, *, complete: bool = True) -> BudgetStatus:
+    """incomplete: a line has no price, so the total is only a lower bound and cannot be compared;
+    over: total > budget; critical: total >= critical; warn: total >= warn; else ok (net amounts)."""
     monthly, warn, critical = cents(dec(budget.monthly_eur)), cents(dec(budget.warn)), cents(dec(budget.critical))
-    if total > monthly:
+    if not complete:
+        status = "incomplete"
+    elif total > monthly:
         status = "over"
     elif total >= critical:
         status = "critical"

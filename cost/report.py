@@ -54,7 +54,10 @@ def cost_table(plan: PlanCost) -> list[str]:
         return f"  {label:<{max(width - len(value) - 2, len(label) + 2)}}{value}  "
 
     vat = plan.vat_rate_percent
-    out.append(total("Total net", eur(plan.total_net_eur)).rstrip())
+    if plan.unpriced:
+        out.append(total("Total net of the priced lines (INCOMPLETE)", eur(plan.total_net_eur)).rstrip())
+    else:
+        out.append(total("Total net", eur(plan.total_net_eur)).rstrip())
     if vat is None:
         out.append(total("VAT", "rate unknown").rstrip())
         out.append(total("Total gross", "unknown").rstrip())
@@ -63,12 +66,18 @@ def cost_table(plan: PlanCost) -> list[str]:
         out.append(total("Total gross", eur(plan.total_gross_eur)).rstrip())
     if any(line.estimate for line in plan.lines):
         out.append("  * estimate: not confirmed by a price list; see the warnings")
+    if plan.unpriced:
+        out.append(f"  ! incomplete: no price known for {plan.unpriced_text()}; the totals leave them out.")
+        out.append(f"    To price them: {plan.how_to_price()}.")
     return out
 
 
 def budget_line(plan: PlanCost) -> str:
     b = plan.budget
     enforce = "enforced" if b.enforce else "not enforced"
+    if b.status == "incomplete":
+        return (f"Budget: EUR {eur(b.budget)}/month net ({enforce}): INCOMPLETE, cannot be checked: "
+                f"{len(plan.unpriced)} line(s) without a price")
     headroom = f"headroom EUR {eur(b.headroom)}" if b.headroom >= 0 else f"EUR {eur(-b.headroom)} over"
     return (f"Budget: EUR {eur(b.budget)}/month net (warn {eur(b.warn)}, critical {eur(b.critical)}, {enforce}): "
             f"{b.status.upper()}, {headroom}")
@@ -144,7 +153,9 @@ def render_warnings(plan: PlanCost) -> str:
 
 def render_upgrades(plan: PlanCost) -> str:
     b = plan.budget
-    if b.headroom >= 0:
+    if b.status == "incomplete":
+        out = [f"Headroom: unknown, no price known for {plan.unpriced_text()} (budget EUR {eur(b.budget)}, status incomplete)"]
+    elif b.headroom >= 0:
         out = [f"Headroom: EUR {eur(b.headroom)}/month under the budget of EUR {eur(b.budget)} (status {b.status})"]
     else:
         out = [f"Headroom: none, EUR {eur(-b.headroom)}/month over the budget of EUR {eur(b.budget)} (status {b.status})"]

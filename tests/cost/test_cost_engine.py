@@ -346,3 +346,40 @@ def test_snapshot_before_resize_is_mentioned_when_not_counted() -> None:
     assert any("snapshotBeforeResize keeps a snapshot of up to 80 GB (at most EUR 1.14/month)" in n for n in plan.price_notes)
     raw["pricing"]["expectedSnapshotGb"] = 40
     assert not any("snapshotBeforeResize" in n for n in plan_for(raw).price_notes)
+
+
+# --- incomplete totals --------------------------------------------------------------------------------
+
+def test_an_unpriced_line_makes_the_status_incomplete_and_an_enforced_plan_exit_1() -> None:
+    """A cpx21 in ash has no catalogue price: the total is a lower bound, so an enforced budget must not
+    say OK (it did: the line was left out and EUR 0.50 passed a EUR 20 budget)."""
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx21", "backups": False}},
+                      budget={"monthlyEur": 20, "enforce": True})
+    plan = plan_for(raw)
+    assert plan.status == "incomplete" and plan.cost_json()["status"] == "incomplete"
+    assert plan.exit_code() == 1
+    message = plan.guard_message()
+    assert message is not None and message.startswith("Budget guard: stack demo-staging cannot be checked against its budget")
+    assert "no price known for Server web (cpx21)" in message
+    assert "pricing.overrides (server:cpx21: <EUR net/month>)" in message and "--live-prices" in message
+    text = plan.render_text()
+    assert "Total net of the priced lines (INCOMPLETE)" in text
+    assert "! incomplete: no price known for Server web (cpx21)" in text and "server:cpx21" in text
+    assert "INCOMPLETE, cannot be checked: 1 line(s) without a price" in text
+
+
+def test_incomplete_under_an_unenforced_budget_warns_but_exits_0() -> None:
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx21", "backups": False}},
+                      budget={"monthlyEur": 20, "enforce": False})
+    plan = plan_for(raw)
+    assert plan.status == "incomplete" and plan.exit_code() == 0 and plan.guard_message() is None
+    assert any(w.startswith("budget incomplete: no price known for Server web (cpx21)") and "not blocking" in w
+               for w in plan.warnings)
+
+
+def test_an_override_completes_the_plan() -> None:
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx21", "backups": False}},
+                      budget={"monthlyEur": 20, "enforce": True},
+                      pricing={"asOf": "2026-11-23", "overrides": {"server:cpx21": 9.49}})
+    plan = plan_for(raw)
+    assert plan.status == "ok" and plan.exit_code() == 0 and plan.cost_json()["complete"] is True
