@@ -114,6 +114,8 @@ class Traffic:
     included_tb: Decimal
     overage_per_tb: dict[str, Decimal]
     confidence: str
+    # Families whose allowance depends on the type (e.g. CCX 20-60 TB): included_tb is their floor.
+    estimate_for_families: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -298,7 +300,8 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         locations=locations,
         traffic={
             region: Traffic(
-                Decimal(str(info["included_tb"])), _decimal_map(info["overage_per_tb"]), info["confidence"]
+                Decimal(str(info["included_tb"])), _decimal_map(info["overage_per_tb"]), info["confidence"],
+                tuple(info.get("estimate_for_families", ())),
             )
             for region, info in raw["traffic"].items()
         },

@@ -6,8 +6,8 @@ Rules (docs/cost.md has the reasoning):
 * servers with hours_per_month cost min(monthly, ceil(hours) x hourly); other resources a full month;
 * backups are a percentage of the server line; IPv6 primary IPs are free but listed;
 * snapshots and traffic overage only when pricing.expectedSnapshotGb / expectedTrafficTb are set;
-  the stack's expected outgoing traffic is compared with ONE per-location allowance (conservative:
-  all traffic is assumed to leave through one resource);
+  the stack's expected outgoing traffic is compared with the pooled allowance: the sum of what each
+  server and the load balancer include for their type and location;
 * each line is rounded half-up to the cent; the total is the exact sum of the rounded lines.
 """
 
@@ -157,6 +157,36 @@ def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: Pri
     return lines
 
 
+def traffic_line(expected_tb: Decimal, spec: PlatformSpec, book: PriceBook, epoch: str) -> CostLine:
+    """Outgoing traffic beyond the pooled allowance: every server and the load balancer bring their own
+    included traffic (per type and location; docs.hetzner.com/de/robot/general/traffic), the stack's
+    allowance is their sum, and only the expected traffic above it is billed per TB (only outgoing traffic
+    counts; docs.hetzner.com/de/cloud/billing/faq)."""
+    pool: list[tuple[str, Price]] = [
+        (f"{server.name} {server.server_type}", book.included_traffic("server", server.server_type, server.location, epoch))
+        for server in spec.servers
+    ]
+    if spec.load_balancer is not None:
+        lb = spec.load_balancer
+        pool.append((f"load balancer {lb.lb_type}", book.included_traffic("lb", lb.lb_type, lb.location, epoch)))
+    allowance = sum((price.amount or ZERO for _, price in pool), ZERO)
+    first_type = spec.servers[0].server_type if spec.servers else None
+    price = book.traffic_overage(first_type, spec.location, epoch)
+    overage = max(ZERO, expected_tb - allowance)
+    # The line is only as sure as its least certain part: an allowance that is an estimate makes the
+    # overage one too (an override prices the TB but does not confirm the allowance).
+    levels = [price.confidence] + [p.confidence for _, p in pool]
+    confidence = next((level for level in ("unknown", "estimate") if level in levels), price.confidence)
+    source = price.source if confidence == price.confidence else book.catalogue_source(confidence)
+    parts = " + ".join(f"{label} {number(p.amount or ZERO)} TB" for label, p in pool)
+    return CostLine(
+        f"Traffic overage ({number(expected_tb)} TB expected, {number(allowance)} TB included)", "traffic", overage, "TB",
+        price.amount, None if price.amount is None else overage * price.amount, source, confidence, epoch,
+        note=f"outgoing traffic beyond the pooled allowance of the stack in {spec.location}: {parts}",
+        price_key="traffic_tb",
+    )
+
+
 def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date) -> PricedStack:
     catalogue = book.catalogue
     stack = PricedStack(lines=[])
@@ -202,14 +232,7 @@ def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of:
         stack.lines.append(_line(f"Snapshots ({number(gigabytes)} GB expected)", "snapshot", gigabytes, "GB", price,
                                  note="pricing.expectedSnapshotGb; billed on the stored (compressed) size", price_key="snapshot_gb"))
     if pricing.expected_traffic_tb > 0:
-        expected = dec(pricing.expected_traffic_tb)
-        first_type = spec.servers[0].server_type if spec.servers else None
-        included, price = book.traffic(first_type, spec.location, epoch)
-        overage = max(ZERO, expected - included)
-        stack.lines.append(_line(
-            f"Traffic overage ({number(expected)} TB expected, {number(included)} TB included)", "traffic", overage, "TB", price,
-            note=f"outgoing traffic beyond the {spec.location} allowance of one resource", price_key="traffic_tb",
-        ))
+        stack.lines.append(traffic_line(dec(pricing.expected_traffic_tb), spec, book, epoch))
 
     for extra in pricing.extra_lines:
         amount = dec(extra.monthly_eur)

@@ -156,6 +156,25 @@ def test_traffic_overage_beyond_the_location_allowance() -> None:
     assert (entry["quantity"], entry["unit_eur"], entry["monthly_eur"]) == (5.5, 1, 5.50)
 
 
+def test_each_server_brings_its_own_allowance() -> None:
+    """Two EU servers include 20 TB each: 25 TB expected is within the pooled 40 TB (the old report
+    compared it with one server's 20 TB and billed 5 TB)."""
+    raw = minimal_raw(servers={"web": {"serverType": "cx23"}, "worker": {"serverType": "cx23"}}, network={},
+                      pricing={"asOf": "2026-11-23", "expectedTrafficTb": 25})
+    entry = line(plan_for(raw), "traffic")
+    assert (entry["quantity"], entry["monthly_eur"]) == (0, 0.0)
+    assert entry["item"] == "Traffic overage (25 TB expected, 40 TB included)"
+    assert entry["note"].endswith("web cx23 20 TB + worker cx23 20 TB")
+
+
+def test_the_load_balancer_allowance_joins_the_pool() -> None:
+    raw = minimal_raw(servers={"web": {"serverType": "cx23"}, "worker": {"serverType": "cx23"}}, network={},
+                      loadBalancer={"type": "lb11"}, pricing={"asOf": "2026-11-23", "expectedTrafficTb": 70})
+    entry = line(plan_for(raw), "traffic")
+    assert (entry["quantity"], entry["unit_eur"], entry["monthly_eur"]) == (10, 1, 10.00)  # 70 - 3 x 20
+    assert entry["confidence"] == "verified"
+
+
 def test_traffic_within_the_allowance_costs_nothing() -> None:
     raw = minimal_raw(pricing={"asOf": "2026-11-23", "expectedTrafficTb": 12})
     assert line(plan_for(raw), "traffic")["monthly_eur"] == 0.0
@@ -168,7 +187,8 @@ def test_us_location_has_a_smaller_allowance_and_eu_prices_are_flagged() -> None
     assert line(plan, "traffic")["quantity"] == 2  # 3 TB - 1 TB included in ash
     server = line(plan, "server")
     assert server["estimate"] is True and server["source"] == "catalogue 2026-11-23 (estimate)"
-    assert any("no catalogue price for ash" in note for note in plan.price_notes)
+    assert any("no catalogue p2 price for ash (us-east); the EU p2 price is used as an estimate" in note
+               for note in plan.price_notes)
 
 
 def test_legacy_type_without_a_catalogue_price_is_unknown_not_zero() -> None:
@@ -180,12 +200,21 @@ def test_legacy_type_without_a_catalogue_price_is_unknown_not_zero() -> None:
     assert any("no price known for Server web (cpx21)" in warning for warning in plan.warnings)
 
 
-def test_legacy_type_with_only_an_old_price_uses_it_as_an_estimate() -> None:
+def test_a_pre_2026_regional_price_is_not_used_for_a_2026_epoch() -> None:
+    """cpx11's only US figure (4.49) is from 2025: the 2026 increases applied at every location, so for a
+    plan priced in November 2026 it would understate; the price is unknown (and the plan incomplete)."""
     raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx11", "backups": False}})
     plan = plan_for(raw)
     server = line(plan, "server")
-    assert (server["unit_eur"], server["confidence"]) == (4.49, "estimate")
-    assert any("the p0 figure is used" in note for note in plan.price_notes)
+    assert (server["unit_eur"], server["confidence"]) == (None, "unknown")
+    assert plan.status == "incomplete"
+
+
+def test_the_regional_price_of_its_own_epoch_is_used() -> None:
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx11", "backups": False}},
+                      pricing={"asOf": "2026-03-01"})
+    server = line(plan_for(raw), "server")
+    assert (server["unit_eur"], server["confidence"]) == (4.49, "verified")
 
 
 def test_extra_lines_are_added_with_their_source() -> None:
@@ -346,6 +375,31 @@ def test_snapshot_before_resize_is_mentioned_when_not_counted() -> None:
     assert any("snapshotBeforeResize keeps a snapshot of up to 80 GB (at most EUR 1.14/month)" in n for n in plan.price_notes)
     raw["pricing"]["expectedSnapshotGb"] = 40
     assert not any("snapshotBeforeResize" in n for n in plan_for(raw).price_notes)
+
+
+# --- confidence labels match their sources -------------------------------------------------------
+
+def test_lb21_new_epoch_price_is_an_estimate() -> None:
+    """LB21's 21.49 rests on one client-library test fixture: not 'verified'."""
+    raw = minimal_raw(loadBalancer={"type": "lb21"}, network={})
+    entry = line(plan_for(raw), "load_balancer")
+    assert (entry["monthly_eur"], entry["confidence"], entry["estimate"]) == (21.49, "estimate", True)
+
+
+def test_us_traffic_allowance_is_an_estimate() -> None:
+    """Hetzner gives 1-5 TB per type in the US; the flat 1 TB was seen for cpx11 only."""
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "ccx13"}},
+                      pricing={"asOf": "2026-11-23", "expectedTrafficTb": 3})
+    entry = line(plan_for(raw), "traffic")
+    assert (entry["confidence"], entry["estimate"]) == ("estimate", True)
+
+
+def test_ccx_allowance_in_the_eu_is_only_a_floor() -> None:
+    raw = minimal_raw(servers={"web": {"serverType": "ccx13"}}, pricing={"asOf": "2026-11-23", "expectedTrafficTb": 30})
+    entry = line(plan_for(raw), "traffic")
+    assert (entry["quantity"], entry["confidence"]) == (10, "estimate")
+    cx = line(plan_for(minimal_raw(pricing={"asOf": "2026-11-23", "expectedTrafficTb": 30})), "traffic")
+    assert cx["confidence"] == "verified"
 
 
 # --- incomplete totals --------------------------------------------------------------------------------
