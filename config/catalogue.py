@@ -141,6 +141,8 @@ class Catalogue:
     # (or rescaled) from that day on.
     epoch_applies: dict[str, str] = field(default_factory=dict)
     family_notes: dict[str, str] = field(default_factory=dict)
+    # "not_available" for a product line Hetzner showed as not orderable (see families in the data file).
+    family_availability: dict[str, str] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)
 
     # --- questions config validation asks -------------------------------------------------
@@ -319,6 +321,8 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         volume_max_gb=int(raw["volume_limits_gb"]["max"]),
         epoch_applies={k: str(v.get("applies_to", "all")) for k, v in raw["epochs"].items()},
         family_notes={name: " ".join(str(info.get("note", "")).split()) for name, info in raw.get("families", {}).items()},
+        family_availability={name: str(info["availability"]) for name, info in raw.get("families", {}).items()
+                             if "availability" in info},
         sources={
             key: Source(key, " ".join(str(i["what"]).split()), str(i["date"]), " ".join(str(i["covers"]).split()))
             for key, i in raw.get("sources", {}).items()

@@ -19,6 +19,7 @@ from components.specs import PlatformSpec
 from config.catalogue import Catalogue, load_catalogue
 from config.schema import StackConfig
 from cost import report
+from cost.availability import Availability
 from cost.capacity import CapacityReport, check_capacity, placement_rule
 from cost.engine import BudgetStatus, CostLine, budget_status, price_stack, total_of, vat_on_net_total
 from cost.live import DEFAULT_TIMEOUT_S, LivePricing, LivePricingError, fetch_live_pricing, resolve_endpoint
@@ -212,6 +213,7 @@ class PlanCost:
                     "delta_eur": json_money(suggestion.delta_eur),
                     "delta_with_backups_eur": json_money(suggestion.delta_with_backups_eur),
                     "source": suggestion.source,
+                    "orderable_source": suggestion.orderable_source,
                 },
             })
         return {
@@ -313,6 +315,7 @@ def plan_sections(
     server_lines = {line.resource: line for line in lines if line.kind == "server"}
     latest = catalogue.latest_epoch
     backup_pct = book.backup_percentage(latest).amount or ZERO
+    availability = Availability(catalogue, live.available if live is not None else None)
     capacity = check_capacity(
         config, spec, catalogue,
         new_order_price=lambda name, location: book.server_monthly(name, location, latest),
@@ -320,11 +323,12 @@ def plan_sections(
             server_lines[spec.server(server).resource_name].exact_eur if spec.server(server).resource_name in server_lines else None
         ),
         backup_share=backup_pct / 100,
+        availability=availability,
     )
     upgrades = [
         option for option in (
-            rescale_option(spec, book, as_of, lines, capacity),
-            split_option(config, spec, book, as_of, lines),
+            rescale_option(spec, book, as_of, lines, capacity, availability),
+            split_option(config, spec, book, as_of, lines, availability),
         ) if option is not None
     ]
 

@@ -47,6 +47,8 @@ class LivePricing:
     primary_ips: dict[tuple[str, str], LivePrice] = field(default_factory=dict)
     floating_ips: dict[tuple[str, str], LivePrice] = field(default_factory=dict)
     endpoint: str = DEFAULT_ENDPOINT
+    # Server type names available for new orders per location (GET /v1/datacenters); None: not read.
+    available: dict[str, frozenset[str]] | None = None
 
     def floating_ip(self, ip_type: str, location: str) -> LivePrice | None:
         return self.floating_ips.get((ip_type, location)) or self.floating_ips.get((ip_type, "*"))
