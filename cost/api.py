@@ -11,6 +11,7 @@ JSON number rounded to 2 decimals; `unit_eur` and `quantity` are the exact figur
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from cost.live import DEFAULT_TIMEOUT_S, LivePricing, LivePricingError, fetch_li
 from cost.money import ZERO, cents, dec, eur, json_money, json_number
 from cost.prices import PriceBook, override_key_problems
 from cost.upgrades import UpgradeOption, rescale_option, split_option
+from spec.order_dates import OrderDate, resolve_order_dates
 
 STANDARD_NOTES = (
     "Prices are net (excl. VAT); hetzner.com plan pages show the server price plus the EUR 0.50 primary IPv4.",
@@ -55,6 +57,7 @@ class PlanCost:
     capacity: CapacityReport
     upgrades: list[UpgradeOption]
     live: LiveStatus
+    order_dates: dict[str, OrderDate] = field(default_factory=dict)
     price_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -165,6 +168,9 @@ class PlanCost:
                 "endpoint": self.live.endpoint,
                 "error": self.live.error,
             },
+            "order_dates": {
+                name: {"ordered_on": order.output_value, "origin": order.origin} for name, order in self.order_dates.items()
+            },
             "lines": [self._line_json(line) for line in self.lines],
             "total_net_eur": json_money(self.total_net_eur),
             "vat_eur": json_money(self.vat_eur),
@@ -240,6 +246,8 @@ class PlanCost:
             "confidence": line.confidence,
             "estimate": line.estimate,
             "epoch": line.epoch,
+            "ordered_on": None if line.ordered_on is None else line.ordered_on.isoformat(),
+            "order_origin": line.order_origin,
             "resource": line.resource,
             "note": line.note,
         }
@@ -282,12 +290,17 @@ def plan_sections(
     config: StackConfig,
     spec: PlatformSpec,
     *,
+    previous_outputs: Mapping[str, Any] | None = None,
     token: str | None = None,
     endpoint: str | None = None,
     live_timeout: float = DEFAULT_TIMEOUT_S,
     catalogue: Catalogue | None = None,
 ) -> PlanCost:
     """Price `spec` (the resolved resources) and check capacity.
+
+    `previous_outputs`: the last deployment's stack outputs (the program reads them through its
+    self-StackReference; `plan --previous` feeds them to it): servers without `orderedOn` in the config
+    keep the order date recorded there (spec/order_dates.py).
 
     The token is used only when pricing.live is true; the endpoint defaults to env HCLOUD_ENDPOINT,
     then https://api.hetzner.cloud/v1. A failed live read is a warning, never an error.
@@ -301,7 +314,8 @@ def plan_sections(
     warnings += override_key_problems(config.pricing.overrides, catalogue)
 
     book = PriceBook(catalogue, live, config.pricing.overrides)
-    priced = price_stack(config, spec, book, as_of)
+    order_dates = resolve_order_dates(config, previous_outputs, as_of)
+    priced = price_stack(config, spec, book, as_of, order_dates)
     lines = priced.lines
 
     # VAT: the stack config wins (it may know about reverse charge), then the API's owner rate.
@@ -345,6 +359,7 @@ def plan_sections(
         capacity=capacity,
         upgrades=upgrades,
         live=live_status,
+        order_dates=order_dates,
     )
 
     notes = list(STANDARD_NOTES)

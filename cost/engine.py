@@ -1,8 +1,9 @@
 """Price every resource of a PlatformSpec, line by line, and place the total against the budget.
 
 Rules (docs/cost.md has the reasoning):
-* a server is priced in the epoch of its order date (Catalogue.server_epoch); everything else in the
-  epoch of the pricing date (pricing.asOf, default today);
+* a server is priced in the epoch of its order date (Catalogue.server_epoch; the date from
+  spec/order_dates.py: orderedOn, else the last deployment's outputs, else a new order on the pricing
+  date); everything else in the epoch of the pricing date (pricing.asOf, default today);
 * servers with hours_per_month cost min(monthly, ceil(hours) x hourly); other resources a full month;
 * backups are a percentage of the server line; IPv6 primary IPs are free but listed;
 * snapshots and traffic overage only when pricing.expectedSnapshotGb / expectedTrafficTb are set;
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from config.catalogue import EPOCHS, Catalogue
 from config.schema import BudgetConfig, StackConfig
 from cost.money import ZERO, cents, dec, eur, number
 from cost.prices import OVERRIDE_SOURCE, Price, PriceBook
+from spec.order_dates import OrderDate, resolve_order_dates
 
 EXTRA_SOURCE = "config pricing.extraLines"
 
@@ -43,6 +45,9 @@ class CostLine:
     note: str | None = None
     # The pricing.overrides key that prices this line (server:cx33, volume_gb, ...); named when unpriced.
     price_key: str | None = None
+    # Server lines: the order date that decided the epoch (None: unknown) and where it came from.
+    ordered_on: dt.date | None = None
+    order_origin: str | None = None
 
     @property
     def monthly_eur(self) -> Decimal | None:
@@ -82,9 +87,11 @@ def epoch_label(catalogue: Catalogue, epoch: str) -> str:
     return f"{epoch} (from {catalogue.epoch_starts[epoch].isoformat()})"
 
 
-def _line(item: str, kind: str, quantity: Decimal, unit: str, price: Price, **extra: str | None) -> CostLine:
+def _line(item: str, kind: str, quantity: Decimal, unit: str, price: Price, *,
+          resource: str | None = None, note: str | None = None, price_key: str | None = None) -> CostLine:
     exact = None if price.amount is None else quantity * price.amount
-    return CostLine(item, kind, quantity, unit, price.amount, exact, price.source, price.confidence, price.epoch, **extra)
+    return CostLine(item, kind, quantity, unit, price.amount, exact, price.source, price.confidence, price.epoch,
+                    resource=resource, note=note, price_key=price_key)
 
 
 @dataclass
@@ -98,14 +105,16 @@ class PricedStack:
                 self.notes.append(note)
 
 
-def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: PricedStack, spec: PlatformSpec) -> list[CostLine]:
+def server_lines(
+    server: ServerSpec, book: PriceBook, as_of: dt.date, stack: PricedStack, spec: PlatformSpec, order: OrderDate
+) -> list[CostLine]:
     catalogue = book.catalogue
-    epoch = catalogue.server_epoch(as_of, server.ordered_on)
+    # An unknown order date prices the server as a new order (the newest price, never below the invoice).
+    epoch = catalogue.server_epoch(as_of, order.date)
     latest = catalogue.latest_epoch
     monthly = book.server_monthly(server.server_type, server.location, epoch)
     stack.add_notes(*monthly.notes)
-    ordered = f"ordered {server.ordered_on.isoformat()}" if server.ordered_on else "ordered on the pricing date"
-    note = f"{ordered}: price epoch {epoch_label(catalogue, epoch)}"
+    note = f"ordered {order.describe(server.name)}: price epoch {epoch_label(catalogue, epoch)}"
     if epoch != latest and catalogue.epoch_applies.get(latest) == "new_server_orders" and as_of >= catalogue.epoch_starts[latest]:
         new_price = book.server_monthly(server.server_type, server.location, latest)
         stack.add_notes(
@@ -117,16 +126,18 @@ def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: Pri
         stack.add_notes(f"{server.server_type}: {family_note}.")
 
     price_key = f"server:{server.server_type}"
-    line = _line(f"Server {server.name} ({server.server_type})", "server", Decimal(1), "month", monthly,
-                 resource=server.resource_name, note=note, price_key=price_key)
+    line = replace(_line(f"Server {server.name} ({server.server_type})", "server", Decimal(1), "month", monthly,
+                         resource=server.resource_name, note=note, price_key=price_key),
+                   ordered_on=order.date, order_origin=order.origin)
     if server.hours_per_month is not None and monthly.amount is not None:
         hourly = book.server_hourly(server.server_type, server.location, epoch)
         stack.add_notes(*hourly.notes)
         hours = Decimal(math.ceil(server.hours_per_month))
         if hourly.amount is not None and hours * hourly.amount < monthly.amount:
-            line = _line(f"Server {server.name} ({server.server_type})", "server", hours, "hour", hourly,
-                         resource=server.resource_name, price_key=price_key,
-                         note=f"{note}; {number(hours)} h x {number(hourly.amount)} is under the monthly cap {eur(monthly.amount)}")
+            hourly_note = f"{note}; {number(hours)} h x {number(hourly.amount)} is under the monthly cap {eur(monthly.amount)}"
+            line = replace(_line(f"Server {server.name} ({server.server_type})", "server", hours, "hour", hourly,
+                                 resource=server.resource_name, price_key=price_key, note=hourly_note),
+                           ordered_on=order.date, order_origin=order.origin)
         else:
             line = replace(line, note=f"{note}; {server.hours_per_month} h reach the monthly cap")
     lines = [line]
@@ -187,12 +198,16 @@ def traffic_line(expected_tb: Decimal, spec: PlatformSpec, book: PriceBook, epoc
     )
 
 
-def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date) -> PricedStack:
+def price_stack(
+    config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date, order_dates: Mapping[str, OrderDate] | None = None
+) -> PricedStack:
+    """`order_dates`: spec/order_dates.resolve_order_dates (default: from the config alone)."""
     catalogue = book.catalogue
     stack = PricedStack(lines=[])
     epoch = catalogue.epoch_on(as_of)
+    dates = order_dates if order_dates is not None else resolve_order_dates(config, None, as_of)
     for server in spec.servers:
-        stack.lines += server_lines(server, book, as_of, stack, spec)
+        stack.lines += server_lines(server, book, as_of, stack, spec, dates[server.name])
         if server.snapshot_before_resize and config.pricing.expected_snapshot_gb == 0:
             disk = catalogue.server_types[server.server_type].disk_gb
             per_gb = book.snapshot_per_gb(epoch).amount

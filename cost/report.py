@@ -33,21 +33,30 @@ def quantity_text(line: CostLine) -> str:
     return {"month": f"{q} month", "hour": f"{q} h", "GB": f"{q} GB", "TB": f"{q} TB"}.get(line.unit, q)
 
 
+def ordered_text(line: CostLine) -> str:
+    """The Ordered column: a server line's order date ('unknown' when no date is recorded), else blank."""
+    if line.kind != "server":
+        return ""
+    return "unknown" if line.ordered_on is None else line.ordered_on.isoformat()
+
+
 def cost_table(plan: PlanCost) -> list[str]:
-    header = ("Item", "Qty", "Unit EUR", "Monthly EUR", "Source")
+    header = ("Item", "Qty", "Unit EUR", "Monthly EUR", "Epoch", "Ordered", "Source")
     rows = []
     for line in plan.lines:
         monthly = eur(line.monthly_eur) + (" *" if line.estimate else "  ")
-        rows.append((line.item, quantity_text(line), unit_text(line.unit_eur), monthly, line.source))
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+        rows.append((line.item, quantity_text(line), unit_text(line.unit_eur), monthly, line.epoch or "",
+                     ordered_text(line), line.source))
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(6)]
     widths[3] = max(widths[3], len("Monthly EUR") + 2)
 
-    def fmt(row: tuple[str, str, str, str, str]) -> str:
-        return (f"  {row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:>{widths[3]}}  {row[4]}").rstrip()
+    def fmt(row: tuple[str, str, str, str, str, str, str]) -> str:
+        return (f"  {row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:>{widths[3]}}  "
+                f"{row[4]:<{widths[4]}}  {row[5]:<{widths[5]}}  {row[6]}").rstrip()
 
     out = [fmt(header)]
     out += [fmt(row) for row in rows]
-    width = sum(widths) + 8
+    width = sum(widths[:4]) + 8
     out.append("  " + "-" * width)
 
     def total(label: str, value: str) -> str:
@@ -70,6 +79,13 @@ def cost_table(plan: PlanCost) -> list[str]:
         out.append(f"  ! incomplete: no price known for {plan.unpriced_text()}; the totals leave them out.")
         out.append(f"    To price them: {plan.how_to_price()}.")
     return out
+
+
+def order_assumption(plan: PlanCost) -> str:
+    """One line: which order date each server is priced by, where it came from, and the epoch it gives."""
+    epochs = {line.item.split(" ")[1]: line.epoch for line in plan.lines if line.kind == "server"}
+    parts = [f"{name} {order.describe(name)} -> {epochs.get(name)}" for name, order in plan.order_dates.items()]
+    return f"Order dates (a server keeps the price epoch of its order date; a rescale is a new order): {'; '.join(parts)}."
 
 
 def budget_line(plan: PlanCost) -> str:
@@ -129,6 +145,7 @@ def allocation_summary(server: ServerCapacity, location: str) -> list[str]:
 def render_plan(plan: PlanCost) -> str:
     out = [f"Monthly cost of {plan.stack} in {plan.location}, priced for {plan.as_of.isoformat()} (EUR, net of VAT)", ""]
     out += cost_table(plan)
+    out += ["", order_assumption(plan)]
     out += ["", budget_line(plan)]
     if plan.price_notes:
         out += ["", "Notes:"] + [f"  - {note}" for note in plan.price_notes]

@@ -90,10 +90,11 @@ def test_ordered_on_none_means_the_pricing_date() -> None:
     unset = plan_for(phase1_raw(None))
     same_day = plan_for(phase1_raw("2026-11-23"))
     def strip(plan: PlanCost) -> list[dict[str, Any]]:
-        return [{k: v for k, v in entry.items() if k != "note"} for entry in plan.cost_json()["lines"]]
+        return [{k: v for k, v in entry.items() if k not in ("note", "order_origin")} for entry in plan.cost_json()["lines"]]
 
     assert strip(unset) == strip(same_day)
-    assert line(unset, "server")["note"] == "ordered on the pricing date: price epoch p2 (from 2026-06-15)"
+    assert line(unset, "server")["note"] == "ordered 2026-11-23 (new order on the pricing date): price epoch p2 (from 2026-06-15)"
+    assert (line(unset, "server")["ordered_on"], line(unset, "server")["order_origin"]) == ("2026-11-23", "new order")
     assert unset.total_net_eur == Decimal("28.04")
 
 
