@@ -91,7 +91,8 @@ def evaluate(stack: StackFile, *, enforce_budget: bool = False, validated: Stack
     def run() -> pulumi.Output[Any]:
         platform = program.run(enforce_guards=enforce_budget)
         evaluation.platform = platform
-        return pulumi.Output.from_input(platform.outputs).apply(evaluation.outputs.update)
+        # Wait for the priced report too: it resolves once the last deployment's outputs are read.
+        return pulumi.Output.all(platform.outputs, platform.plan_cost_output).apply(lambda args: evaluation.outputs.update(args[0]))
 
     run()
     return evaluation

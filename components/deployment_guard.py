@@ -6,6 +6,9 @@ deployment (the stack's own outputs, read through a StackReference to the runnin
 * a server type change that cannot be done in place (components/resize.py);
 * an SSH port or admin user change that would lock every remote command out (components/access_guard.py).
 
+Other checks that need the last deployment join the same gate through `require` (the program's budget
+and capacity guards: a server's price depends on the order date recorded in those outputs).
+
 A StackReference's outputs are an Output, never a plain value, so the program cannot stop before it
 declares resources. Instead the check is data flow: `cleared` resolves to `[]` when every change may go
 ahead and raises `pulumi.RunError` (listing every problem) otherwise. The program passes it as
@@ -17,6 +20,7 @@ stack is registered: nothing is created, updated, replaced or deleted, and previ
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import pulumi
@@ -26,10 +30,11 @@ from components.access_guard import access_problem
 from components.resize import PlannedResize, before_resize_snapshot, plan_resizes, refusal_message
 from components.specs import PlatformSpec, ServerSpec
 from config.schema import SshConfig
+from spec.order_dates import SERVERS_OUTPUT
 
 STACK_REFERENCE_NAME = "previous-deployment"
-# The stack outputs the checks compare against (both exported by components/platform.py).
-SERVERS_OUTPUT = "servers"
+# The stack outputs the checks compare against (both exported by components/platform.py); SERVERS_OUTPUT
+# also carries each server's order date (spec/order_dates.py).
 ACCESS_OUTPUT = "ssh"
 
 
@@ -81,17 +86,30 @@ class DeploymentGuard:
         self.resizes: pulumi.Output[dict[str, PlannedResize]] = self.previous.apply(
             lambda outputs: planned_resizes(outputs, self._servers)
         )
+        self._ssh = ssh
+        self._required: list[pulumi.Output[str | None]] = []
+
+    def require(self, problem: pulumi.Output[str | None]) -> None:
+        """Add a check to the gate: `problem` resolves to a refusal message, or None to let the run go on.
+        Call before `options()` (the gate is built on first use)."""
+        if "cleared" in self.__dict__:
+            raise RuntimeError("DeploymentGuard.require after the gate was built")
+        self._required.append(problem)
+
+    @cached_property
+    def cleared(self) -> pulumi.Output[list[pulumi.Resource]]:
+        """[] when every check passed; raises pulumi.RunError listing every problem otherwise."""
 
         def check(args: list[Any]) -> list[pulumi.Resource]:
-            outputs, resizes = args
-            problems = guard_problems(resizes, outputs, ssh)
+            outputs, resizes, *required = args
+            problems = guard_problems(resizes, outputs, self._ssh) + [problem for problem in required if problem]
             if problems:
                 raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
             for planned in resizes.values():
                 pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
             return []
 
-        self.cleared: pulumi.Output[list[pulumi.Resource]] = pulumi.Output.all(self.previous, self.resizes).apply(check)
+        return pulumi.Output.all(self.previous, self.resizes, *self._required).apply(check)
 
     def options(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
         """`opts` plus the gate: give it to every top-level component."""

@@ -22,6 +22,7 @@ from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
+from spec.order_dates import ORDERED_ON_OUTPUT_KEY
 
 
 class Platform(pulumi.ComponentResource):
@@ -35,11 +36,18 @@ class Platform(pulumi.ComponentResource):
         secret_values: dict[str, pulumi.Output[str]],
         spec: PlatformSpec,
         guard: DeploymentGuard,
+        ordered_on: pulumi.Input[dict[str, str | None]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:index:Platform", name, None, opts)
         self.config = config
-        self.plan_cost: Any = None  # set by the program: the priced report of this very spec
+        # Set by the program: the priced report of this very spec (cost.api.PlanCost), and the Output it
+        # resolves from (it waits for the last deployment's outputs).
+        self.plan_cost: Any = None
+        self.plan_cost_output: pulumi.Output[Any] | None = None
+        # Each server's order date (ISO or None when unknown), recorded in the `servers` output so the next
+        # run prices the server by it (spec/order_dates.py).
+        self._ordered_on = pulumi.Output.from_input(ordered_on or {})
         self.spec = spec
         child = pulumi.ResourceOptions(parent=self)
 
@@ -165,6 +173,8 @@ class Platform(pulumi.ComponentResource):
                     "roles": list(server.spec.roles),
                     # Read back by the deployment guard: a disk that already grew cannot shrink again.
                     "diskGb": server.server.primary_disk_size,
+                    # Read back by the cost engine: the server keeps the price epoch of its order date.
+                    ORDERED_ON_OUTPUT_KEY: self._ordered_on.apply(lambda dates, name=name: dates.get(name)),
                 }
                 for name, server in self.servers.items()
             },

@@ -136,7 +136,7 @@ class PlanCost:
         if b.status == "incomplete" and b.enforce:
             return (
                 f"Budget guard: stack {self.stack} cannot be checked against its budget of EUR {eur(b.budget)}: no price known "
-                f"for {self.unpriced_text()} (the priced lines alone cost EUR {eur(b.total)}/month net). Nothing was created. "
+                f"for {self.unpriced_text()} (the priced lines alone cost EUR {eur(b.total)}/month net). "
                 f"To price them: {self.how_to_price()}; or set budget.enforce to false."
             )
         if b.status != "over" or not b.enforce:
@@ -144,7 +144,7 @@ class PlanCost:
         biggest = ", ".join(f"{line.item} EUR {eur(line.monthly_eur)}" for line in self.biggest_lines())
         return (
             f"Budget guard: stack {self.stack} would cost EUR {eur(b.total)}/month (net), over its budget of "
-            f"EUR {eur(b.budget)} by EUR {eur(-b.headroom)}. Biggest lines: {biggest}. Nothing was created. "
+            f"EUR {eur(b.budget)} by EUR {eur(-b.headroom)}. Biggest lines: {biggest}. "
             f"Raise budget.monthlyEur, shrink the stack, or set budget.enforce to false."
         )
 
@@ -154,7 +154,7 @@ class PlanCost:
             return None
         problems = [f"{server.server}: {problem}" for server in self.capacity.servers for problem in server.problems()]
         problems += [f"service {service.name} has no server with its role" for service in self.capacity.unplaced]
-        return "Capacity guard: the compose limits do not fit the servers. " + "; ".join(problems) + ". Nothing was created."
+        return "Capacity guard: the compose limits do not fit the servers. " + "; ".join(problems) + "."
 
     def cost_json(self) -> dict[str, Any]:
         vat = self.vat_rate_percent

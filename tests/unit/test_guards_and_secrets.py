@@ -27,6 +27,7 @@ SENTINELS = {
 }
 
 
+@pytest.mark.usefixtures("quiet_refusal")
 def test_over_enforced_budget_stops_before_any_resource(tmp_path: Path) -> None:
     values = variant(PROD, budget={"monthlyEur": 20, "warnEur": 10, "criticalEur": 15, "enforce": True})
     with pytest.raises(pulumi.RunError) as caught:
@@ -43,6 +44,7 @@ def test_warn_status_passes_with_a_warning(tmp_path: Path) -> None:
     assert evaluation.mocks.by_type("hcloud:index/server:Server")
 
 
+@pytest.mark.usefixtures("quiet_refusal")
 def test_over_capacity_stops_before_any_resource(tmp_path: Path) -> None:
     values = copy.deepcopy(PROD_FILE_VALUES)
     values["app"]["services"]["backend"]["limits"] = {"cpus": 3.0, "memory": "6G"}
