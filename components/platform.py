@@ -142,6 +142,9 @@ class Platform(pulumi.ComponentResource):
         self.outputs = self._outputs()
         self.register_outputs(self.outputs)
 
+    def _ordered_on_of(self, server: str) -> pulumi.Output[str | None]:
+        return self._ordered_on.apply(lambda dates: dates.get(server))
+
     def _dns_targets(self) -> dict[str, pulumi.Output[str]]:
         targets: dict[str, pulumi.Output[str]] = {}
         if self.load_balancer:
@@ -174,7 +177,7 @@ class Platform(pulumi.ComponentResource):
                     # Read back by the deployment guard: a disk that already grew cannot shrink again.
                     "diskGb": server.server.primary_disk_size,
                     # Read back by the cost engine: the server keeps the price epoch of its order date.
-                    ORDERED_ON_OUTPUT_KEY: self._ordered_on.apply(lambda dates, name=name: dates.get(name)),
+                    ORDERED_ON_OUTPUT_KEY: self._ordered_on_of(name),
                 }
                 for name, server in self.servers.items()
             },
