@@ -12,7 +12,7 @@ from config.errors import ConfigError
 
 
 def run_cost(stack: str | None, config_file: str | None, project_dir: Path,
-             out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+             out: TextIO = sys.stdout, err: TextIO = sys.stderr, *, live: bool = False) -> int:
     from cost.cli import run_cost_command
 
     try:
@@ -20,4 +20,4 @@ def run_cost(stack: str | None, config_file: str | None, project_dir: Path,
     except ConfigError as error:
         print(error.render(), file=err)
         return EXIT_INVALID
-    return run_cost_command(config, resolve(config), out)
+    return run_cost_command(config, resolve(config), out, live=live)

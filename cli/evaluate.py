@@ -77,8 +77,11 @@ def _app_secret_placeholders(
         notes["cloudflare:apiToken"] = "not set: needed for Let's Encrypt DNS-01 (pulumi config set --secret cloudflare:apiToken)"
 
 
-def evaluate(stack: StackFile, *, enforce_budget: bool = False, validated: StackConfig | None = None) -> Evaluation:
-    """Run components.program.run() exactly as `pulumi up` would, against recording mocks."""
+def evaluate(
+    stack: StackFile, *, enforce_budget: bool = False, validated: StackConfig | None = None, live_prices: bool = False
+) -> Evaluation:
+    """Run components.program.run() exactly as `pulumi up` would, against recording mocks. `live_prices`
+    (plan --live-prices) is the only way the evaluation reads the Hetzner API; without it no network call."""
     from components import program
 
     mocks = RecordingMocks()
@@ -89,7 +92,7 @@ def evaluate(stack: StackFile, *, enforce_budget: bool = False, validated: Stack
 
     @pulumi.runtime.test
     def run() -> pulumi.Output[Any]:
-        platform = program.run(enforce_guards=enforce_budget)
+        platform = program.run(enforce_guards=enforce_budget, live_prices=live_prices)
         evaluation.platform = platform
         # Wait for the priced report too: it resolves once the last deployment's outputs are read.
         return pulumi.Output.all(platform.outputs, platform.plan_cost_output).apply(lambda args: evaluation.outputs.update(args[0]))

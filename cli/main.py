@@ -24,6 +24,12 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--out", metavar="DIR", help="write every rendered host file into DIR")
             sub.add_argument("--compare", metavar="BASE_JSON", help="print a markdown cost diff against an earlier `plan --json`")
             sub.add_argument("--mermaid", action="store_true", help="print a Mermaid diagram of the stack")
+            sub.add_argument("--live-prices", action="store_true",
+                             help="read current prices and availability from the Hetzner API (HCLOUD_TOKEN); "
+                                  "without it the plan makes no network call")
+        else:
+            sub.add_argument("--live", action="store_true",
+                             help="read current prices and availability from the Hetzner API (HCLOUD_TOKEN)")
     return parser
 
 
@@ -35,10 +41,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "plan":
         from cli.plan import run_plan
 
-        return run_plan(args.stack, args.config_file, args.json, args.out, project_dir, compare=args.compare, mermaid=args.mermaid)
+        return run_plan(args.stack, args.config_file, args.json, args.out, project_dir, compare=args.compare, mermaid=args.mermaid,
+                        live_prices=args.live_prices)
     from cli.cost_command import run_cost
 
-    return run_cost(args.stack, args.config_file, project_dir)
+    return run_cost(args.stack, args.config_file, project_dir, live=args.live)
 
 
 def run() -> None:

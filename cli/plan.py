@@ -73,8 +73,8 @@ def load(path: Path) -> tuple[StackFile, StackConfig]:
     return stack, config
 
 
-def build_plan(stack: StackFile, config: StackConfig) -> Plan:
-    evaluation = evaluate(stack, enforce_budget=False, validated=config)
+def build_plan(stack: StackFile, config: StackConfig, *, live_prices: bool = False) -> Plan:
+    evaluation = evaluate(stack, enforce_budget=False, validated=config, live_prices=live_prices)
     # The program priced its own resolved specs; the plan reports that very figure.
     return Plan(stack, config, evaluation.platform.spec, evaluation, evaluation.platform.plan_cost)
 
@@ -102,14 +102,14 @@ def render_text(plan: Plan, out: TextIO) -> None:
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
              project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
-             compare: str | None = None, mermaid: bool = False) -> int:
+             compare: str | None = None, mermaid: bool = False, live_prices: bool = False) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
         stack_file, config = load(path)
     except ConfigError as error:
         print(error.render(), file=err)
         return EXIT_INVALID
-    plan = build_plan(stack_file, config)
+    plan = build_plan(stack_file, config, live_prices=live_prices)
     if out_dir:
         written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))
         print(f"wrote {len(written)} rendered host files to {out_dir}", file=err)

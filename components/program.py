@@ -78,10 +78,14 @@ def secret_values(
     return values
 
 
-def run(*, enforce_guards: bool = True) -> Platform:
+def run(*, enforce_guards: bool = True, live_prices: bool | None = None) -> Platform:
     """The whole program. `enforce_guards`: stop over an enforced budget (or a total it cannot check) or
     over capacity before any resource of the stack is registered (`pulumi up`/`preview`); the offline plan
-    passes False, reports the problem itself (exit 1) and still lists the resources."""
+    passes False, reports the problem itself (exit 1) and still lists the resources.
+
+    `live_prices`: read current prices and availability from the Hetzner API. None (`pulumi up`): as the
+    stack's pricing.live says (default off); the offline plan passes its --live-prices flag, so without
+    it no network call is made whatever the environment or the stack file holds."""
     try:
         config, secrets = load_from_pulumi()
     except ConfigError as error:
@@ -91,12 +95,13 @@ def run(*, enforce_guards: bool = True) -> Platform:
     # Compares with the last deployment; every component below waits for it, so a refused resize or
     # SSH change stops the run before a single resource is registered.
     guard = DeploymentGuard(spec, config.ssh)
-    token, endpoint = _live_credentials(config)
+    live = config.pricing.live if live_prices is None else live_prices
+    token, endpoint = _live_credentials() if live else (None, None)
 
     def price(previous: dict[str, Any]) -> PlanCost:
         # Priced from the same resolved specs the components create; each server keeps the order date the
         # last deployment recorded (spec/order_dates.py).
-        return plan_sections(config, spec, previous_outputs=previous, token=token, endpoint=endpoint)
+        return plan_sections(config, spec, previous_outputs=previous, live=live, token=token, endpoint=endpoint)
 
     plan_cost: pulumi.Output[PlanCost] = guard.previous.apply(price)
     if enforce_guards:
@@ -128,11 +133,9 @@ def _keep(platform: Platform, plan: PlanCost) -> PlanCost:
     return plan
 
 
-def _live_credentials(config: StackConfig) -> tuple[str | None, str | None]:
-    """The Hetzner token and endpoint for the live price read: only when the stack asks for it
-    (pricing.live); from the environment, else from the provider's stack config (hcloud:token)."""
-    if not config.pricing.live:
-        return None, None
+def _live_credentials() -> tuple[str | None, str | None]:
+    """The Hetzner token and endpoint for a requested live read: from the environment, else from the
+    provider's stack config (hcloud:token, hcloud:endpoint)."""
     env_token, env_endpoint = credentials_from_env()
     provider_config = pulumi.Config("hcloud")
     token = env_token or provider_config.get("token")

@@ -1,6 +1,7 @@
 """The plan's `cost` and `capacity` sections for one stack.
 
-    plan = plan_sections(config, spec, token=os.environ.get("HCLOUD_TOKEN"))
+    plan = plan_sections(config, spec)                     # offline: no network call
+    plan = plan_sections(config, spec, live=True, token=token)  # --live-prices: /v1/pricing, /v1/datacenters
     plan.cost_json(); plan.capacity_json(); plan.exit_code(); print(plan.render_text())
 
 JSON money convention: every amount (`monthly_eur`, `gross_eur`, totals, budget figures, deltas) is a
@@ -271,19 +272,20 @@ class PlanCost:
         }
 
 
-def _read_live(config: StackConfig, token: str | None, endpoint: str | None, timeout: float) -> tuple[LivePricing | None, LiveStatus]:
-    if not config.pricing.live:
-        return None, LiveStatus(False, False, None, None, "pricing.live is false")
+def _read_live(live: bool, token: str | None, endpoint: str | None, timeout: float) -> tuple[LivePricing | None, LiveStatus]:
+    """Only on request: without `live` nothing is read, whatever token the caller holds."""
+    if not live:
+        return None, LiveStatus(False, False, None, None, "live prices not requested")
     if not token:
-        return None, LiveStatus(False, False, None, None, "no HCLOUD_TOKEN")
+        return None, LiveStatus(True, False, None, "no HCLOUD_TOKEN", "failed")
     url = resolve_endpoint(endpoint)
     try:
-        live = fetch_live_pricing(token, url, timeout=timeout)
+        pricing = fetch_live_pricing(token, url, timeout=timeout)
     except LivePricingError as exc:
         return None, LiveStatus(True, False, url, str(exc), "failed")
     except Exception as exc:  # no crash on anything the client library may raise
         return None, LiveStatus(True, False, url, f"unexpected {type(exc).__name__}", "failed")
-    return live, LiveStatus(True, True, url, None, "read")
+    return pricing, LiveStatus(True, True, url, None, "read")
 
 
 def plan_sections(
@@ -291,6 +293,7 @@ def plan_sections(
     spec: PlatformSpec,
     *,
     previous_outputs: Mapping[str, Any] | None = None,
+    live: bool = False,
     token: str | None = None,
     endpoint: str | None = None,
     live_timeout: float = DEFAULT_TIMEOUT_S,
@@ -302,18 +305,20 @@ def plan_sections(
     self-StackReference; `plan --previous` feeds them to it): servers without `orderedOn` in the config
     keep the order date recorded there (spec/order_dates.py).
 
-    The token is used only when pricing.live is true; the endpoint defaults to env HCLOUD_ENDPOINT,
-    then https://api.hetzner.cloud/v1. A failed live read is a warning, never an error.
+    `live`: read GET /v1/pricing and /v1/datacenters with `token` (the CLI's --live-prices / --live, or
+    pricing.live under `pulumi up`); False (the default) makes no network call at all. The endpoint
+    defaults to env HCLOUD_ENDPOINT, then https://api.hetzner.cloud/v1. A failed live read is a
+    warning, never an error.
     """
     catalogue = catalogue or load_catalogue()
     as_of = config.pricing.as_of or dt.date.today()
-    live, live_status = _read_live(config, token, endpoint, live_timeout)
+    live_pricing, live_status = _read_live(live, token, endpoint, live_timeout)
     warnings: list[str] = []
     if live_status.error:
         warnings.append(f"live /v1/pricing not used: {live_status.error}; prices come from catalogue {catalogue.taken_on}")
     warnings += override_key_problems(config.pricing.overrides, catalogue)
 
-    book = PriceBook(catalogue, live, config.pricing.overrides)
+    book = PriceBook(catalogue, live_pricing, config.pricing.overrides)
     order_dates = resolve_order_dates(config, previous_outputs, as_of)
     priced = price_stack(config, spec, book, as_of, order_dates)
     lines = priced.lines
@@ -323,13 +328,13 @@ def plan_sections(
     vat_source: str | None = None
     if config.pricing.vat_rate_percent is not None:
         vat_rate, vat_source = dec(config.pricing.vat_rate_percent), "config pricing.vatRatePercent"
-    elif live is not None:
-        vat_rate, vat_source = live.vat_rate, "live /v1/pricing vat_rate"
+    elif live_pricing is not None:
+        vat_rate, vat_source = live_pricing.vat_rate, "live /v1/pricing vat_rate"
 
     server_lines = {line.resource: line for line in lines if line.kind == "server"}
     latest = catalogue.latest_epoch
     backup_pct = book.backup_percentage(latest).amount or ZERO
-    availability = Availability(catalogue, live.available if live is not None else None)
+    availability = Availability(catalogue, live_pricing.available if live_pricing is not None else None)
     capacity = check_capacity(
         config, spec, catalogue,
         new_order_price=lambda name, location: book.server_monthly(name, location, latest),
@@ -363,20 +368,20 @@ def plan_sections(
     )
 
     notes = list(STANDARD_NOTES)
-    if live is None:
+    if live_pricing is None:
         notes.append(f"Prices from the dated catalogue of {catalogue.taken_on} ({live_status.reason}); "
-                     "set HCLOUD_TOKEN to read the current prices from GET /v1/pricing.")
+                     "`plan --live-prices` / `cost --live` with a HCLOUD_TOKEN read the current prices from GET /v1/pricing.")
     elif as_of < catalogue.epoch_starts[latest]:
         notes.append(f"Live prices not used: the plan is priced for {as_of.isoformat()}, before the newest epoch.")
     if vat_rate is None:
-        notes.append("Gross unknown: set pricing.vatRatePercent (or a HCLOUD_TOKEN, whose /v1/pricing answer carries the VAT rate).")
+        notes.append("Gross unknown: set pricing.vatRatePercent (or use --live-prices: the /v1/pricing answer carries the VAT rate).")
     notes += [note for note in priced.notes if note not in notes]
     plan.price_notes = notes
 
     estimates = [line for line in lines if line.confidence == "estimate"]
     if estimates:
         listed = ", ".join(f"{line.item} {eur(line.monthly_eur)}" for line in estimates)
-        warnings.append(f"estimated prices (check with a HCLOUD_TOKEN or set pricing.overrides): {listed}")
+        warnings.append(f"estimated prices (check them with --live-prices and a HCLOUD_TOKEN, or set pricing.overrides): {listed}")
     for server in capacity.servers:
         if not server.ok:
             hint = ""
