@@ -59,6 +59,7 @@ class PlanCost:
     upgrades: list[UpgradeOption]
     live: LiveStatus
     order_dates: dict[str, OrderDate] = field(default_factory=dict)
+    server_epochs: dict[str, str | None] = field(default_factory=dict)  # server name -> the epoch it is priced in
     price_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -365,6 +366,8 @@ def plan_sections(
         upgrades=upgrades,
         live=live_status,
         order_dates=order_dates,
+        server_epochs={server.name: server_lines[server.resource_name].epoch
+                       for server in spec.servers if server.resource_name in server_lines},
     )
 
     notes = list(STANDARD_NOTES)

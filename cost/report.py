@@ -83,8 +83,7 @@ def cost_table(plan: PlanCost) -> list[str]:
 
 def order_assumption(plan: PlanCost) -> str:
     """One line: which order date each server is priced by, where it came from, and the epoch it gives."""
-    epochs = {line.item.split(" ")[1]: line.epoch for line in plan.lines if line.kind == "server"}
-    parts = [f"{name} {order.describe(name)} -> {epochs.get(name)}" for name, order in plan.order_dates.items()]
+    parts = [f"{name} {order.describe(name)} -> {plan.server_epochs.get(name)}" for name, order in plan.order_dates.items()]
     return f"Order dates (a server keeps the price epoch of its order date; a rescale is a new order): {'; '.join(parts)}."
 
 

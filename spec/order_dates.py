@@ -54,6 +54,11 @@ class OrderDate:
         return f"{day} ({reason})"
 
 
+def recorded_order_date(entry: Any) -> dt.date | None:
+    """The order date one server's entry of the last deployment's `servers` output recorded, if any."""
+    return _parse_date(entry.get(ORDERED_ON_OUTPUT_KEY)) if isinstance(entry, Mapping) else None
+
+
 def _parse_date(value: Any) -> dt.date | None:
     if isinstance(value, dt.date):
         return value
@@ -83,6 +88,6 @@ def resolve_order_dates(config: StackConfig, previous_outputs: Mapping[str, Any]
         if isinstance(old_type, str) and old_type.lower() != server.server_type:
             dates[name] = OrderDate(as_of, RESCALE)
             continue
-        recorded = _parse_date(before.get(ORDERED_ON_OUTPUT_KEY))
+        recorded = recorded_order_date(before)
         dates[name] = OrderDate(recorded, FROM_PREVIOUS) if recorded is not None else OrderDate(None, UNKNOWN)
     return dates

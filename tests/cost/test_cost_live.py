@@ -255,3 +255,19 @@ def test_plan_live_prices_through_the_program(fake_api: FakePricingApi, monkeypa
     assert cost["live"] == {"requested": True, "used": True, "endpoint": fake_api.endpoint, "error": None}
     assert [request["path"] for request in fake_api.requests] == ["/v1/pricing", "/v1/datacenters"]
     assert next(line for line in cost["lines"] if line["kind"] == "floating_ip")["monthly_eur"] == 3.57
+
+
+def test_cost_live_flag_through_the_command_line(fake_api: FakePricingApi, monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from cli.main import main
+
+    monkeypatch.setenv("HCLOUD_TOKEN", VALID_TOKEN)
+    monkeypatch.setenv("HCLOUD_ENDPOINT", fake_api.endpoint)
+    path = tmp_path / "Pulumi.live.yaml"
+    path.write_text(yaml.safe_dump({"config": {f"hetzner-platform:{k}": v for k, v in minimal_raw().items()}}), encoding="utf-8")
+    assert main(["cost", "--config-file", str(path)]) == 0
+    assert fake_api.requests == [] and "live prices not requested" in capsys.readouterr().out
+    assert main(["cost", "--config-file", str(path), "--live"]) == 0
+    assert "live /v1/pricing" in capsys.readouterr().out and len(fake_api.requests) == 2
