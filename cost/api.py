@@ -317,6 +317,9 @@ def plan_sections(
     warnings: list[str] = []
     if live_status.error:
         warnings.append(f"live /v1/pricing not used: {live_status.error}; prices come from catalogue {catalogue.taken_on}")
+    if live_pricing is not None and live_pricing.availability_error:
+        warnings.append(f"live availability not read: {live_pricing.availability_error}; "
+                        f"orderable types come from catalogue {catalogue.taken_on}")
     warnings += override_key_problems(config.pricing.overrides, catalogue)
 
     book = PriceBook(catalogue, live_pricing, config.pricing.overrides)

@@ -54,6 +54,8 @@ class LivePricing:
     endpoint: str = DEFAULT_ENDPOINT
     # Server type names available for new orders per location (GET /v1/datacenters); None: not read.
     available: dict[str, frozenset[str]] | None = None
+    # Why the availability could not be read (the prices are still used), else None.
+    availability_error: str | None = None
 
     def floating_ip(self, ip_type: str, location: str) -> LivePrice | None:
         return self.floating_ips.get((ip_type, location)) or self.floating_ips.get((ip_type, "*"))
@@ -82,9 +84,14 @@ def fetch_live_pricing(token: str, endpoint: str | None = None, *, timeout: floa
     if base is not None and hasattr(base, "_retry_max_retries"):
         base._retry_max_retries = 0  # the default is 5 retries with up to 60 s backoff each
     document = _request(client, "/pricing", url, timeout)
-    pricing = parse_pricing(document)
-    datacenters = _request(client, "/datacenters", url, timeout)
-    return replace(pricing, endpoint=url, available=parse_availability(datacenters, _server_type_names(document)))
+    pricing = replace(parse_pricing(document), endpoint=url)
+    # Availability is a second, separate read: when it fails (Hetzner deprecated datacenters in 2026) the
+    # prices still count and the catalogue decides what is orderable.
+    try:
+        datacenters = _request(client, "/datacenters", url, timeout)
+        return replace(pricing, available=parse_availability(datacenters, _server_type_names(document)))
+    except LivePricingError as exc:
+        return replace(pricing, availability_error=str(exc))
 
 
 def _request(client: Any, path: str, url: str, timeout: float) -> Any:

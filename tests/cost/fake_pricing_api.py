@@ -129,6 +129,7 @@ class FakePricingApi:
     def __init__(self, document: dict[str, Any] | None = None, *, token: str = VALID_TOKEN, slow_seconds: float = 3.0) -> None:
         self.document = document if document is not None else realistic_pricing_document()
         self.datacenters = realistic_datacenters_document()
+        self.datacenters_gone = False  # True: /v1/datacenters answers 404 (the endpoint was deprecated in 2026)
         self.token = token
         self.mode = "ok"
         self.slow_seconds = slow_seconds
@@ -198,6 +199,8 @@ class FakePricingApi:
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._json(request, 401, {"error": {"code": "unauthorized", "message": "unable to authenticate"}})
         if path == "/v1/datacenters":
+            if self.datacenters_gone:
+                return self._json(request, 404, {"error": {"code": "not_found", "message": "not found"}})
             return self._json(request, 200, self.datacenters)
         mode = self.mode
         if mode == "slow":

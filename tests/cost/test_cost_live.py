@@ -271,3 +271,13 @@ def test_cost_live_flag_through_the_command_line(fake_api: FakePricingApi, monke
     assert fake_api.requests == [] and "live prices not requested" in capsys.readouterr().out
     assert main(["cost", "--config-file", str(path), "--live"]) == 0
     assert "live /v1/pricing" in capsys.readouterr().out and len(fake_api.requests) == 2
+
+
+def test_prices_still_count_when_availability_cannot_be_read(fake_api: FakePricingApi) -> None:
+    fake_api.datacenters_gone = True
+    result = plan(phase1_raw("2026-07-01"), fake_api)
+    assert result.cost_json()["live"]["used"] is True and by_kind(result)["server"]["source"] == "live /v1/pricing"
+    assert "live availability not read: /datacenters: API error 'not_found': not found; orderable types come from catalogue 2026-11-23" \
+        in result.warnings
+    suggestion = result.capacity_json()["servers"][0]["suggestion"]
+    assert suggestion["orderable_source"] == "orderable per catalogue 2026-11-23"
