@@ -12,12 +12,13 @@ from components.specs import resolve
 
 
 def run_cost(stack: str | None, config_file: str | None, project_dir: Path,
-             out: TextIO = sys.stdout, err: TextIO = sys.stderr, *, as_of: dt.date | None = None) -> int:
+             out: TextIO = sys.stdout, err: TextIO = sys.stderr, *, as_of: dt.date | None = None,
+             live: bool = False) -> int:
     from cost.cli import run_cost_command
 
     path = stack_path(stack, config_file, project_dir)
     try:
         _, config = load(path, as_of)
-        return run_cost_command(config, resolve(config), out)
+        return run_cost_command(config, resolve(config), out, live=live)
     except Exception as error:  # any failure on a stack is exit 2, never a traceback
         return report_refusal(error, str(path), err)

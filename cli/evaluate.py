@@ -83,11 +83,14 @@ def evaluate(
     enforce_budget: bool = False,
     validated: StackConfig | None = None,
     previous_outputs: dict[str, Any] | None = None,
+    live_prices: bool = False,
 ) -> Evaluation:
     """Run components.program.run() exactly as `pulumi up` would, against recording mocks.
 
     `previous_outputs`: the stack's outputs of its last deployment, answered to the deployment guard's
-    self-StackReference, so the guard and the day-2 checks run offline; None: a first deployment."""
+    self-StackReference, so the guard and the day-2 checks run offline; None: a first deployment.
+    `live_prices` (plan --live-prices) is the only way the evaluation reads the Hetzner API; without it no
+    network call."""
     from components import program
 
     mocks = RecordingMocks()
@@ -100,9 +103,10 @@ def evaluate(
 
     @pulumi.runtime.test
     def run() -> pulumi.Output[Any]:
-        platform = program.run(enforce_guards=enforce_budget)
+        platform = program.run(enforce_guards=enforce_budget, live_prices=live_prices)
         evaluation.platform = platform
-        return pulumi.Output.from_input(platform.outputs).apply(evaluation.outputs.update)
+        # Wait for the priced report too: it resolves once the last deployment's outputs are read.
+        return pulumi.Output.all(platform.outputs, platform.plan_cost_output).apply(lambda args: evaluation.outputs.update(args[0]))
 
     run()
     return evaluation

@@ -31,6 +31,12 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--previous", metavar="OUTPUTS_JSON",
                              help="the last deployment's outputs (`pulumi stack output --json --show-secrets`, or a "
                                   "`plan --json` document): run the deployment guard and day-2 checks against them")
+            sub.add_argument("--live-prices", action="store_true",
+                             help="read current prices and availability from the Hetzner API (HCLOUD_TOKEN); "
+                                  "without it the plan makes no network call")
+        else:
+            sub.add_argument("--live", action="store_true",
+                             help="read current prices and availability from the Hetzner API (HCLOUD_TOKEN)")
     return parser
 
 
@@ -50,10 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         from cli.plan import run_plan
 
         return run_plan(args.stack, args.config_file, args.json, args.out, project_dir, compare=args.compare,
-                        mermaid=args.mermaid, as_of=args.as_of, previous=args.previous)
+                        mermaid=args.mermaid, as_of=args.as_of, previous=args.previous, live_prices=args.live_prices)
     from cli.cost_command import run_cost
 
-    return run_cost(args.stack, args.config_file, project_dir, as_of=args.as_of)
+    return run_cost(args.stack, args.config_file, project_dir, as_of=args.as_of, live=args.live)
 
 
 def run() -> None:

@@ -91,10 +91,11 @@ def load(path: Path, as_of: dt.date | None = None) -> tuple[StackFile, StackConf
     return stack, config
 
 
-def build_plan(stack: StackFile, config: StackConfig, previous: dict[str, Any] | None = None) -> Plan:
+def build_plan(stack: StackFile, config: StackConfig, previous: dict[str, Any] | None = None, *,
+               live_prices: bool = False) -> Plan:
     """`previous`: the last deployment's outputs; the guard then refuses what `pulumi up` would refuse
-    (pulumi.RunError)."""
-    evaluation = evaluate(stack, enforce_budget=False, validated=config, previous_outputs=previous)
+    (pulumi.RunError). `live_prices`: read prices from the Hetzner API (plan --live-prices)."""
+    evaluation = evaluate(stack, enforce_budget=False, validated=config, previous_outputs=previous, live_prices=live_prices)
     # The program priced its own resolved specs; the plan reports that very figure.
     return Plan(stack, config, evaluation.platform.spec, evaluation, evaluation.platform.plan_cost)
 
@@ -136,20 +137,21 @@ def report_refusal(error: Exception, source: str, err: TextIO) -> int:
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
              project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
              compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None,
-             previous: str | None = None) -> int:
+             previous: str | None = None, live_prices: bool = False) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
-        return _run_plan(path, as_json, out_dir, out, err, compare=compare, mermaid=mermaid, as_of=as_of, previous=previous)
+        return _run_plan(path, as_json, out_dir, out, err, compare=compare, mermaid=mermaid, as_of=as_of, previous=previous,
+                         live_prices=live_prices)
     except Exception as error:  # see report_refusal
         return report_refusal(error, str(path), err)
 
 
 def _run_plan(path: Path, as_json: bool, out_dir: str | None, out: TextIO, err: TextIO, *,
-              compare: str | None, mermaid: bool, as_of: dt.date | None, previous: str | None) -> int:
+              compare: str | None, mermaid: bool, as_of: dt.date | None, previous: str | None, live_prices: bool) -> int:
     stack_file, config = load(path, as_of)
     previous_outputs = load_previous(Path(previous)) if previous else None
     try:
-        plan = build_plan(stack_file, config, previous_outputs)
+        plan = build_plan(stack_file, config, previous_outputs, live_prices=live_prices)
     except pulumi.RunError as refusal:
         # The deployment guard refused the change against the last deployment: what `pulumi up` would say.
         print(f"refused against the last deployment ({previous}):\n{refusal}", file=err)

@@ -7,6 +7,9 @@ deployment (the stack's own outputs, read through a StackReference to the runnin
 * an SSH port or admin user change that would lock every remote command out (components/access_guard.py);
 * a server that would move to another private address (spec/private_ips.py).
 
+Other checks that need the last deployment join the same gate through `require` (the program's budget
+and capacity guards: a server's price depends on the order date recorded in those outputs).
+
 A StackReference's outputs are an Output, never a plain value, so the program cannot stop before it
 declares resources. Instead the check is data flow: `cleared` resolves to `[]` when every change may go
 ahead and raises `pulumi.RunError` (listing every problem) otherwise. The program passes it as
@@ -18,6 +21,7 @@ stack is registered: nothing is created, updated, replaced or deleted, and previ
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import cached_property
 from typing import Any
 
 import pulumi
@@ -29,10 +33,11 @@ from components.resize_steps import ResizeHooks
 from components.specs import PlatformSpec, ServerSpec
 from config.schema import SshConfig
 from spec.private_ips import private_ip_problem
+from spec.order_dates import SERVERS_OUTPUT
 
 STACK_REFERENCE_NAME = "previous-deployment"
-# The stack outputs the checks compare against (both exported by components/platform.py).
-SERVERS_OUTPUT = "servers"
+# The stack outputs the checks compare against (both exported by components/platform.py); SERVERS_OUTPUT
+# also carries each server's order date (spec/order_dates.py).
 ACCESS_OUTPUT = "ssh"
 
 
@@ -95,33 +100,35 @@ class DeploymentGuard:
         self.resizes: pulumi.Output[dict[str, PlannedResize]] = self.previous.apply(
             lambda outputs: planned_resizes(outputs, self._servers)
         )
-
         self._ssh = ssh
-        self._extra_checks: list[pulumi.Output[list[str]]] = []
-        self._cleared: pulumi.Output[list[pulumi.Resource]] | None = None
+        self._checks: list[pulumi.Output[list[str]]] = []
 
     def add_check(self, problems: pulumi.Output[list[str]]) -> None:
-        """One more refusal source (e.g. the DNS records already in the zone); before `cleared` is used."""
-        assert self._cleared is None, "add every check before the gate is handed out"
-        self._extra_checks.append(problems)
+        """Add a check to the gate: `problems` resolves to its refusal messages ([] lets the run go on), e.g.
+        the DNS records already in the zone. Call before `options()` (the gate is built on first use)."""
+        if "cleared" in self.__dict__:
+            raise RuntimeError("DeploymentGuard.add_check after the gate was built")
+        self._checks.append(problems)
 
-    @property
+    def require(self, problem: pulumi.Output[str | None]) -> None:
+        """`add_check` for a check with one message, or None to let the run go on (budget, capacity)."""
+        self.add_check(problem.apply(lambda message: [message] if message else []))
+
+    @cached_property
     def cleared(self) -> pulumi.Output[list[pulumi.Resource]]:
-        """[] once every check passed; a RunError listing every problem otherwise."""
-        if self._cleared is None:
+        """[] when every check passed; raises pulumi.RunError listing every problem otherwise."""
 
-            def check(args: list[Any]) -> list[pulumi.Resource]:
-                outputs, resizes, *extra = args
-                problems = guard_problems(resizes, outputs, self._ssh, self._servers)
-                problems += [problem for found in extra for problem in found]
-                if problems:
-                    raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
-                for planned in resizes.values():
-                    pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
-                return []
+        def check(args: list[Any]) -> list[pulumi.Resource]:
+            outputs, resizes, *found = args
+            problems = guard_problems(resizes, outputs, self._ssh, self._servers)
+            problems += [problem for problems_of_check in found for problem in problems_of_check]
+            if problems:
+                raise pulumi.RunError("\n\n".join(problems) + "\n\nNothing was created, changed or deleted.")
+            for planned in resizes.values():
+                pulumi.log.info(planned.summary.text())  # cost delta and disk consequence of each resize
+            return []
 
-            self._cleared = pulumi.Output.all(self.previous, self.resizes, *self._extra_checks).apply(check)
-        return self._cleared
+        return pulumi.Output.all(self.previous, self.resizes, *self._checks).apply(check)
 
     def options(self, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
         """`opts` plus the gate: give it to every top-level component."""

@@ -24,6 +24,7 @@ from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
 from spec.dns_adoption import DNS_RECORD_IDS_OUTPUT
+from spec.order_dates import ORDERED_ON_OUTPUT_KEY
 from spec.placement import PLACEMENT_OUTPUT_KEY, assign_placement_groups, groups_in_use
 
 
@@ -54,11 +55,18 @@ class Platform(pulumi.ComponentResource):
         spec: PlatformSpec,
         guard: DeploymentGuard,
         dns_adoption: pulumi.Output[Any] | None = None,
+        ordered_on: pulumi.Input[dict[str, str | None]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:index:Platform", name, None, opts)
         self.config = config
-        self.plan_cost: Any = None  # set by the program: the priced report of this very spec
+        # Set by the program: the priced report of this very spec (cost.api.PlanCost), and the Output it
+        # resolves from (it waits for the last deployment's outputs).
+        self.plan_cost: Any = None
+        self.plan_cost_output: pulumi.Output[Any] | None = None
+        # Each server's order date (ISO or None when unknown), recorded in the `servers` output so the next
+        # run prices the server by it (spec/order_dates.py).
+        self._ordered_on = pulumi.Output.from_input(ordered_on or {})
         self.spec = spec
         child = pulumi.ResourceOptions(parent=self)
 
@@ -165,6 +173,9 @@ class Platform(pulumi.ComponentResource):
         self.outputs = self._outputs()
         self.register_outputs(self.outputs)
 
+    def _ordered_on_of(self, server: str) -> pulumi.Output[str | None]:
+        return self._ordered_on.apply(lambda dates: dates.get(server))
+
     def _dns_targets(self) -> dict[str, pulumi.Output[str]]:
         targets: dict[str, pulumi.Output[str]] = {}
         if self.load_balancer:
@@ -198,6 +209,8 @@ class Platform(pulumi.ComponentResource):
                     "diskGb": server.server.primary_disk_size,
                     # Read back on the next run: a running server keeps the placement group it was created with.
                     PLACEMENT_OUTPUT_KEY: self.placement_groups.apply(_group_of(name)),
+                    # Read back by the cost engine: the server keeps the price epoch of its order date.
+                    ORDERED_ON_OUTPUT_KEY: self._ordered_on_of(name),
                 }
                 for name, server in self.servers.items()
             },

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import Any
 
 import pulumi
 
-from components.cost import CostReport, enforce_budget, enforce_capacity
+from components.cost import CostReport, guard_refusal, log_warnings
 from components.deployment_guard import DeploymentGuard
 from components.host import StepSource
 from components.platform import Platform
@@ -16,7 +17,7 @@ from components.specs import resolve
 from config.errors import ConfigError, ConfigIssue
 from config.pulumi_config import StackSecrets, load_from_pulumi
 from config.schema import StackConfig
-from cost.api import plan_sections
+from cost.api import PlanCost, plan_sections
 from cost.live import credentials_from_env
 from render.steps import HostRuntime, HostStep
 from spec.checks import spec_issues
@@ -78,10 +79,14 @@ def secret_values(
     return values
 
 
-def run(*, enforce_guards: bool = True) -> Platform:
-    """The whole program. `enforce_guards`: stop over an enforced budget or over capacity before
-    declaring anything (`pulumi up`/`preview`); the offline plan passes False, reports the problem itself
-    (exit 1) and still lists the resources."""
+def run(*, enforce_guards: bool = True, live_prices: bool | None = None) -> Platform:
+    """The whole program. `enforce_guards`: stop over an enforced budget (or a total it cannot check) or
+    over capacity before any resource of the stack is registered (`pulumi up`/`preview`); the offline plan
+    passes False, reports the problem itself (exit 1) and still lists the resources.
+
+    `live_prices`: read current prices and availability from the Hetzner API. None (`pulumi up`): as the
+    stack's pricing.live says (default off); the offline plan passes its --live-prices flag, so without
+    it no network call is made whatever the environment or the stack file holds."""
     try:
         config, secrets = load_from_pulumi()
         issues = spec_issues(config)
@@ -91,21 +96,26 @@ def run(*, enforce_guards: bool = True) -> Platform:
         # RunError prints the message without a Python traceback.
         raise pulumi.RunError(error.render()) from None
     spec = resolve(config)
-    # Priced from the same resolved specs the components create, before a single resource exists.
-    # The Hetzner token from the environment, else from the provider's stack config (hcloud:token).
-    env_token, env_endpoint = credentials_from_env()
-    provider_config = pulumi.Config("hcloud")
-    token = env_token or provider_config.get("token")
-    if token is not None and token.startswith("<secret "):
-        token = None  # the offline plan's stand-in, not a token
-    endpoint = env_endpoint or provider_config.get("endpoint")
-    plan_cost = plan_sections(config, spec, token=token, endpoint=endpoint)
-    if enforce_guards:
-        enforce_budget(plan_cost)
-        enforce_capacity(plan_cost)
     # Compares with the last deployment; every component below waits for it, so a refused resize or
     # SSH change stops the run before a single resource is registered.
     guard = DeploymentGuard(spec, config.ssh)
+    live = config.pricing.live if live_prices is None else live_prices
+    token, endpoint = _live_credentials() if live else (None, None)
+
+    def price(previous: dict[str, Any]) -> PlanCost:
+        # Priced from the same resolved specs the components create; each server keeps the order date the
+        # last deployment recorded (spec/order_dates.py).
+        return plan_sections(config, spec, previous_outputs=previous, live=live, token=token, endpoint=endpoint)
+
+    plan_cost: pulumi.Output[PlanCost] = guard.previous.apply(price)
+    if enforce_guards:
+        def refusal(plan: PlanCost) -> str | None:
+            message = guard_refusal(plan)
+            if message is None:
+                log_warnings(plan)
+            return message
+
+        guard.require(plan_cost.apply(refusal))
     dns_adoption = None
     if spec.dns_zone and config.dns is not None:
         # Imported here on purpose: pulumi_cloudflare costs ~4 s and stacks without DNS skip it.
@@ -118,12 +128,30 @@ def run(*, enforce_guards: bool = True) -> Platform:
     values = secret_values(config, secrets, gated)
     platform = Platform(
         "platform", config, secrets, step_sources=step_sources(), secret_values=values, spec=spec, guard=guard,
-        dns_adoption=dns_adoption, opts=gated,
+        dns_adoption=dns_adoption,
+        ordered_on=plan_cost.apply(lambda plan: {name: order.output_value for name, order in plan.order_dates.items()}),
+        opts=gated,
     )
     cost = CostReport("cost", plan_cost, opts=gated)
-    platform.plan_cost = plan_cost
+    platform.plan_cost_output = plan_cost.apply(lambda plan: _keep(platform, plan))
     for key, value in platform.outputs.items():
         pulumi.export(key, value)
     pulumi.export("cost", cost.breakdown)
     pulumi.export("capacity", cost.capacity)
     return platform
+
+
+def _keep(platform: Platform, plan: PlanCost) -> PlanCost:
+    platform.plan_cost = plan  # the offline plan reads the priced report from the platform
+    return plan
+
+
+def _live_credentials() -> tuple[str | None, str | None]:
+    """The Hetzner token and endpoint for a requested live read: from the environment, else from the
+    provider's stack config (hcloud:token, hcloud:endpoint)."""
+    env_token, env_endpoint = credentials_from_env()
+    provider_config = pulumi.Config("hcloud")
+    token = env_token or provider_config.get("token")
+    if token is not None and token.startswith("<secret "):
+        token = None  # the offline plan's stand-in, not a token
+    return token, env_endpoint or provider_config.get("endpoint")

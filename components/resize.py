@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -30,6 +30,7 @@ import pulumi_hcloud as hcloud
 
 from components.specs import ServerSpec
 from config.catalogue import Catalogue, load_catalogue
+from spec.order_dates import recorded_order_date
 
 
 # --- pure checks -----------------------------------------------------------------------------------
@@ -101,6 +102,9 @@ class ResizeSummary:
     new_disk_gb: int | None
     new_epoch_start: dt.date
     ordered_on: dt.date | None
+    # Whether ordered_on came from servers.<name>.orderedOn (the user must update it after a rescale); a
+    # date recorded by the last deployment is updated by the program itself (spec/order_dates.py).
+    ordered_on_in_config: bool = True
 
     @property
     def delta_eur(self) -> Decimal | None:
@@ -130,7 +134,7 @@ class ResizeSummary:
                 change += f", {_signed(self.delta_with_backups_eur)} with backups"
             parts.append(change)
         parts.append(f"a rescale is a new order, so {self.new_type} is billed at the {self.new_epoch} price")
-        if self.ordered_on is not None and self.ordered_on < self.new_epoch_start:
+        if self.ordered_on_in_config and self.ordered_on is not None and self.ordered_on < self.new_epoch_start:
             parts.append(f"update servers.{self.server}.orderedOn to the resize date so the plan prices it the same way")
         if self.keep_disk and self.old_disk_gb is not None:
             parts.append(f"keepDisk: the disk stays at {self.old_disk_gb} GB, a later downgrade stays possible")
@@ -224,10 +228,13 @@ def plan_resizes(specs: Mapping[str, ServerSpec], previous: Mapping[str, Any] | 
         disk = before.get("diskGb") if isinstance(before, Mapping) else None
         current_disk = int(disk) if isinstance(disk, int | float) and not isinstance(disk, bool) else None
         problems = check_resize(old_type, spec.server_type, spec.location, spec.keep_disk, current_disk_gb=current_disk)
+        # Before the resize the server is billed by its order date: the stack file's, else the one the last
+        # deployment recorded.
         summary = resize_summary(
             old_type.lower(), spec.server_type, spec.location, keep_disk=spec.keep_disk, backups=spec.backups,
-            ordered_on=spec.ordered_on, server=name,
+            ordered_on=spec.ordered_on or recorded_order_date(before), server=name,
         )
+        summary = replace(summary, ordered_on_in_config=spec.ordered_on is not None)
         planned[name] = PlannedResize(spec, old_type.lower(), tuple(problems), summary)
     return planned
 

@@ -114,6 +114,8 @@ class Traffic:
     included_tb: Decimal
     overage_per_tb: dict[str, Decimal]
     confidence: str
+    # Families whose allowance depends on the type (e.g. CCX 20-60 TB): included_tb is their floor.
+    estimate_for_families: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,8 @@ class Catalogue:
     # (or rescaled) from that day on.
     epoch_applies: dict[str, str] = field(default_factory=dict)
     family_notes: dict[str, str] = field(default_factory=dict)
+    # "not_available" for a product line Hetzner showed as not orderable (see families in the data file).
+    family_availability: dict[str, str] = field(default_factory=dict)
     sources: dict[str, Source] = field(default_factory=dict)
 
     # --- questions config validation asks -------------------------------------------------
@@ -298,7 +302,8 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         locations=locations,
         traffic={
             region: Traffic(
-                Decimal(str(info["included_tb"])), _decimal_map(info["overage_per_tb"]), info["confidence"]
+                Decimal(str(info["included_tb"])), _decimal_map(info["overage_per_tb"]), info["confidence"],
+                tuple(info.get("estimate_for_families", ())),
             )
             for region, info in raw["traffic"].items()
         },
@@ -316,6 +321,8 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         volume_max_gb=int(raw["volume_limits_gb"]["max"]),
         epoch_applies={k: str(v.get("applies_to", "all")) for k, v in raw["epochs"].items()},
         family_notes={name: " ".join(str(info.get("note", "")).split()) for name, info in raw.get("families", {}).items()},
+        family_availability={name: str(info["availability"]) for name, info in raw.get("families", {}).items()
+                             if "availability" in info},
         sources={
             key: Source(key, " ".join(str(i["what"]).split()), str(i["date"]), " ".join(str(i["covers"]).split()))
             for key, i in raw.get("sources", {}).items()

@@ -422,7 +422,9 @@ class PricingConfig(ConfigModel):
     extra_lines: list[ExtraCostLine] = Field(default_factory=list)
     # Manual price overrides, e.g. {"server:cx33": 6.49} for a grandfathered contract price.
     overrides: dict[str, Annotated[float, Field(ge=0, le=MAX_EUR)]] = Field(default_factory=dict)
-    live: bool = True  # read GET /v1/pricing when a Hetzner token is available
+    # `pulumi up`/`preview` only: read GET /v1/pricing and /v1/datacenters with the provider's token. The CLI
+    # ignores it: `plan --live-prices` / `cost --live` ask for live prices, and without them no network call.
+    live: bool = False
 
 
 class CapacityConfig(ConfigModel):

@@ -1,6 +1,7 @@
 """The plan's `cost` and `capacity` sections for one stack.
 
-    plan = plan_sections(config, spec, token=os.environ.get("HCLOUD_TOKEN"))
+    plan = plan_sections(config, spec)                     # offline: no network call
+    plan = plan_sections(config, spec, live=True, token=token)  # --live-prices: /v1/pricing, /v1/datacenters
     plan.cost_json(); plan.capacity_json(); plan.exit_code(); print(plan.render_text())
 
 JSON money convention: every amount (`monthly_eur`, `gross_eur`, totals, budget figures, deltas) is a
@@ -11,6 +12,7 @@ JSON number rounded to 2 decimals; `unit_eur` and `quantity` are the exact figur
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -19,12 +21,14 @@ from components.specs import PlatformSpec
 from config.catalogue import Catalogue, load_catalogue
 from config.schema import StackConfig
 from cost import report
+from cost.availability import Availability
 from cost.capacity import CapacityReport, check_capacity, placement_rule
-from cost.engine import BudgetStatus, CostLine, budget_status, price_stack, total_of
+from cost.engine import BudgetStatus, CostLine, budget_status, price_stack, total_of, vat_on_net_total
 from cost.live import DEFAULT_TIMEOUT_S, LivePricing, LivePricingError, fetch_live_pricing, resolve_endpoint
 from cost.money import ZERO, cents, dec, eur, json_money, json_number
 from cost.prices import PriceBook, override_key_problems
 from cost.upgrades import UpgradeOption, rescale_option, split_option
+from spec.order_dates import OrderDate, resolve_order_dates
 
 STANDARD_NOTES = (
     "Prices are net (excl. VAT); hetzner.com plan pages show the server price plus the EUR 0.50 primary IPv4.",
@@ -54,6 +58,8 @@ class PlanCost:
     capacity: CapacityReport
     upgrades: list[UpgradeOption]
     live: LiveStatus
+    order_dates: dict[str, OrderDate] = field(default_factory=dict)
+    server_epochs: dict[str, str | None] = field(default_factory=dict)  # server name -> the epoch it is priced in
     price_notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -64,10 +70,16 @@ class PlanCost:
         return total_of(self.lines)
 
     @property
-    def total_gross_eur(self) -> Decimal | None:
+    def vat_eur(self) -> Decimal | None:
+        """VAT on the net total (as the invoice computes it), not the sum of per-line VAT."""
         if self.vat_rate_percent is None:
             return None
-        return sum((line.gross_eur(self.vat_rate_percent) or ZERO for line in self.lines), ZERO)
+        return vat_on_net_total(self.lines, self.vat_rate_percent)
+
+    @property
+    def total_gross_eur(self) -> Decimal | None:
+        vat = self.vat_eur
+        return None if vat is None else self.total_net_eur + vat
 
     @property
     def complete(self) -> bool:
@@ -77,10 +89,24 @@ class PlanCost:
     def status(self) -> str:
         return self.budget.status
 
+    @property
+    def unpriced(self) -> list[CostLine]:
+        return [line for line in self.lines if line.monthly_eur is None]
+
+    def how_to_price(self) -> str:
+        """How to price the unpriced lines: their pricing.overrides keys, or the live API."""
+        keys = sorted({line.price_key for line in self.unpriced if line.price_key})
+        overrides = f"set pricing.overrides ({', '.join(f'{key}: <EUR net/month>' for key in keys)})" if keys else "set pricing.overrides"
+        return (f"{overrides}, or read the current prices with a HCLOUD_TOKEN: "
+                "`hetzner-platform plan --live-prices` / `hetzner-platform cost --live`")
+
+    def unpriced_text(self) -> str:
+        return ", ".join(line.item for line in self.unpriced)
+
     # --- the lead's API ------------------------------------------------------------------------
     def exit_code(self) -> int:
-        """1 when over an enforced budget or over capacity, else 0."""
-        if (self.status == "over" and self.budget.enforce) or not self.capacity.ok:
+        """1 when over an enforced budget, incomplete under an enforced budget, or over capacity; else 0."""
+        if (self.status in ("over", "incomplete") and self.budget.enforce) or not self.capacity.ok:
             return 1
         return 0
 
@@ -94,6 +120,10 @@ class PlanCost:
         if b.status == "ok":
             return None
         total = f"EUR {eur(b.total)}/month net"
+        if b.status == "incomplete":
+            tail = " (budget.enforce is off: not blocking)" if not b.enforce else ""
+            return (f"budget incomplete: no price known for {self.unpriced_text()}; the priced lines alone cost {total}, "
+                    f"so the budget of EUR {eur(b.budget)} cannot be checked{tail}. To price them: {self.how_to_price()}")
         if b.status == "over":
             tail = " (budget.enforce is off: not blocking)" if not b.enforce else ""
             return f"budget over: {self.stack} costs {total}, over the budget of EUR {eur(b.budget)} by EUR {eur(-b.headroom)}{tail}"
@@ -102,14 +132,21 @@ class PlanCost:
                 f"(budget EUR {eur(b.budget)}, headroom EUR {eur(b.headroom)})")
 
     def guard_message(self) -> str | None:
-        """Why `pulumi up` must stop: over an enforced budget. None otherwise."""
+        """Why `pulumi up` must stop: over an enforced budget, or a total that cannot be checked against
+        it (a line without a price). None otherwise."""
         b = self.budget
+        if b.status == "incomplete" and b.enforce:
+            return (
+                f"Budget guard: stack {self.stack} cannot be checked against its budget of EUR {eur(b.budget)}: no price known "
+                f"for {self.unpriced_text()} (the priced lines alone cost EUR {eur(b.total)}/month net). "
+                f"To price them: {self.how_to_price()}; or set budget.enforce to false."
+            )
         if b.status != "over" or not b.enforce:
             return None
         biggest = ", ".join(f"{line.item} EUR {eur(line.monthly_eur)}" for line in self.biggest_lines())
         return (
             f"Budget guard: stack {self.stack} would cost EUR {eur(b.total)}/month (net), over its budget of "
-            f"EUR {eur(b.budget)} by EUR {eur(-b.headroom)}. Biggest lines: {biggest}. Nothing was created. "
+            f"EUR {eur(b.budget)} by EUR {eur(-b.headroom)}. Biggest lines: {biggest}. "
             f"Raise budget.monthlyEur, shrink the stack, or set budget.enforce to false."
         )
 
@@ -119,7 +156,7 @@ class PlanCost:
             return None
         problems = [f"{server.server}: {problem}" for server in self.capacity.servers for problem in server.problems()]
         problems += [f"service {service.name} has no server with its role" for service in self.capacity.unplaced]
-        return "Capacity guard: the compose limits do not fit the servers. " + "; ".join(problems) + ". Nothing was created."
+        return "Capacity guard: the compose limits do not fit the servers. " + "; ".join(problems) + "."
 
     def cost_json(self) -> dict[str, Any]:
         vat = self.vat_rate_percent
@@ -133,8 +170,12 @@ class PlanCost:
                 "endpoint": self.live.endpoint,
                 "error": self.live.error,
             },
+            "order_dates": {
+                name: {"ordered_on": order.output_value, "origin": order.origin} for name, order in self.order_dates.items()
+            },
             "lines": [self._line_json(line) for line in self.lines],
             "total_net_eur": json_money(self.total_net_eur),
+            "vat_eur": json_money(self.vat_eur),
             "total_gross_eur": json_money(self.total_gross_eur),
             "vat_rate_percent": json_number(vat),
             "vat_source": self.vat_source,
@@ -180,6 +221,7 @@ class PlanCost:
                     "delta_eur": json_money(suggestion.delta_eur),
                     "delta_with_backups_eur": json_money(suggestion.delta_with_backups_eur),
                     "source": suggestion.source,
+                    "orderable_source": suggestion.orderable_source,
                 },
             })
         return {
@@ -206,6 +248,8 @@ class PlanCost:
             "confidence": line.confidence,
             "estimate": line.estimate,
             "epoch": line.epoch,
+            "ordered_on": None if line.ordered_on is None else line.ordered_on.isoformat(),
+            "order_origin": line.order_origin,
             "resource": line.resource,
             "note": line.note,
         }
@@ -229,25 +273,28 @@ class PlanCost:
         }
 
 
-def _read_live(config: StackConfig, token: str | None, endpoint: str | None, timeout: float) -> tuple[LivePricing | None, LiveStatus]:
-    if not config.pricing.live:
-        return None, LiveStatus(False, False, None, None, "pricing.live is false")
+def _read_live(live: bool, token: str | None, endpoint: str | None, timeout: float) -> tuple[LivePricing | None, LiveStatus]:
+    """Only on request: without `live` nothing is read, whatever token the caller holds."""
+    if not live:
+        return None, LiveStatus(False, False, None, None, "live prices not requested")
     if not token:
-        return None, LiveStatus(False, False, None, None, "no HCLOUD_TOKEN")
+        return None, LiveStatus(True, False, None, "no HCLOUD_TOKEN", "failed")
     url = resolve_endpoint(endpoint)
     try:
-        live = fetch_live_pricing(token, url, timeout=timeout)
+        pricing = fetch_live_pricing(token, url, timeout=timeout)
     except LivePricingError as exc:
         return None, LiveStatus(True, False, url, str(exc), "failed")
     except Exception as exc:  # no crash on anything the client library may raise
         return None, LiveStatus(True, False, url, f"unexpected {type(exc).__name__}", "failed")
-    return live, LiveStatus(True, True, url, None, "read")
+    return pricing, LiveStatus(True, True, url, None, "read")
 
 
 def plan_sections(
     config: StackConfig,
     spec: PlatformSpec,
     *,
+    previous_outputs: Mapping[str, Any] | None = None,
+    live: bool = False,
     token: str | None = None,
     endpoint: str | None = None,
     live_timeout: float = DEFAULT_TIMEOUT_S,
@@ -255,19 +302,29 @@ def plan_sections(
 ) -> PlanCost:
     """Price `spec` (the resolved resources) and check capacity.
 
-    The token is used only when pricing.live is true; the endpoint defaults to env HCLOUD_ENDPOINT,
-    then https://api.hetzner.cloud/v1. A failed live read is a warning, never an error.
+    `previous_outputs`: the last deployment's stack outputs (the program reads them through its
+    self-StackReference; `plan --previous` feeds them to it): servers without `orderedOn` in the config
+    keep the order date recorded there (spec/order_dates.py).
+
+    `live`: read GET /v1/pricing and /v1/datacenters with `token` (the CLI's --live-prices / --live, or
+    pricing.live under `pulumi up`); False (the default) makes no network call at all. The endpoint
+    defaults to env HCLOUD_ENDPOINT, then https://api.hetzner.cloud/v1. A failed live read is a
+    warning, never an error.
     """
     catalogue = catalogue or load_catalogue()
     as_of = config.pricing.as_of or dt.date.today()
-    live, live_status = _read_live(config, token, endpoint, live_timeout)
+    live_pricing, live_status = _read_live(live, token, endpoint, live_timeout)
     warnings: list[str] = []
     if live_status.error:
         warnings.append(f"live /v1/pricing not used: {live_status.error}; prices come from catalogue {catalogue.taken_on}")
+    if live_pricing is not None and live_pricing.availability_error:
+        warnings.append(f"live availability not read: {live_pricing.availability_error}; "
+                        f"orderable types come from catalogue {catalogue.taken_on}")
     warnings += override_key_problems(config.pricing.overrides, catalogue)
 
-    book = PriceBook(catalogue, live, config.pricing.overrides)
-    priced = price_stack(config, spec, book, as_of)
+    book = PriceBook(catalogue, live_pricing, config.pricing.overrides)
+    order_dates = resolve_order_dates(config, previous_outputs, as_of)
+    priced = price_stack(config, spec, book, as_of, order_dates)
     lines = priced.lines
 
     # VAT: the stack config wins (it may know about reverse charge), then the API's owner rate.
@@ -275,12 +332,13 @@ def plan_sections(
     vat_source: str | None = None
     if config.pricing.vat_rate_percent is not None:
         vat_rate, vat_source = dec(config.pricing.vat_rate_percent), "config pricing.vatRatePercent"
-    elif live is not None:
-        vat_rate, vat_source = live.vat_rate, "live /v1/pricing vat_rate"
+    elif live_pricing is not None:
+        vat_rate, vat_source = live_pricing.vat_rate, "live /v1/pricing vat_rate"
 
     server_lines = {line.resource: line for line in lines if line.kind == "server"}
     latest = catalogue.latest_epoch
     backup_pct = book.backup_percentage(latest).amount or ZERO
+    availability = Availability(catalogue, live_pricing.available if live_pricing is not None else None)
     capacity = check_capacity(
         config, spec, catalogue,
         new_order_price=lambda name, location: book.server_monthly(name, location, latest),
@@ -288,15 +346,16 @@ def plan_sections(
             server_lines[spec.server(server).resource_name].exact_eur if spec.server(server).resource_name in server_lines else None
         ),
         backup_share=backup_pct / 100,
+        availability=availability,
     )
     upgrades = [
         option for option in (
-            rescale_option(spec, book, as_of, lines, capacity),
-            split_option(config, spec, book, as_of, lines),
+            rescale_option(spec, book, as_of, lines, capacity, availability),
+            split_option(config, spec, book, as_of, lines, availability),
         ) if option is not None
     ]
 
-    budget = budget_status(config.budget, cents(total_of(lines)))
+    budget = budget_status(config.budget, cents(total_of(lines)), complete=all(line.monthly_eur is not None for line in lines))
     plan = PlanCost(
         stack=spec.prefix,
         location=spec.location,
@@ -309,26 +368,26 @@ def plan_sections(
         capacity=capacity,
         upgrades=upgrades,
         live=live_status,
+        order_dates=order_dates,
+        server_epochs={server.name: server_lines[server.resource_name].epoch
+                       for server in spec.servers if server.resource_name in server_lines},
     )
 
     notes = list(STANDARD_NOTES)
-    if live is None:
+    if live_pricing is None:
         notes.append(f"Prices from the dated catalogue of {catalogue.taken_on} ({live_status.reason}); "
-                     "set HCLOUD_TOKEN to read the current prices from GET /v1/pricing.")
+                     "`plan --live-prices` / `cost --live` with a HCLOUD_TOKEN read the current prices from GET /v1/pricing.")
     elif as_of < catalogue.epoch_starts[latest]:
         notes.append(f"Live prices not used: the plan is priced for {as_of.isoformat()}, before the newest epoch.")
     if vat_rate is None:
-        notes.append("Gross unknown: set pricing.vatRatePercent (or a HCLOUD_TOKEN, whose /v1/pricing answer carries the VAT rate).")
+        notes.append("Gross unknown: set pricing.vatRatePercent (or use --live-prices: the /v1/pricing answer carries the VAT rate).")
     notes += [note for note in priced.notes if note not in notes]
     plan.price_notes = notes
 
     estimates = [line for line in lines if line.confidence == "estimate"]
     if estimates:
         listed = ", ".join(f"{line.item} {eur(line.monthly_eur)}" for line in estimates)
-        warnings.append(f"estimated prices (check with a HCLOUD_TOKEN or set pricing.overrides): {listed}")
-    unknown = [line.item for line in lines if line.monthly_eur is None]
-    if unknown:
-        warnings.append(f"no price known for {', '.join(unknown)}: the total leaves them out; set pricing.overrides")
+        warnings.append(f"estimated prices (check them with --live-prices and a HCLOUD_TOKEN, or set pricing.overrides): {listed}")
     for server in capacity.servers:
         if not server.ok:
             hint = ""

@@ -11,8 +11,9 @@ first server, in stack-file order, that has its role.)
 
 A server is over capacity when the services' `limits.cpus` or `limits.memory` plus the system reserve
 (capacity.reserveVcpu / capacity.reserveRamGb) exceed the type's vCPU or RAM. The report then names the
-cheapest type sold in the stack's location (same CPU architecture, so images keep working) that fits,
-at its new-order price, with the monthly difference.
+cheapest type orderable in the server's location (same CPU architecture, so images keep working) that
+fits, at its new-order price, with the monthly difference; orderable means listed as available by the live
+/v1/datacenters answer, else sold there and not marked unavailable in the catalogue (cost/availability.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from components.specs import PlatformSpec
 from config.catalogue import Catalogue, ServerType
 from config.schema import StackConfig
+from cost.availability import Availability
 from cost.money import ZERO, dec, figure
 from cost.prices import Price
 
@@ -58,6 +60,7 @@ class Suggestion:
     delta_eur: Decimal  # server only
     delta_with_backups_eur: Decimal | None  # server + its backups, when backups are on
     source: str
+    orderable_source: str = ""  # where "orderable in this location" comes from
 
 
 @dataclass(frozen=True)
@@ -171,12 +174,14 @@ def cheapest_fitting(
     vcpu_needed: Decimal,
     ram_gb_needed: Decimal,
     new_order_price: Callable[[str, str], Price],
+    availability: Availability,
 ) -> tuple[ServerType, Price] | None:
-    """The cheapest type sold in `location` with `arch` that fits, priced as a new order."""
-    region = catalogue.region_of(location)
+    """The cheapest type orderable in `location` with `arch` that fits, priced as a new order."""
     candidates = []
     for server_type in catalogue.server_types.values():
-        if region not in server_type.regions or server_type.arch != arch or not fits(server_type, vcpu_needed, ram_gb_needed):
+        if not availability.orderable(server_type.name, location) or server_type.arch != arch:
+            continue
+        if not fits(server_type, vcpu_needed, ram_gb_needed):
             continue
         price = new_order_price(server_type.name, location)
         if price.amount is None:
@@ -195,6 +200,7 @@ def check_capacity(
     new_order_price: Callable[[str, str], Price],
     current_server_monthly: Callable[[str], Decimal | None],
     backup_share: Decimal,
+    availability: Availability,
 ) -> CapacityReport:
     """`new_order_price(type, location)`: price at the newest epoch; `current_server_monthly(server)`:
     the server's line in this plan (for the delta)."""
@@ -218,6 +224,7 @@ def check_capacity(
             found = cheapest_fitting(
                 catalogue, server.location, server_type.arch,
                 capacity.vcpu_allocated + reserve_vcpu, capacity.ram_gb_allocated + reserve_ram, new_order_price,
+                availability,
             )
             if found is not None:
                 new_type, price = found
@@ -227,6 +234,7 @@ def check_capacity(
                 capacity = replace(capacity, suggestion=Suggestion(
                     new_type.name, new_type.vcpu, new_type.ram_gb, price.amount, delta,
                     delta * (1 + backup_share) if server.backups else None, price.source,
+                    availability.source(server.location),
                 ))
         servers.append(capacity)
     return CapacityReport(tuple(servers), tuple(unplaced))

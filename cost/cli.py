@@ -1,8 +1,8 @@
 """`hetzner-platform cost --stack NAME`: breakdown, headroom to budget and the next upgrade options.
 
 The argparse part lives in cli/main.py; it loads and validates the stack, resolves the spec and calls
-`run_cost_command`. A Hetzner token in env HCLOUD_TOKEN (endpoint: HCLOUD_ENDPOINT) turns on the live
-price refresh when the stack allows it (pricing.live).
+`run_cost_command`. `--live` reads the current prices and availability with the Hetzner token in env
+HCLOUD_TOKEN (endpoint: HCLOUD_ENDPOINT); without it the report is offline (no network call).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ def render_cost_report(plan: PlanCost) -> str:
     return plan.render_text() + "\n" + (warnings + "\n" if warnings else "") + render_upgrades(plan)
 
 
-def run_cost_command(config: StackConfig, spec: PlatformSpec, out: TextIO) -> int:
-    """Print the report; exit code 1 when over an enforced budget or over capacity, else 0."""
-    token, endpoint = credentials_from_env()
-    plan = plan_sections(config, spec, token=token, endpoint=endpoint)
+def run_cost_command(config: StackConfig, spec: PlatformSpec, out: TextIO, *, live: bool = False) -> int:
+    """Print the report; exit code 1 when over (or incomplete under) an enforced budget or over capacity."""
+    token, endpoint = credentials_from_env() if live else (None, None)
+    plan = plan_sections(config, spec, live=live, token=token, endpoint=endpoint)
     out.write(render_cost_report(plan))
     return plan.exit_code()

@@ -1,13 +1,14 @@
 """Price every resource of a PlatformSpec, line by line, and place the total against the budget.
 
 Rules (docs/cost.md has the reasoning):
-* a server is priced in the epoch of its order date (Catalogue.server_epoch); everything else in the
-  epoch of the pricing date (pricing.asOf, default today);
+* a server is priced in the epoch of its order date (Catalogue.server_epoch; the date from
+  spec/order_dates.py: orderedOn, else the last deployment's outputs, else a new order on the pricing
+  date); everything else in the epoch of the pricing date (pricing.asOf, default today);
 * servers with hours_per_month cost min(monthly, ceil(hours) x hourly); other resources a full month;
 * backups are a percentage of the server line; IPv6 primary IPs are free but listed;
 * snapshots and traffic overage only when pricing.expectedSnapshotGb / expectedTrafficTb are set;
-  the stack's expected outgoing traffic is compared with ONE per-location allowance (conservative:
-  all traffic is assumed to leave through one resource);
+  the stack's expected outgoing traffic is compared with the pooled allowance: the sum of what each
+  server and the load balancer include for their type and location;
 * each line is rounded half-up to the cent; the total is the exact sum of the rounded lines.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from config.catalogue import EPOCHS, Catalogue
 from config.schema import BudgetConfig, StackConfig
 from cost.money import ZERO, cents, dec, eur, number
 from cost.prices import OVERRIDE_SOURCE, Price, PriceBook
+from spec.order_dates import OrderDate, resolve_order_dates
 
 EXTRA_SOURCE = "config pricing.extraLines"
 
@@ -41,6 +43,11 @@ class CostLine:
     epoch: str | None = None
     resource: str | None = None
     note: str | None = None
+    # The pricing.overrides key that prices this line (server:cx33, volume_gb, ...); named when unpriced.
+    price_key: str | None = None
+    # Server lines: the order date that decided the epoch (None: unknown) and where it came from.
+    ordered_on: dt.date | None = None
+    order_origin: str | None = None
 
     @property
     def monthly_eur(self) -> Decimal | None:
@@ -51,7 +58,8 @@ class CostLine:
         return self.confidence in ("estimate", "unknown")
 
     def gross_eur(self, vat_rate_percent: Decimal | None) -> Decimal | None:
-        """VAT on the rounded net line, rounded again: gross lines add up to the gross total."""
+        """The line's net plus VAT, rounded: indicative only. The gross total is NOT the sum of these
+        (see vat_on_net_total): gross lines may add up to a cent or two more than the invoice."""
         if self.monthly_eur is None or vat_rate_percent is None:
             return None
         return cents(self.monthly_eur * (1 + vat_rate_percent / 100))
@@ -62,6 +70,15 @@ def total_of(lines: Iterable[CostLine]) -> Decimal:
     return sum((line.monthly_eur for line in lines if line.monthly_eur is not None), ZERO)
 
 
+def vat_on_net_total(lines: Iterable[CostLine], vat_rate_percent: Decimal) -> Decimal:
+    """VAT the way an invoice computes it: on the net total of all lines at one rate, rounded once.
+
+    A Hetzner invoice lists net positions and adds VAT on their sum per rate (billing-system page,
+    docs.hetzner.com/de/general/billing-and-account-management/billing-at-hetzner/billing-system-hetzner).
+    The plan has one rate (pricing.vatRatePercent or the API's vat_rate), so one group."""
+    return cents(total_of(lines) * vat_rate_percent / 100)
+
+
 def epoch_label(catalogue: Catalogue, epoch: str) -> str:
     """'p1 (from 2026-04-01)'; the first epoch is 'p0 (before 2026-04-01)'."""
     index = EPOCHS.index(epoch)
@@ -70,9 +87,11 @@ def epoch_label(catalogue: Catalogue, epoch: str) -> str:
     return f"{epoch} (from {catalogue.epoch_starts[epoch].isoformat()})"
 
 
-def _line(item: str, kind: str, quantity: Decimal, unit: str, price: Price, **extra: str | None) -> CostLine:
+def _line(item: str, kind: str, quantity: Decimal, unit: str, price: Price, *,
+          resource: str | None = None, note: str | None = None, price_key: str | None = None) -> CostLine:
     exact = None if price.amount is None else quantity * price.amount
-    return CostLine(item, kind, quantity, unit, price.amount, exact, price.source, price.confidence, price.epoch, **extra)
+    return CostLine(item, kind, quantity, unit, price.amount, exact, price.source, price.confidence, price.epoch,
+                    resource=resource, note=note, price_key=price_key)
 
 
 @dataclass
@@ -86,14 +105,16 @@ class PricedStack:
                 self.notes.append(note)
 
 
-def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: PricedStack, spec: PlatformSpec) -> list[CostLine]:
+def server_lines(
+    server: ServerSpec, book: PriceBook, as_of: dt.date, stack: PricedStack, spec: PlatformSpec, order: OrderDate
+) -> list[CostLine]:
     catalogue = book.catalogue
-    epoch = catalogue.server_epoch(as_of, server.ordered_on)
+    # An unknown order date prices the server as a new order (the newest price, never below the invoice).
+    epoch = catalogue.server_epoch(as_of, order.date)
     latest = catalogue.latest_epoch
     monthly = book.server_monthly(server.server_type, server.location, epoch)
     stack.add_notes(*monthly.notes)
-    ordered = f"ordered {server.ordered_on.isoformat()}" if server.ordered_on else "ordered on the pricing date"
-    note = f"{ordered}: price epoch {epoch_label(catalogue, epoch)}"
+    note = f"ordered {order.describe(server.name)}: price epoch {epoch_label(catalogue, epoch)}"
     if epoch != latest and catalogue.epoch_applies.get(latest) == "new_server_orders" and as_of >= catalogue.epoch_starts[latest]:
         new_price = book.server_monthly(server.server_type, server.location, latest)
         stack.add_notes(
@@ -104,16 +125,19 @@ def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: Pri
     if epoch == latest and "not available" in family_note:
         stack.add_notes(f"{server.server_type}: {family_note}.")
 
-    line = _line(f"Server {server.name} ({server.server_type})", "server", Decimal(1), "month", monthly,
-                 resource=server.resource_name, note=note)
+    price_key = f"server:{server.server_type}"
+    line = replace(_line(f"Server {server.name} ({server.server_type})", "server", Decimal(1), "month", monthly,
+                         resource=server.resource_name, note=note, price_key=price_key),
+                   ordered_on=order.date, order_origin=order.origin)
     if server.hours_per_month is not None and monthly.amount is not None:
         hourly = book.server_hourly(server.server_type, server.location, epoch)
         stack.add_notes(*hourly.notes)
         hours = Decimal(math.ceil(server.hours_per_month))
         if hourly.amount is not None and hours * hourly.amount < monthly.amount:
-            line = _line(f"Server {server.name} ({server.server_type})", "server", hours, "hour", hourly,
-                         resource=server.resource_name,
-                         note=f"{note}; {number(hours)} h x {number(hourly.amount)} is under the monthly cap {eur(monthly.amount)}")
+            hourly_note = f"{note}; {number(hours)} h x {number(hourly.amount)} is under the monthly cap {eur(monthly.amount)}"
+            line = replace(_line(f"Server {server.name} ({server.server_type})", "server", hours, "hour", hourly,
+                                 resource=server.resource_name, price_key=price_key, note=hourly_note),
+                           ordered_on=order.date, order_origin=order.origin)
         else:
             line = replace(line, note=f"{note}; {server.hours_per_month} h reach the monthly cap")
     lines = [line]
@@ -128,6 +152,7 @@ def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: Pri
         lines.append(CostLine(
             f"Backups {server.name} ({number(pct.amount or ZERO)} % of server)", "backup", share or ZERO,
             "share of server price", line.exact_eur, exact, source, confidence, epoch, server.resource_name,
+            price_key=price_key if pct.amount is not None else "backup_percent",
         ))
 
     billing_epoch = catalogue.epoch_on(as_of)
@@ -138,16 +163,51 @@ def server_lines(server: ServerSpec, book: PriceBook, as_of: dt.date, stack: Pri
         stack.add_notes(*price.notes)
         label = "IPv4" if ip.ip_type == "ipv4" else "IPv6"
         lines.append(_line(f"Primary {label} {server.name}", "primary_ip", Decimal(1), "month", price,
-                           resource=ip.resource_name, note="free" if price.amount == ZERO else None))
+                           resource=ip.resource_name, note="free" if price.amount == ZERO else None,
+                           price_key=f"primary_ip:{ip.ip_type}"))
     return lines
 
 
-def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date) -> PricedStack:
+def traffic_line(expected_tb: Decimal, spec: PlatformSpec, book: PriceBook, epoch: str) -> CostLine:
+    """Outgoing traffic beyond the pooled allowance: every server and the load balancer bring their own
+    included traffic (per type and location; docs.hetzner.com/de/robot/general/traffic), the stack's
+    allowance is their sum, and only the expected traffic above it is billed per TB (only outgoing traffic
+    counts; docs.hetzner.com/de/cloud/billing/faq)."""
+    pool: list[tuple[str, Price]] = [
+        (f"{server.name} {server.server_type}", book.included_traffic("server", server.server_type, server.location, epoch))
+        for server in spec.servers
+    ]
+    if spec.load_balancer is not None:
+        lb = spec.load_balancer
+        pool.append((f"load balancer {lb.lb_type}", book.included_traffic("lb", lb.lb_type, lb.location, epoch)))
+    allowance = sum((price.amount or ZERO for _, price in pool), ZERO)
+    first_type = spec.servers[0].server_type if spec.servers else None
+    price = book.traffic_overage(first_type, spec.location, epoch)
+    overage = max(ZERO, expected_tb - allowance)
+    # The line is only as sure as its least certain part: an allowance that is an estimate makes the
+    # overage one too (an override prices the TB but does not confirm the allowance).
+    levels = [price.confidence] + [p.confidence for _, p in pool]
+    confidence = next((level for level in ("unknown", "estimate") if level in levels), price.confidence)
+    source = price.source if confidence == price.confidence else book.catalogue_source(confidence)
+    parts = " + ".join(f"{label} {number(p.amount or ZERO)} TB" for label, p in pool)
+    return CostLine(
+        f"Traffic overage ({number(expected_tb)} TB expected, {number(allowance)} TB included)", "traffic", overage, "TB",
+        price.amount, None if price.amount is None else overage * price.amount, source, confidence, epoch,
+        note=f"outgoing traffic beyond the pooled allowance of the stack in {spec.location}: {parts}",
+        price_key="traffic_tb",
+    )
+
+
+def price_stack(
+    config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date, order_dates: Mapping[str, OrderDate] | None = None
+) -> PricedStack:
+    """`order_dates`: spec/order_dates.resolve_order_dates (default: from the config alone)."""
     catalogue = book.catalogue
     stack = PricedStack(lines=[])
     epoch = catalogue.epoch_on(as_of)
+    dates = order_dates if order_dates is not None else resolve_order_dates(config, None, as_of)
     for server in spec.servers:
-        stack.lines += server_lines(server, book, as_of, stack, spec)
+        stack.lines += server_lines(server, book, as_of, stack, spec, dates[server.name])
         if server.snapshot_before_resize and config.pricing.expected_snapshot_gb == 0:
             disk = catalogue.server_types[server.server_type].disk_gb
             per_gb = book.snapshot_per_gb(epoch).amount
@@ -161,12 +221,13 @@ def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of:
         price = book.volume_per_gb(epoch)
         stack.add_notes(*price.notes)
         stack.lines.append(_line(f"Volume {volume.name} ({volume.size_gb} GB)", "volume", Decimal(volume.size_gb), "GB", price,
-                                 resource=volume.resource_name, note=f"attached to {volume.server}"))
+                                 resource=volume.resource_name, note=f"attached to {volume.server}", price_key="volume_gb"))
     if spec.load_balancer is not None:
         lb = spec.load_balancer
         price = book.load_balancer_monthly(lb.lb_type, lb.location, epoch)
         stack.add_notes(*price.notes)
-        stack.lines.append(_line(f"Load balancer {lb.lb_type}", "load_balancer", Decimal(1), "month", price, resource=lb.resource_name))
+        stack.lines.append(_line(f"Load balancer {lb.lb_type}", "load_balancer", Decimal(1), "month", price, resource=lb.resource_name,
+                                 price_key=f"lb:{lb.lb_type}"))
     if spec.floating_ip is not None:
         fip = spec.floating_ip
         price = book.floating_ip_monthly(fip.ip_type, fip.location, epoch)
@@ -175,7 +236,8 @@ def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of:
         note = f"assigned to {fip.server}"
         if price.estimate:
             note += "; price not found in public material, check it with a HCLOUD_TOKEN or pricing.overrides"
-        stack.lines.append(_line(f"Floating {label}", "floating_ip", Decimal(1), "month", price, resource=fip.resource_name, note=note))
+        stack.lines.append(_line(f"Floating {label}", "floating_ip", Decimal(1), "month", price, resource=fip.resource_name, note=note,
+                                 price_key=f"floating_ip:{fip.ip_type}"))
 
     pricing = config.pricing
     if pricing.expected_snapshot_gb > 0:
@@ -183,16 +245,9 @@ def price_stack(config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of:
         price = book.snapshot_per_gb(epoch)
         stack.add_notes(*price.notes)
         stack.lines.append(_line(f"Snapshots ({number(gigabytes)} GB expected)", "snapshot", gigabytes, "GB", price,
-                                 note="pricing.expectedSnapshotGb; billed on the stored (compressed) size"))
+                                 note="pricing.expectedSnapshotGb; billed on the stored (compressed) size", price_key="snapshot_gb"))
     if pricing.expected_traffic_tb > 0:
-        expected = dec(pricing.expected_traffic_tb)
-        first_type = spec.servers[0].server_type if spec.servers else None
-        included, price = book.traffic(first_type, spec.location, epoch)
-        overage = max(ZERO, expected - included)
-        stack.lines.append(_line(
-            f"Traffic overage ({number(expected)} TB expected, {number(included)} TB included)", "traffic", overage, "TB", price,
-            note=f"outgoing traffic beyond the {spec.location} allowance of one resource",
-        ))
+        stack.lines.append(traffic_line(dec(pricing.expected_traffic_tb), spec, book, epoch))
 
     for extra in pricing.extra_lines:
         amount = dec(extra.monthly_eur)
@@ -217,10 +272,13 @@ class BudgetStatus:
         return self.budget - self.total
 
 
-def budget_status(budget: BudgetConfig, total: Decimal) -> BudgetStatus:
-    """over: total > budget; critical: total >= critical; warn: total >= warn; else ok (net amounts)."""
+def budget_status(budget: BudgetConfig, total: Decimal, *, complete: bool = True) -> BudgetStatus:
+    """incomplete: a line has no price, so the total is only a lower bound and cannot be compared;
+    over: total > budget; critical: total >= critical; warn: total >= warn; else ok (net amounts)."""
     monthly, warn, critical = cents(dec(budget.monthly_eur)), cents(dec(budget.warn)), cents(dec(budget.critical))
-    if total > monthly:
+    if not complete:
+        status = "incomplete"
+    elif total > monthly:
         status = "over"
     elif total >= critical:
         status = "critical"

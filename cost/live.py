@@ -1,6 +1,11 @@
-"""Live prices: GET /v1/pricing through the official `hcloud` client, parsed with Decimal.
+"""Live prices and availability: GET /v1/pricing and GET /v1/datacenters through the official `hcloud`
+client, parsed with Decimal. Read only on request (`plan --live-prices`, `cost --live`, or pricing.live for
+`pulumi up`): without it nothing here runs and the plan makes no network call.
 
-The document shape (hcloud-go schema/pricing.go) is described in docs/cost.md. Every failure
+The /v1/pricing shape (hcloud-go schema/pricing.go) is described in docs/cost.md. /v1/datacenters
+(hcloud-go hcloud/schema/datacenter.go): `datacenters[].location.name` and `server_types.available`, the
+ids of the types "supported and for which the datacenter has enough resources left"; the ids are named
+through `pricing.server_types[].id`. Every failure
 (HTTP error, timeout, refused connection, malformed JSON, a missing key, an unparsable amount, a
 currency other than EUR) becomes one `LivePricingError` whose message is a single line without the
 token; the caller falls back to the catalogue.
@@ -47,6 +52,10 @@ class LivePricing:
     primary_ips: dict[tuple[str, str], LivePrice] = field(default_factory=dict)
     floating_ips: dict[tuple[str, str], LivePrice] = field(default_factory=dict)
     endpoint: str = DEFAULT_ENDPOINT
+    # Server type names available for new orders per location (GET /v1/datacenters); None: not read.
+    available: dict[str, frozenset[str]] | None = None
+    # Why the availability could not be read (the prices are still used), else None.
+    availability_error: str | None = None
 
     def floating_ip(self, ip_type: str, location: str) -> LivePrice | None:
         return self.floating_ips.get((ip_type, location)) or self.floating_ips.get((ip_type, "*"))
@@ -65,27 +74,40 @@ def resolve_endpoint(endpoint: str | None) -> str:
 
 
 def fetch_live_pricing(token: str, endpoint: str | None = None, *, timeout: float = DEFAULT_TIMEOUT_S) -> LivePricing:
-    """GET {endpoint}/pricing once (no retries: a plan must not hang) and parse it."""
-    # Imported here: the catalogue path (no token) never needs requests/hcloud.
-    import requests
-    from hcloud import APIException, Client
+    """GET {endpoint}/pricing and {endpoint}/datacenters once each (no retries: a plan must not hang)."""
+    # Imported here: the catalogue path (no live read) never needs requests/hcloud.
+    from hcloud import Client
 
     url = resolve_endpoint(endpoint)
     client = Client(token=token, api_endpoint=url, timeout=timeout, application_name="hetzner-platform")
     base = getattr(client, "_client", None)
     if base is not None and hasattr(base, "_retry_max_retries"):
         base._retry_max_retries = 0  # the default is 5 retries with up to 60 s backoff each
+    document = _request(client, "/pricing", url, timeout)
+    pricing = replace(parse_pricing(document), endpoint=url)
+    # Availability is a second, separate read: when it fails (Hetzner deprecated datacenters in 2026) the
+    # prices still count and the catalogue decides what is orderable.
     try:
-        document = client.request("GET", "/pricing")
+        datacenters = _request(client, "/datacenters", url, timeout)
+        return replace(pricing, available=parse_availability(datacenters, _server_type_names(document)))
+    except LivePricingError as exc:
+        return replace(pricing, availability_error=str(exc))
+
+
+def _request(client: Any, path: str, url: str, timeout: float) -> Any:
+    import requests
+    from hcloud import APIException
+
+    try:
+        return client.request("GET", path)
     except APIException as exc:
-        raise LivePricingError(_api_error(exc)) from None
+        raise LivePricingError(f"{path}: {_api_error(exc)}") from None
     except requests.exceptions.Timeout:
-        raise LivePricingError(f"no answer from {url}/pricing within {timeout:g} s") from None
+        raise LivePricingError(f"no answer from {url}{path} within {timeout:g} s") from None
     except requests.exceptions.ConnectionError:
         raise LivePricingError(f"cannot connect to {url}") from None
     except requests.exceptions.RequestException as exc:
-        raise LivePricingError(f"request to {url}/pricing failed ({type(exc).__name__})") from None
-    return replace(parse_pricing(document), endpoint=url)
+        raise LivePricingError(f"request to {url}{path} failed ({type(exc).__name__})") from None
 
 
 def _api_error(exc: Any) -> str:
@@ -164,6 +186,27 @@ def _typed_prices(pricing: dict[str, Any], key: str, name_key: str, *, hourly: b
                 ),
             )
     return result
+
+
+def _server_type_names(document: Any) -> dict[int, str]:
+    """Server type id -> name from a parsed /v1/pricing answer (entries without an id are skipped)."""
+    names: dict[int, str] = {}
+    for entry in document["pricing"]["server_types"]:
+        if isinstance(entry, dict) and isinstance(entry.get("id"), int) and isinstance(entry.get("name"), str):
+            names[entry["id"]] = entry["name"].lower()
+    return names
+
+
+def parse_availability(document: Any, names: dict[int, str]) -> dict[str, frozenset[str]]:
+    """Server type names available for new orders per location, from a /v1/datacenters answer: the union
+    over the location's datacenters of `server_types.available`; ids /v1/pricing does not name are skipped."""
+    available: dict[str, set[str]] = {}
+    for index, datacenter in enumerate(_list(document, "datacenters", "(datacenters answer)")):
+        path = f"datacenters[{index}]"
+        location = str(_get(_get(datacenter, "location", path), "name", f"{path}.location"))
+        ids = _list(_get(datacenter, "server_types", path), "available", f"{path}.server_types")
+        available.setdefault(location, set()).update(names[i] for i in ids if isinstance(i, int) and i in names)
+    return {location: frozenset(types) for location, types in available.items()}
 
 
 def parse_pricing(document: Any) -> LivePricing:

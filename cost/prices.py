@@ -105,7 +105,11 @@ class PriceBook:
         hourly: bool = False,
     ) -> Price:
         """A catalogue figure for `epoch`, falling back (flagged as an estimate) to another epoch or
-        to the EU price when the location's region has no figure of its own."""
+        to the EU price when the location's region has no figure of its own.
+
+        Outside the EU a regional figure counts only for its own epoch: the 2026 changes applied at every
+        location, so an older regional figure (cpx11's 2025 US price) would understate today's price. The
+        EU figure of the same epoch stands in as an estimate; without one the price is unknown."""
         holder: ServerType | LoadBalancerType | PricedItem | RegionalPrice = item
         notes: list[str] = []
         forced_estimate = False
@@ -113,11 +117,17 @@ class PriceBook:
             region = self.catalogue.region_of(location)
             if region != HOME_REGION:
                 regional = item.regional.get(region) if isinstance(item, ServerType) else None
-                if regional is not None and (regional.monthly or regional.hourly):
+                regional_figures = None if regional is None else (regional.hourly if hourly else regional.monthly)
+                if regional is not None and (epoch in regional.monthly or (regional_figures and epoch in regional_figures)):
                     holder = regional
                 else:
                     forced_estimate = True
-                    notes.append(f"{what}: no catalogue price for {location} ({region}); the EU price is used")
+                    notes.append(f"{what}: no catalogue {epoch} price for {location} ({region}); the EU {epoch} price is used "
+                                 "as an estimate (the 2026 changes applied at every location, regional prices differ)")
+                    eu_figures = item.hourly if hourly else item.monthly
+                    if epoch not in eu_figures and not (hourly and epoch in item.monthly):
+                        return Price(None, "no price known", "unknown", epoch,
+                                     (f"{what}: no {epoch} price known for {location} ({region}) or the EU",))
         figures = holder.hourly if hourly else holder.monthly
         used = epoch
         if epoch not in figures and hourly and epoch in holder.monthly:
@@ -171,25 +181,36 @@ class PriceBook:
             return Price(self.live.backup_percentage, LIVE_SOURCE, "live", epoch)
         return Price(self.catalogue.backup_percentage, self.catalogue_source("verified"), "verified", epoch)
 
-    def traffic(self, server_type: str | None, location: str, epoch: str) -> tuple[Decimal, Price]:
-        """(included TB per resource in `location`, overage price per TB)."""
+    def included_traffic(self, kind: str, name: str, location: str, epoch: str) -> Price:
+        """TB of outgoing traffic one server (`kind` "server") or load balancer ("lb") of type `name`
+        brings in `location`: the live per-location `included_traffic`, else the catalogue's regional
+        figure (an estimate where Hetzner's allowance depends on the type and only its floor is known)."""
+        table = None
+        if self.live is not None:
+            table = self.live.server_types if kind == "server" else self.live.load_balancer_types
+        live_entry = self._live_entry(table, name, location, epoch)
+        if live_entry is not None and live_entry.included_tb is not None:
+            return Price(live_entry.included_tb, LIVE_SOURCE, "live", epoch)
+        info = self.catalogue.traffic[self.catalogue.region_of(location)]
+        level = info.confidence
+        if kind == "server" and self.catalogue.server_types[name].family in info.estimate_for_families:
+            level = "estimate"
+        return Price(info.included_tb, self.catalogue_source(level), level, epoch)
+
+    def traffic_overage(self, server_type: str | None, location: str, epoch: str) -> Price:
+        """Price per TB of outgoing traffic beyond the allowance in `location`."""
         override = self._override("traffic_tb", epoch)
-        region = self.catalogue.region_of(location)
-        info = self.catalogue.traffic[region]
-        included = info.included_tb
-        live_entry = None
+        if override:
+            return override
         if server_type is not None:
             live_entry = self._live_entry(self.live.server_types if self.live else None, server_type, location, epoch)
-        if live_entry is not None and live_entry.included_tb is not None:
-            included = live_entry.included_tb
-        if override:
-            return included, override
-        if live_entry is not None and live_entry.overage_per_tb is not None:
-            return included, Price(live_entry.overage_per_tb, LIVE_SOURCE, "live", epoch)
+            if live_entry is not None and live_entry.overage_per_tb is not None:
+                return Price(live_entry.overage_per_tb, LIVE_SOURCE, "live", epoch)
+        info = self.catalogue.traffic[self.catalogue.region_of(location)]
         amount = info.overage_per_tb.get(epoch)
         if amount is None:
-            return included, Price(None, "no price known", "unknown", epoch)
-        return included, Price(amount, self.catalogue_source(info.confidence), info.confidence, epoch)
+            return Price(None, "no price known", "unknown", epoch)
+        return Price(amount, self.catalogue_source(info.confidence), info.confidence, epoch)
 
     # --- other resources -----------------------------------------------------------------------
     def load_balancer_monthly(self, lb_type: str, location: str, epoch: str) -> Price:

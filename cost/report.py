@@ -33,44 +33,66 @@ def quantity_text(line: CostLine) -> str:
     return {"month": f"{q} month", "hour": f"{q} h", "GB": f"{q} GB", "TB": f"{q} TB"}.get(line.unit, q)
 
 
+def ordered_text(line: CostLine) -> str:
+    """The Ordered column: a server line's order date ('unknown' when no date is recorded), else blank."""
+    if line.kind != "server":
+        return ""
+    return "unknown" if line.ordered_on is None else line.ordered_on.isoformat()
+
+
 def cost_table(plan: PlanCost) -> list[str]:
-    header = ("Item", "Qty", "Unit EUR", "Monthly EUR", "Source")
+    header = ("Item", "Qty", "Unit EUR", "Monthly EUR", "Epoch", "Ordered", "Source")
     rows = []
     for line in plan.lines:
         monthly = eur(line.monthly_eur) + (" *" if line.estimate else "  ")
-        rows.append((line.item, quantity_text(line), unit_text(line.unit_eur), monthly, line.source))
-    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
+        rows.append((line.item, quantity_text(line), unit_text(line.unit_eur), monthly, line.epoch or "",
+                     ordered_text(line), line.source))
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(6)]
     widths[3] = max(widths[3], len("Monthly EUR") + 2)
 
-    def fmt(row: tuple[str, str, str, str, str]) -> str:
-        return (f"  {row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:>{widths[3]}}  {row[4]}").rstrip()
+    def fmt(row: tuple[str, str, str, str, str, str, str]) -> str:
+        return (f"  {row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]:>{widths[3]}}  "
+                f"{row[4]:<{widths[4]}}  {row[5]:<{widths[5]}}  {row[6]}").rstrip()
 
     out = [fmt(header)]
     out += [fmt(row) for row in rows]
-    width = sum(widths) + 8
+    width = sum(widths[:4]) + 8
     out.append("  " + "-" * width)
 
     def total(label: str, value: str) -> str:
-        return f"  {label:<{width - len(value) - 2}}{value}  "
+        return f"  {label:<{max(width - len(value) - 2, len(label) + 2)}}{value}  "
 
     vat = plan.vat_rate_percent
-    out.append(total("Total net", eur(plan.total_net_eur)).rstrip())
+    if plan.unpriced:
+        out.append(total("Total net of the priced lines (INCOMPLETE)", eur(plan.total_net_eur)).rstrip())
+    else:
+        out.append(total("Total net", eur(plan.total_net_eur)).rstrip())
     if vat is None:
         out.append(total("VAT", "rate unknown").rstrip())
         out.append(total("Total gross", "unknown").rstrip())
     else:
-        gross = plan.total_gross_eur
-        vat_amount = None if gross is None else gross - plan.total_net_eur
-        out.append(total(f"VAT {format(plain(vat), 'f')} % ({plan.vat_source})", eur(vat_amount)).rstrip())
-        out.append(total("Total gross", eur(gross)).rstrip())
+        out.append(total(f"VAT {format(plain(vat), 'f')} % ({plan.vat_source})", eur(plan.vat_eur)).rstrip())
+        out.append(total("Total gross", eur(plan.total_gross_eur)).rstrip())
     if any(line.estimate for line in plan.lines):
         out.append("  * estimate: not confirmed by a price list; see the warnings")
+    if plan.unpriced:
+        out.append(f"  ! incomplete: no price known for {plan.unpriced_text()}; the totals leave them out.")
+        out.append(f"    To price them: {plan.how_to_price()}.")
     return out
+
+
+def order_assumption(plan: PlanCost) -> str:
+    """One line: which order date each server is priced by, where it came from, and the epoch it gives."""
+    parts = [f"{name} {order.describe(name)} -> {plan.server_epochs.get(name)}" for name, order in plan.order_dates.items()]
+    return f"Order dates (a server keeps the price epoch of its order date; a rescale is a new order): {'; '.join(parts)}."
 
 
 def budget_line(plan: PlanCost) -> str:
     b = plan.budget
     enforce = "enforced" if b.enforce else "not enforced"
+    if b.status == "incomplete":
+        return (f"Budget: EUR {eur(b.budget)}/month net ({enforce}): INCOMPLETE, cannot be checked: "
+                f"{len(plan.unpriced)} line(s) without a price")
     headroom = f"headroom EUR {eur(b.headroom)}" if b.headroom >= 0 else f"EUR {eur(-b.headroom)} over"
     return (f"Budget: EUR {eur(b.budget)}/month net (warn {eur(b.warn)}, critical {eur(b.critical)}, {enforce}): "
             f"{b.status.upper()}, {headroom}")
@@ -122,6 +144,7 @@ def allocation_summary(server: ServerCapacity, location: str) -> list[str]:
 def render_plan(plan: PlanCost) -> str:
     out = [f"Monthly cost of {plan.stack} in {plan.location}, priced for {plan.as_of.isoformat()} (EUR, net of VAT)", ""]
     out += cost_table(plan)
+    out += ["", order_assumption(plan)]
     out += ["", budget_line(plan)]
     if plan.price_notes:
         out += ["", "Notes:"] + [f"  - {note}" for note in plan.price_notes]
@@ -146,7 +169,9 @@ def render_warnings(plan: PlanCost) -> str:
 
 def render_upgrades(plan: PlanCost) -> str:
     b = plan.budget
-    if b.headroom >= 0:
+    if b.status == "incomplete":
+        out = [f"Headroom: unknown, no price known for {plan.unpriced_text()} (budget EUR {eur(b.budget)}, status incomplete)"]
+    elif b.headroom >= 0:
         out = [f"Headroom: EUR {eur(b.headroom)}/month under the budget of EUR {eur(b.budget)} (status {b.status})"]
     else:
         out = [f"Headroom: none, EUR {eur(-b.headroom)}/month over the budget of EUR {eur(b.budget)} (status {b.status})"]

@@ -1,7 +1,8 @@
 """Upgrade path: the next bigger type of the same family, and a phase-2 split into web/db/worker.
 
 Both are priced as NEW orders (a rescale counts as a new order since 2026-06-15), from the live answer
-when one was read, else from the catalogue's newest epoch. Everything else in the plan (volumes, load
+when one was read, else from the catalogue's newest epoch, and use only types orderable in the server's
+location (cost/availability.py). Everything else in the plan (volumes, load
 balancer, floating IP, snapshots, traffic, external lines) is carried over unchanged.
 """
 
@@ -13,6 +14,7 @@ from decimal import Decimal
 
 from components.specs import PlatformSpec, ServerSpec
 from config.schema import ALL_ROLES, StackConfig
+from cost.availability import Availability
 from cost.capacity import CapacityReport, ServerCapacity, cheapest_fitting, fits, placement
 from cost.engine import CostLine, total_of
 from cost.money import ZERO, cents
@@ -87,23 +89,32 @@ def _busiest(capacity: CapacityReport) -> ServerCapacity | None:
 
 
 def rescale_option(
-    spec: PlatformSpec, book: PriceBook, as_of: dt.date, lines: list[CostLine], capacity: CapacityReport
+    spec: PlatformSpec, book: PriceBook, as_of: dt.date, lines: list[CostLine], capacity: CapacityReport,
+    availability: Availability,
 ) -> UpgradeOption | None:
-    """The next bigger type in the same family (and CPU architecture) for the busiest server."""
+    """The next bigger orderable type of the same family (and CPU architecture) for the busiest server;
+    when that family cannot be ordered in the location, the cheapest bigger orderable type of any family."""
     busiest = _busiest(capacity)
     if busiest is None:
         return None
     server = spec.server(busiest.server)
     catalogue = book.catalogue
     current = catalogue.server_types[server.server_type]
-    region = catalogue.region_of(server.location)
+    latest = catalogue.latest_epoch
+
+    def new_price(name: str) -> Decimal:
+        amount = book.server_monthly(name, server.location, latest).amount
+        return amount if amount is not None else Decimal("Infinity")
+
     bigger = sorted(
         (
             t for t in catalogue.server_types.values()
-            if t.family == current.family and t.arch == current.arch and region in t.regions
+            if t.arch == current.arch and availability.orderable(t.name, server.location)
             and (t.ram_gb, t.vcpu) > (current.ram_gb, current.vcpu)
         ),
-        key=lambda t: (t.ram_gb, t.vcpu, t.name),
+        # Same family first, smallest step; other families by new-order price.
+        key=lambda t: (t.family != current.family, (t.ram_gb, t.vcpu) if t.family == current.family else (0, 0),
+                       new_price(t.name), t.name),
     )
     for candidate in bigger:
         ip_types = tuple(ip.ip_type for ip in spec.primary_ips if ip.server == server.name)
@@ -112,7 +123,9 @@ def rescale_option(
             continue
         old_total = total_of(lines)
         new_total = old_total - total_of(_server_cost_lines(server, spec, lines)) + new.monthly_eur
-        notes = ["a rescale is a new order: it pays the newest price"]
+        notes = ["a rescale is a new order: it pays the newest price", availability.source(server.location)]
+        if candidate.family != current.family:
+            notes.append(f"no bigger {current.family} type is orderable in {server.location}")
         if not fits(candidate, busiest.vcpu_allocated + busiest.reserve_vcpu, busiest.ram_gb_allocated + busiest.reserve_ram_gb):
             notes.append("the services still do not fit this type")
         title = f"Rescale {server.name}: {server.server_type} -> {candidate.name} ({candidate.vcpu} vCPU, {candidate.ram_gb} GB RAM)"
@@ -121,7 +134,8 @@ def rescale_option(
 
 
 def split_option(
-    config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date, lines: list[CostLine]
+    config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date, lines: list[CostLine],
+    availability: Availability,
 ) -> UpgradeOption | None:
     """Phase 2 of the seeds: one server per role, each the cheapest type that fits its services."""
     if len(spec.servers) != 1 or not config.app.services:
@@ -142,6 +156,7 @@ def split_option(
         found = cheapest_fitting(
             catalogue, original.location, arch, vcpu, ram,
             lambda name, location: book.server_monthly(name, location, catalogue.latest_epoch),
+            availability,
         )
         if found is None:
             return None
@@ -157,6 +172,7 @@ def split_option(
     names = " + ".join(f"{s.name} {s.server_type}" for s in new_servers)
     notes = (
         "each server is sized to its role's services plus the system reserve",
+        availability.source(original.location),
         "needs `network` (a private network is free); volumes, load balancer and floating IP are carried over",
     )
     return UpgradeOption("split", f"Phase-2 split: {names}", tuple(new_servers), new_total, new_total - old_total, notes)

@@ -1,1 +1,4 @@
-"""Pure resolution from a validated config (and the last deployment's outputs) to what gets built: no Pulumi."""
+"""Pure resolution: validated config (and, where needed, the last deployment's outputs) -> plain values.
+
+Layering: config -> spec -> render/cost -> components -> cli; nothing here imports a layer above it.
+"""

@@ -1,4 +1,4 @@
-"""A loopback fake of Hetzner's GET /v1/pricing for the live-refresh tests.
+"""A loopback fake of Hetzner's GET /v1/pricing and GET /v1/datacenters for the live-refresh tests.
 
 It binds 127.0.0.1 on a random free port, runs in a thread the test starts and stops, checks the
 bearer token like the real API and can misbehave on demand (`mode`):
@@ -12,7 +12,9 @@ bearer token like the real API and can misbehave on demand (`mode`):
   http_500       HTTP 500 with an HTML body (a proxy error page)
   slow           answers only after `slow_seconds` (the client's timeout is shorter)
 
-A wrong token gets the API's JSON 401 ({"error": {"code": "unauthorized", ...}}).
+A wrong token gets the API's JSON 401 ({"error": {"code": "unauthorized", ...}}). `mode` applies to
+/v1/pricing; /v1/datacenters always answers `datacenters` (one datacenter per location whose
+`server_types.available` lists every type priced there, the shape of hcloud-go schema/datacenter.go).
 
 The document follows the shape of hcloud-go's schema/pricing.go (research note section 4.1): decimal
 strings with 10 (net) and 16 (gross) decimals, per-location entries, included traffic in bytes, the
@@ -109,11 +111,25 @@ def realistic_pricing_document() -> dict[str, Any]:
     }
 
 
+def realistic_datacenters_document() -> dict[str, Any]:
+    datacenters = []
+    for number, location in enumerate(EU + US, start=1):
+        ids = [type_id for type_id, _monthly, _hourly, locations in SERVER_TYPES.values() if location in locations]
+        datacenters.append({
+            "id": number, "name": f"{location}-dc{number}", "description": f"{location} DC {number}",
+            "location": {"id": number, "name": location},
+            "server_types": {"supported": ids, "available": list(ids), "available_for_migration": list(ids)},
+        })
+    return {"datacenters": datacenters}
+
+
 class FakePricingApi:
     """Start with .start() (or `with`), read .endpoint, stop with .stop()."""
 
     def __init__(self, document: dict[str, Any] | None = None, *, token: str = VALID_TOKEN, slow_seconds: float = 3.0) -> None:
         self.document = document if document is not None else realistic_pricing_document()
+        self.datacenters = realistic_datacenters_document()
+        self.datacenters_gone = False  # True: /v1/datacenters answers 404 (the endpoint was deprecated in 2026)
         self.token = token
         self.mode = "ok"
         self.slow_seconds = slow_seconds
@@ -177,10 +193,15 @@ class FakePricingApi:
             "authorization": request.headers.get("Authorization", ""),
             "user_agent": request.headers.get("User-Agent", ""),
         })
-        if request.path.split("?")[0] != "/v1/pricing":
+        path = request.path.split("?")[0]
+        if path not in ("/v1/pricing", "/v1/datacenters"):
             return self._json(request, 404, {"error": {"code": "not_found", "message": "not found"}})
         if request.headers.get("Authorization") != f"Bearer {self.token}":
             return self._json(request, 401, {"error": {"code": "unauthorized", "message": "unable to authenticate"}})
+        if path == "/v1/datacenters":
+            if self.datacenters_gone:
+                return self._json(request, 404, {"error": {"code": "not_found", "message": "not found"}})
+            return self._json(request, 200, self.datacenters)
         mode = self.mode
         if mode == "slow":
             self._release.wait(self.slow_seconds)

@@ -8,6 +8,7 @@ import pytest
 from cost_stacks import build, minimal_raw
 
 import cost.capacity as capacity_module
+from config.catalogue import load_catalogue
 from cost.api import PlanCost, plan_sections
 
 pytestmark = pytest.mark.cost
@@ -72,21 +73,40 @@ def test_over_ram_suggests_the_cheapest_fitting_type_with_the_delta() -> None:
     entry = servers(result)["web"]
     assert entry["ok"] is False
     assert entry["problems"] == ["RAM: services need 4 GB + 1 GB reserve = 5 GB, cx23 has 4 GB"]
+    # cx33 would fit for less, but the catalogue marks the Cost-Optimized line not orderable.
     assert entry["suggestion"] == {
-        "server_type": "cx33", "vcpu": 4, "ram_gb": 8, "monthly_eur": 8.49,
-        "delta_eur": 3.0, "delta_with_backups_eur": 3.6, "source": "catalogue 2026-11-23 (verified)",
+        "server_type": "cpx32", "vcpu": 4, "ram_gb": 8, "monthly_eur": 35.49,
+        "delta_eur": 30.0, "delta_with_backups_eur": 36.0, "source": "catalogue 2026-11-23 (verified)",
+        "orderable_source": "orderable per catalogue 2026-11-23",
     }
     assert result.exit_code() == 1 and result.status == "ok"
-    assert any(w.startswith("over capacity on server web (cx23): RAM") and "cx33 EUR 8.49/month (+3.00/month)" in w
+    assert any(w.startswith("over capacity on server web (cx23): RAM") and "cpx32 EUR 35.49/month (+30.00/month)" in w
                for w in result.warnings)
-    assert "Cheapest type that fits: cx33 (4 vCPU, 8 GB RAM), EUR 8.49/month as a new order: +3.00/month (+3.60 with backups)" in (
+    assert "Cheapest type that fits: cpx32 (4 vCPU, 8 GB RAM), EUR 35.49/month as a new order: +30.00/month (+36.00 with backups)" in (
         result.render_text())
+
+
+def test_suggestions_come_only_from_orderable_types() -> None:
+    """The plan flags the Cost-Optimized line (cx*, cax*) as possibly not orderable: no suggestion,
+    rescale or split may propose one of its types."""
+    not_orderable = {name for name, t in load_catalogue().server_types.items() if t.family == "cost-optimized"}
+    raw = minimal_raw(
+        servers={"web": {"serverType": "cx23"}},
+        app={"services": {"api": service("web", 1.5, "3G"), "pg": service("db", 0.5, "1G"), "jobs": service("worker", 0.5, "512M")}},
+    )
+    result = plan_for(raw)
+    suggestion = servers(result)["web"]["suggestion"]
+    assert suggestion is not None and suggestion["server_type"] not in not_orderable
+    proposed = {s["server_type"] for option in result.cost_json()["upgrade_options"] for s in option["servers"]}
+    assert proposed and not proposed & not_orderable, proposed
 
 
 def test_suggestion_keeps_the_cpu_architecture() -> None:
     raw = minimal_raw(servers={"web": {"serverType": "cax11", "backups": False}}, app={"services": {"app": service("web", 1, "6G")}})
-    suggestion = servers(plan_for(raw))["web"]["suggestion"]
-    assert suggestion["server_type"] == "cax21" and suggestion["delta_with_backups_eur"] is None
+    # Every Arm type is Cost-Optimized, which the catalogue marks not orderable: no x86 type instead.
+    result = plan_for(raw)
+    assert servers(result)["web"]["suggestion"] is None
+    assert "No current type in this location fits" in result.render_text()
 
 
 def test_exact_fit_is_ok() -> None:
@@ -125,13 +145,15 @@ def test_upgrade_options_for_a_single_server() -> None:
     options = plan_for(raw).cost_json()["upgrade_options"]
     assert [option["kind"] for option in options] == ["rescale", "split"]
     rescale, split = options
-    assert rescale["title"].startswith("Rescale web: cx23 -> cx33")
-    assert rescale["total_net_eur"] == 10.69 and rescale["delta_eur"] == 3.6  # 8.49 + 1.70 + 0.50
-    assert [(s["name"], s["server_type"]) for s in split["servers"]] == [("web", "cx23"), ("db", "cx23"), ("worker", "cx23")]
-    assert split["total_net_eur"] == 21.27  # 3 x (5.49 + 1.10 + 0.50)
+    # No bigger Cost-Optimized type is orderable: the cheapest bigger orderable x86 type instead.
+    assert rescale["title"].startswith("Rescale web: cx23 -> cpx32")
+    assert rescale["total_net_eur"] == 43.09 and rescale["delta_eur"] == 36.0  # 35.49 + 7.10 + 0.50
+    assert "no bigger cost-optimized type is orderable in nbg1" in rescale["notes"]
+    assert [(s["name"], s["server_type"]) for s in split["servers"]] == [("web", "cpx12"), ("db", "cpx12"), ("worker", "cpx12")]
+    assert split["total_net_eur"] == 42.87  # 3 x (11.49 + 2.30 + 0.50)
 
 
 def test_no_split_option_for_a_multi_server_stack() -> None:
     options = plan_for(multi_server_raw()).cost_json()["upgrade_options"]
     assert [option["kind"] for option in options] == ["rescale"]
-    assert options[0]["title"].startswith("Rescale web1: cx23 -> cx33")  # the busiest server (2 of 2 vCPU)
+    assert options[0]["title"].startswith("Rescale web1: cx23 -> cpx32")  # the busiest server (2 of 2 vCPU)

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from cost_stacks import build, minimal_raw, phase1_raw
+from cost_stacks import build, minimal_raw, phase1_raw, seed000_raw
 
 from config.catalogue import load_catalogue
 from config.errors import ConfigError
@@ -90,10 +90,11 @@ def test_ordered_on_none_means_the_pricing_date() -> None:
     unset = plan_for(phase1_raw(None))
     same_day = plan_for(phase1_raw("2026-11-23"))
     def strip(plan: PlanCost) -> list[dict[str, Any]]:
-        return [{k: v for k, v in entry.items() if k != "note"} for entry in plan.cost_json()["lines"]]
+        return [{k: v for k, v in entry.items() if k not in ("note", "order_origin")} for entry in plan.cost_json()["lines"]]
 
     assert strip(unset) == strip(same_day)
-    assert line(unset, "server")["note"] == "ordered on the pricing date: price epoch p2 (from 2026-06-15)"
+    assert line(unset, "server")["note"] == "ordered 2026-11-23 (new order on the pricing date): price epoch p2 (from 2026-06-15)"
+    assert (line(unset, "server")["ordered_on"], line(unset, "server")["order_origin"]) == ("2026-11-23", "new order")
     assert unset.total_net_eur == Decimal("28.04")
 
 
@@ -156,6 +157,25 @@ def test_traffic_overage_beyond_the_location_allowance() -> None:
     assert (entry["quantity"], entry["unit_eur"], entry["monthly_eur"]) == (5.5, 1, 5.50)
 
 
+def test_each_server_brings_its_own_allowance() -> None:
+    """Two EU servers include 20 TB each: 25 TB expected is within the pooled 40 TB (the old report
+    compared it with one server's 20 TB and billed 5 TB)."""
+    raw = minimal_raw(servers={"web": {"serverType": "cx23"}, "worker": {"serverType": "cx23"}}, network={},
+                      pricing={"asOf": "2026-11-23", "expectedTrafficTb": 25})
+    entry = line(plan_for(raw), "traffic")
+    assert (entry["quantity"], entry["monthly_eur"]) == (0, 0.0)
+    assert entry["item"] == "Traffic overage (25 TB expected, 40 TB included)"
+    assert entry["note"].endswith("web cx23 20 TB + worker cx23 20 TB")
+
+
+def test_the_load_balancer_allowance_joins_the_pool() -> None:
+    raw = minimal_raw(servers={"web": {"serverType": "cx23"}, "worker": {"serverType": "cx23"}}, network={},
+                      loadBalancer={"type": "lb11"}, pricing={"asOf": "2026-11-23", "expectedTrafficTb": 70})
+    entry = line(plan_for(raw), "traffic")
+    assert (entry["quantity"], entry["unit_eur"], entry["monthly_eur"]) == (10, 1, 10.00)  # 70 - 3 x 20
+    assert entry["confidence"] == "verified"
+
+
 def test_traffic_within_the_allowance_costs_nothing() -> None:
     raw = minimal_raw(pricing={"asOf": "2026-11-23", "expectedTrafficTb": 12})
     assert line(plan_for(raw), "traffic")["monthly_eur"] == 0.0
@@ -168,7 +188,8 @@ def test_us_location_has_a_smaller_allowance_and_eu_prices_are_flagged() -> None
     assert line(plan, "traffic")["quantity"] == 2  # 3 TB - 1 TB included in ash
     server = line(plan, "server")
     assert server["estimate"] is True and server["source"] == "catalogue 2026-11-23 (estimate)"
-    assert any("no catalogue price for ash" in note for note in plan.price_notes)
+    assert any("no catalogue p2 price for ash (us-east); the EU p2 price is used as an estimate" in note
+               for note in plan.price_notes)
 
 
 def test_legacy_type_without_a_catalogue_price_is_unknown_not_zero() -> None:
@@ -180,12 +201,21 @@ def test_legacy_type_without_a_catalogue_price_is_unknown_not_zero() -> None:
     assert any("no price known for Server web (cpx21)" in warning for warning in plan.warnings)
 
 
-def test_legacy_type_with_only_an_old_price_uses_it_as_an_estimate() -> None:
+def test_a_pre_2026_regional_price_is_not_used_for_a_2026_epoch() -> None:
+    """cpx11's only US figure (4.49) is from 2025: the 2026 increases applied at every location, so for a
+    plan priced in November 2026 it would understate; the price is unknown (and the plan incomplete)."""
     raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx11", "backups": False}})
     plan = plan_for(raw)
     server = line(plan, "server")
-    assert (server["unit_eur"], server["confidence"]) == (4.49, "estimate")
-    assert any("the p0 figure is used" in note for note in plan.price_notes)
+    assert (server["unit_eur"], server["confidence"]) == (None, "unknown")
+    assert plan.status == "incomplete"
+
+
+def test_the_regional_price_of_its_own_epoch_is_used() -> None:
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx11", "backups": False}},
+                      pricing={"asOf": "2026-03-01"})
+    server = line(plan_for(raw), "server")
+    assert (server["unit_eur"], server["confidence"]) == (4.49, "verified")
 
 
 def test_extra_lines_are_added_with_their_source() -> None:
@@ -247,7 +277,20 @@ def test_gross_from_the_configured_vat_rate() -> None:
     assert document["vat_rate_percent"] == 20 and document["vat_source"] == "config pricing.vatRatePercent"
     # 5.49 -> 6.588 -> 6.59; 1.10 -> 1.32; 0.50 -> 0.60; 0.00
     assert [entry["gross_eur"] for entry in document["lines"]] == [6.59, 1.32, 0.60, 0.0]
-    assert document["total_gross_eur"] == 8.51 and document["total_net_eur"] == 7.09
+    # VAT on the net total, as the invoice computes it: 7.09 x 0.20 = 1.418 -> 1.42; gross 8.51
+    assert (document["total_net_eur"], document["vat_eur"], document["total_gross_eur"]) == (7.09, 1.42, 8.51)
+
+
+def test_vat_is_computed_on_the_net_total_not_summed_per_line() -> None:
+    """Seed 000 at 19 %: rounding each line's gross adds a cent (92.52); the invoice rounds the VAT on
+    the net total once: 77.74 + round(77.74 x 0.19 = 14.7706) = 92.51."""
+    plan = plan_for(seed000_raw())
+    gross_lines = sum((line.gross_eur(plan.vat_rate_percent) or Decimal(0) for line in plan.lines), Decimal(0))
+    assert gross_lines == Decimal("92.52")  # what the old report printed as the gross total
+    assert plan.total_net_eur == Decimal("77.74")
+    assert plan.vat_eur == Decimal("14.77")  # 77.74 x 0.19 = 14.7706
+    assert plan.total_gross_eur == Decimal("92.51")
+    assert "VAT 19 % (config pricing.vatRatePercent)              14.77" in plan.render_text()
 
 
 # --- budget ---------------------------------------------------------------------------------------
@@ -333,3 +376,65 @@ def test_snapshot_before_resize_is_mentioned_when_not_counted() -> None:
     assert any("snapshotBeforeResize keeps a snapshot of up to 80 GB (at most EUR 1.14/month)" in n for n in plan.price_notes)
     raw["pricing"]["expectedSnapshotGb"] = 40
     assert not any("snapshotBeforeResize" in n for n in plan_for(raw).price_notes)
+
+
+# --- confidence labels match their sources -------------------------------------------------------
+
+def test_lb21_new_epoch_price_is_an_estimate() -> None:
+    """LB21's 21.49 rests on one client-library test fixture: not 'verified'."""
+    raw = minimal_raw(loadBalancer={"type": "lb21"}, network={})
+    entry = line(plan_for(raw), "load_balancer")
+    assert (entry["monthly_eur"], entry["confidence"], entry["estimate"]) == (21.49, "estimate", True)
+
+
+def test_us_traffic_allowance_is_an_estimate() -> None:
+    """Hetzner gives 1-5 TB per type in the US; the flat 1 TB was seen for cpx11 only."""
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "ccx13"}},
+                      pricing={"asOf": "2026-11-23", "expectedTrafficTb": 3})
+    entry = line(plan_for(raw), "traffic")
+    assert (entry["confidence"], entry["estimate"]) == ("estimate", True)
+
+
+def test_ccx_allowance_in_the_eu_is_only_a_floor() -> None:
+    raw = minimal_raw(servers={"web": {"serverType": "ccx13"}}, pricing={"asOf": "2026-11-23", "expectedTrafficTb": 30})
+    entry = line(plan_for(raw), "traffic")
+    assert (entry["quantity"], entry["confidence"]) == (10, "estimate")
+    cx = line(plan_for(minimal_raw(pricing={"asOf": "2026-11-23", "expectedTrafficTb": 30})), "traffic")
+    assert cx["confidence"] == "verified"
+
+
+# --- incomplete totals --------------------------------------------------------------------------------
+
+def test_an_unpriced_line_makes_the_status_incomplete_and_an_enforced_plan_exit_1() -> None:
+    """A cpx21 in ash has no catalogue price: the total is a lower bound, so an enforced budget must not
+    say OK (it did: the line was left out and EUR 0.50 passed a EUR 20 budget)."""
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx21", "backups": False}},
+                      budget={"monthlyEur": 20, "enforce": True})
+    plan = plan_for(raw)
+    assert plan.status == "incomplete" and plan.cost_json()["status"] == "incomplete"
+    assert plan.exit_code() == 1
+    message = plan.guard_message()
+    assert message is not None and message.startswith("Budget guard: stack demo-staging cannot be checked against its budget")
+    assert "no price known for Server web (cpx21)" in message
+    assert "pricing.overrides (server:cpx21: <EUR net/month>)" in message and "--live-prices" in message
+    text = plan.render_text()
+    assert "Total net of the priced lines (INCOMPLETE)" in text
+    assert "! incomplete: no price known for Server web (cpx21)" in text and "server:cpx21" in text
+    assert "INCOMPLETE, cannot be checked: 1 line(s) without a price" in text
+
+
+def test_incomplete_under_an_unenforced_budget_warns_but_exits_0() -> None:
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx21", "backups": False}},
+                      budget={"monthlyEur": 20, "enforce": False})
+    plan = plan_for(raw)
+    assert plan.status == "incomplete" and plan.exit_code() == 0 and plan.guard_message() is None
+    assert any(w.startswith("budget incomplete: no price known for Server web (cpx21)") and "not blocking" in w
+               for w in plan.warnings)
+
+
+def test_an_override_completes_the_plan() -> None:
+    raw = minimal_raw(location="ash", servers={"web": {"serverType": "cpx21", "backups": False}},
+                      budget={"monthlyEur": 20, "enforce": True},
+                      pricing={"asOf": "2026-11-23", "overrides": {"server:cpx21": 9.49}})
+    plan = plan_for(raw)
+    assert plan.status == "ok" and plan.exit_code() == 0 and plan.cost_json()["complete"] is True

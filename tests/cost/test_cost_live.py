@@ -22,7 +22,7 @@ pytestmark = pytest.mark.cost
 def plan(raw: dict[str, Any], fake: FakePricingApi | None, *, token: str | None = VALID_TOKEN, timeout: float = 2.0) -> PlanCost:
     config, spec = build(raw)
     endpoint = fake.endpoint if fake is not None else None
-    return plan_sections(config, spec, token=token, endpoint=endpoint, live_timeout=timeout)
+    return plan_sections(config, spec, live=True, token=token, endpoint=endpoint, live_timeout=timeout)
 
 
 def by_kind(result: PlanCost) -> dict[str, dict[str, Any]]:
@@ -42,11 +42,11 @@ def test_live_prices_replace_the_current_epoch_but_not_a_grandfathered_server(fa
     document = result.cost_json()
     assert document["live"] == {"requested": True, "used": True, "endpoint": fake_api.endpoint, "error": None}
     assert (document["vat_rate_percent"], document["vat_source"]) == (19, "live /v1/pricing vat_rate")
-    assert document["total_gross_eur"] == 31.20  # sum of rounded gross lines (VAT on the net total: 31.19)
+    assert document["total_gross_eur"] == 31.19  # VAT on the net total (the rounded gross lines add up to 31.20)
     assert not any("estimated prices" in warning for warning in result.warnings)
-    assert len(fake_api.requests) == 1
+    assert [request["path"] for request in fake_api.requests] == ["/v1/pricing", "/v1/datacenters"]
     request = fake_api.requests[0]
-    assert request["path"] == "/v1/pricing" and request["authorization"] == f"Bearer {VALID_TOKEN}"
+    assert request["authorization"] == f"Bearer {VALID_TOKEN}"
     assert "hetzner-platform" in request["user_agent"] and "hcloud-python" in request["user_agent"]
 
 
@@ -141,42 +141,60 @@ def test_connection_refused() -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     config, spec = build(phase1_raw("2026-05-01"))
-    result = plan_sections(config, spec, token=VALID_TOKEN, endpoint=f"http://127.0.0.1:{port}/v1", live_timeout=1)
+    result = plan_sections(config, spec, live=True, token=VALID_TOKEN, endpoint=f"http://127.0.0.1:{port}/v1", live_timeout=1)
     assert_catalogue_fallback(result, f"cannot connect to http://127.0.0.1:{port}/v1")
 
 
 # --- when the live read happens at all ---------------------------------------------------------------
 
-def test_pricing_live_false_never_calls_the_api(fake_api: FakePricingApi) -> None:
+def test_without_the_request_a_token_is_never_used(fake_api: FakePricingApi) -> None:
+    """Live prices only on request: a token alone (and pricing.live in the stack file) reads nothing."""
     raw = phase1_raw("2026-05-01")
-    raw["pricing"]["live"] = False
-    result = plan(raw, fake_api)
+    raw["pricing"]["live"] = True
+    config, spec = build(raw)
+    result = plan_sections(config, spec, token=VALID_TOKEN, endpoint=fake_api.endpoint)
     assert fake_api.requests == [] and result.cost_json()["live"]["requested"] is False
-    assert any("pricing.live is false" in note for note in result.price_notes)
+    assert any("live prices not requested" in note for note in result.price_notes)
 
 
-def test_no_token_never_calls_the_api(fake_api: FakePricingApi) -> None:
+def test_requested_without_a_token_warns_and_calls_nothing(fake_api: FakePricingApi) -> None:
     result = plan(phase1_raw("2026-05-01"), fake_api, token=None)
     assert fake_api.requests == [] and result.cost_json()["live"]["used"] is False
+    assert result.warnings[0] == "live /v1/pricing not used: no HCLOUD_TOKEN; prices come from catalogue 2026-11-23"
+
+
+def test_live_availability_decides_the_suggestions(fake_api: FakePricingApi) -> None:
+    """The live /v1/datacenters answer lists cx43 as available in nbg1: the catalogue's 'not available'
+    mark gives way, and the suggestion says where its availability came from."""
+    suggestion = plan(phase1_raw("2026-05-01"), fake_api).capacity_json()["servers"][0]["suggestion"]
+    assert (suggestion["server_type"], suggestion["orderable_source"]) == ("cx43", "orderable per live /v1/datacenters")
+    cx43 = 110
+    for datacenter in fake_api.datacenters["datacenters"]:
+        datacenter["server_types"]["available"] = [i for i in datacenter["server_types"]["available"] if i != cx43]
+    suggestion = plan(phase1_raw("2026-05-01"), fake_api).capacity_json()["servers"][0]["suggestion"]
+    assert suggestion["server_type"] != "cx43"
 
 
 def test_endpoint_from_the_environment(fake_api: FakePricingApi, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HCLOUD_ENDPOINT", fake_api.endpoint + "/")
     config, spec = build(minimal_raw())
-    result = plan_sections(config, spec, token=VALID_TOKEN)
-    assert result.cost_json()["live"]["endpoint"] == fake_api.endpoint and len(fake_api.requests) == 1
+    result = plan_sections(config, spec, live=True, token=VALID_TOKEN)
+    assert result.cost_json()["live"]["endpoint"] == fake_api.endpoint and len(fake_api.requests) == 2
 
 
 def test_cost_command_reads_token_and_endpoint_from_the_environment(fake_api: FakePricingApi, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HCLOUD_TOKEN", VALID_TOKEN)
     monkeypatch.setenv("HCLOUD_ENDPOINT", fake_api.endpoint)
     config, spec = build(phase1_raw("2026-07-01"))
+    offline = io.StringIO()
+    run_cost_command(config, spec, offline)  # `cost` without --live: the token in the environment is not used
+    assert fake_api.requests == [] and "live /v1/pricing" not in offline.getvalue()
     out = io.StringIO()
-    code = run_cost_command(config, spec, out)
+    code = run_cost_command(config, spec, out, live=True)
     text = out.getvalue()
     assert code == 1  # the seed services over-commit the cx33's CPUs
     assert "live /v1/pricing" in text and "VAT 19 % (live /v1/pricing vat_rate)" in text
-    assert "Upgrade options" in text and len(fake_api.requests) == 1
+    assert "Upgrade options" in text and len(fake_api.requests) == 2
 
 
 # --- the parser on its own ---------------------------------------------------------------------------
@@ -214,3 +232,52 @@ def test_negative_amount_is_rejected() -> None:
     document["pricing"]["image"]["price_per_gb_month"]["net"] = "-1"
     with pytest.raises(LivePricingError, match="negative amount"):
         parse_pricing(document)
+
+
+def test_plan_live_prices_through_the_program(fake_api: FakePricingApi, monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """`plan --live-prices`: the program (under the offline evaluation's mocks) reads the loopback fake."""
+    import json
+
+    import yaml
+
+    from cli.plan import run_plan
+
+    monkeypatch.setenv("HCLOUD_TOKEN", VALID_TOKEN)
+    monkeypatch.setenv("HCLOUD_ENDPOINT", fake_api.endpoint)
+    path = tmp_path / "Pulumi.live.yaml"
+    document = {"config": {f"hetzner-platform:{key}": value for key, value in phase1_raw("2026-07-01").items()}}
+    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    offline, live = io.StringIO(), io.StringIO()
+    run_plan(None, str(path), True, None, tmp_path, out=offline, err=io.StringIO())
+    assert fake_api.requests == [] and json.loads(offline.getvalue())["cost"]["live"]["requested"] is False
+    run_plan(None, str(path), True, None, tmp_path, out=live, err=io.StringIO(), live_prices=True)
+    cost = json.loads(live.getvalue())["cost"]
+    assert cost["live"] == {"requested": True, "used": True, "endpoint": fake_api.endpoint, "error": None}
+    assert [request["path"] for request in fake_api.requests] == ["/v1/pricing", "/v1/datacenters"]
+    assert next(line for line in cost["lines"] if line["kind"] == "floating_ip")["monthly_eur"] == 3.57
+
+
+def test_cost_live_flag_through_the_command_line(fake_api: FakePricingApi, monkeypatch: pytest.MonkeyPatch,
+                                                 tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from cli.main import main
+
+    monkeypatch.setenv("HCLOUD_TOKEN", VALID_TOKEN)
+    monkeypatch.setenv("HCLOUD_ENDPOINT", fake_api.endpoint)
+    path = tmp_path / "Pulumi.live.yaml"
+    path.write_text(yaml.safe_dump({"config": {f"hetzner-platform:{k}": v for k, v in minimal_raw().items()}}), encoding="utf-8")
+    assert main(["cost", "--config-file", str(path)]) == 0
+    assert fake_api.requests == [] and "live prices not requested" in capsys.readouterr().out
+    assert main(["cost", "--config-file", str(path), "--live"]) == 0
+    assert "live /v1/pricing" in capsys.readouterr().out and len(fake_api.requests) == 2
+
+
+def test_prices_still_count_when_availability_cannot_be_read(fake_api: FakePricingApi) -> None:
+    fake_api.datacenters_gone = True
+    result = plan(phase1_raw("2026-07-01"), fake_api)
+    assert result.cost_json()["live"]["used"] is True and by_kind(result)["server"]["source"] == "live /v1/pricing"
+    assert "live availability not read: /datacenters: API error 'not_found': not found; orderable types come from catalogue 2026-11-23" \
+        in result.warnings
+    suggestion = result.capacity_json()["servers"][0]["suggestion"]
+    assert suggestion["orderable_source"] == "orderable per catalogue 2026-11-23"

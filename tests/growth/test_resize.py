@@ -110,6 +110,17 @@ def test_cost_delta_before_the_june_2026_epoch_and_with_keep_disk() -> None:
     assert "-3.00/month" in down.text()
 
 
+def test_resize_summary_uses_the_order_date_the_last_deployment_recorded() -> None:
+    """Without orderedOn in the stack file, the server's old price comes from the date its outputs
+    recorded (p1 for 2026-03-01); the program records the rescale itself, so no 'update orderedOn'."""
+    config = validate_config(variant(PROD, servers={"app": {"serverType": "cx43", "backups": True}}))
+    specs = {s.name: s for s in resolve(config).servers}
+    planned = plan_resizes(specs, {"app": {"type": "cx33", "orderedOn": "2026-03-01", "diskGb": 80}})
+    summary = planned["app"].summary
+    assert (summary.old_epoch, summary.old_monthly_eur) == ("p1", Decimal("6.49"))
+    assert "update servers.app.orderedOn" not in summary.text()
+
+
 def test_refusal_message_lists_every_server_and_problem() -> None:
     config = validate_config(variant(PHASE2, servers={
         "web": {"serverType": "cax31", "roles": ["web"]},

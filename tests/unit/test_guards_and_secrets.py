@@ -27,6 +27,7 @@ SENTINELS = {
 }
 
 
+@pytest.mark.usefixtures("quiet_refusal")
 def test_over_enforced_budget_stops_before_any_resource(tmp_path: Path) -> None:
     values = variant(PROD, budget={"monthlyEur": 20, "warnEur": 10, "criticalEur": 15, "enforce": True})
     with pytest.raises(pulumi.RunError) as caught:
@@ -36,6 +37,17 @@ def test_over_enforced_budget_stops_before_any_resource(tmp_path: Path) -> None:
     assert "Load balancer lb11 EUR 7.49" in message  # one of the three biggest lines is named
 
 
+@pytest.mark.usefixtures("quiet_refusal")
+def test_incomplete_total_under_an_enforced_budget_stops_before_any_resource(tmp_path: Path) -> None:
+    """A legacy cpx21 in ash has no known price: an enforced budget cannot be checked, so it refuses."""
+    values = variant(PROD, location="ash", servers={"app": {"serverType": "cpx21", "backups": True}})
+    with pytest.raises(pulumi.RunError) as caught:
+        evaluate_values(tmp_path, values, enforce_budget=True)
+    message = str(caught.value)
+    assert "cannot be checked against its budget of EUR 50.00: no price known for Server app (cpx21)" in message
+    assert "server:cpx21" in message and "--live-prices" in message and "Nothing was created" in message
+
+
 def test_warn_status_passes_with_a_warning(tmp_path: Path) -> None:
     values = variant(PROD, budget={"monthlyEur": 30, "warnEur": 25, "criticalEur": 29, "enforce": True})
     evaluation = evaluate_values(tmp_path, values, enforce_budget=True)
@@ -43,6 +55,7 @@ def test_warn_status_passes_with_a_warning(tmp_path: Path) -> None:
     assert evaluation.mocks.by_type("hcloud:index/server:Server")
 
 
+@pytest.mark.usefixtures("quiet_refusal")
 def test_over_capacity_stops_before_any_resource(tmp_path: Path) -> None:
     values = copy.deepcopy(PROD_FILE_VALUES)
     values["app"]["services"]["backend"]["limits"] = {"cpus": 3.0, "memory": "6G"}
