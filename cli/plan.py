@@ -16,6 +16,7 @@ from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
 from config.stack_file import StackFile, read_stack_file
+from spec.notes import plan_notes
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
 
@@ -47,6 +48,7 @@ class Plan:
             "capacity": self.cost.capacity_json(),
             "secrets": self.evaluation.secret_notes,
             "warnings": list(self.cost.warnings),
+            "notes": plan_notes(self.config),
             "exit_code": self.exit_code(),
         }
 
@@ -103,6 +105,8 @@ def render_text(plan: Plan, out: TextIO) -> None:
     print(plan.cost.render_text(), file=out)
     for warning in plan.cost.warnings:
         print(f"warning: {warning}", file=out)
+    for note in plan_notes(plan.config):
+        print(f"note: {note}", file=out)
 
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,

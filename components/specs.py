@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from config.catalogue import load_catalogue
 from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
+from spec.dns import caa_names
 
 MANAGED_BY = "hetzner-platform"
 
@@ -236,5 +237,5 @@ def _dns_records(
         if has_v6 and record.ipv6:
             records.append(DnsRecordSpec(fqdn, "AAAA", target, proxied, config.dns.ttl))
     if config.dns.caa_letsencrypt:
-        records.append(DnsRecordSpec(config.dns.zone, "CAA", "caa", False, config.dns.ttl))
+        records += [DnsRecordSpec(name, "CAA", "caa", False, config.dns.ttl) for name in caa_names(config.dns)]
     return tuple(records)

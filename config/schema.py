@@ -325,7 +325,20 @@ class DnsConfig(ConfigModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"records listed twice: {duplicates}")
+        full_names = [
+            ConfigIssue(f"dns.records[{index}].name", (
+                f"'{record.name}' is a full name; names are relative to dns.zone ({self.zone}), so it would become "
+                f"{record.name}.{self.zone}: write '{self._relative(record.name)}'"
+            ))
+            for index, record in enumerate(self.records)
+            if record.name == self.zone or record.name.endswith("." + self.zone)
+        ]
+        if full_names:
+            raise CrossFieldIssues(full_names)
         return self
+
+    def _relative(self, name: str) -> str:
+        return "@" if name == self.zone else name.removesuffix("." + self.zone)
 
     def is_proxied(self, record: DnsRecordConfig) -> bool:
         return self.proxied if record.proxied is None else record.proxied
@@ -481,6 +494,7 @@ class StackConfig(ConfigModel):
             issues.append(ConfigIssue("network", "a stack with several servers needs a private network for their traffic"))
         issues += self.app.role_issues(self.served_roles())
         issues += self.app.stack_issues(self)
+        issues += self.ops.schedule_issues()
         return issues
 
     # --- derived views used by components ------------------------------------------------------

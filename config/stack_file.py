@@ -53,9 +53,22 @@ def _replace_secure(value: Any, key: str, secret_keys: set[str]) -> Any:
     return value
 
 
+class _StackFileLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, but an unquoted timestamp (`orderedOn: 2026-12-04`) stays the text that was
+    written, as Pulumi hands it to the program: the schema's date fields parse it and name the field when
+    it is not a real day (2026-13-04), where PyYAML would raise its own ValueError."""
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_StackFileLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
 def read_stack_file(path: Path) -> StackFile:
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        document = yaml.load(path.read_text(encoding="utf-8"), Loader=_StackFileLoader) or {}
     except FileNotFoundError:
         raise ConfigError([ConfigIssue(str(path), "stack file not found")], str(path)) from None
     except yaml.YAMLError as exc:

@@ -69,7 +69,7 @@ def test_api_shapes_and_secret_names() -> None:
 def test_defaults_follow_the_seeds() -> None:
     ops = sample_config().ops
     assert (ops.backup.retention.daily, ops.backup.retention.weekly, ops.backup.retention.hourly_hours) == (7, 4, 24)
-    assert (ops.alerts.disk_percent, ops.alerts.memory_percent, ops.alerts.rpo_minutes, ops.alerts.cert_days) == (90, 90, 60, 14)
+    assert (ops.alerts.disk_percent, ops.alerts.memory_percent, ops.rpo_minutes, ops.alerts.cert_days) == (90, 90, 60, 14)
     assert ops.backup.hourly and ops.alerts.calendar == "*:0/5"
     assert ops.cleanup.rules[0].path == "/var/log" and ops.cleanup.rules[0].max_age_days == 30
 

@@ -1,0 +1,19 @@
+"""Things the plan tells the user about choices the platform makes for them (printed as `note:`)."""
+
+from __future__ import annotations
+
+from config.schema import StackConfig
+from spec.dns import caa_names
+
+
+def plan_notes(config: StackConfig) -> list[str]:
+    notes: list[str] = []
+    dns = config.dns
+    if dns is not None and dns.caa_letsencrypt:
+        names = caa_names(dns)
+        apex = " (the zone apex: no other CA may then issue for any name in the zone)" if dns.zone in names else ""
+        notes.append(
+            f"CAA 0 issue \"letsencrypt.org\" on {', '.join(names)}{apex}: only Let's Encrypt may issue certificates "
+            "for these names and the names below them; set dns.caaLetsencrypt false to leave CAA alone"
+        )
+    return notes
