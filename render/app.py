@@ -25,6 +25,7 @@ from config.schema import StackConfig
 from config.stack_file import secret_placeholder
 from render import proxy
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
+from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
 
 TEMPLATE = Path(__file__).parent / "templates" / "app" / "deploy.sh"
@@ -124,7 +125,10 @@ def app_files(config: StackConfig, server: str, release: Release | None = None) 
     directory = f"{base_dir(config)}/releases/{release.release_id}"
     files = {f"{directory}/{name}": content for name, content in release.release_files.items()}
     if release.compose.service_names:
-        files[f"{directory}/{ENV_FILE}"] = render_env_file(plan_placeholders(release.compose.secrets))
+        placeholders = plan_placeholders(release.compose.secrets)
+        files[f"{directory}/{ENV_FILE}"] = render_env_file(placeholders)
+        for secret_file in release.compose.secret_files:
+            files[f"{directory}/{secret_file.path}"] = secret_file_content(secret_file, placeholders[secret_file.secret])
     files.update(release.shared_files)
     return files
 
@@ -253,7 +257,21 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         '    chmod 600 "$tmp"',
         '    mv -f "$tmp" "$1"',
         "}",
+        "",
+        "# The release's secret files (e.g. Redis' requirepass): mode 0400, owned by the container user that reads them.",
+        "write_secret_files() {",
     ]
+    owners = {f.path.rsplit("/", 1)[0]: f.owner_uid for f in compose.secret_files}  # directory -> its reader
+    if owners:
+        functions.append(f'    install -d -m 0755 "$1/{SECRETS_DIR}"')
+    for directory, owner in sorted(owners.items()):
+        functions.append(f'    install -d -m 0500 -o {owner} "$1/{directory}"')
+    for secret_file in compose.secret_files:
+        content = secret_file_content(secret_file, secrets[secret_file.secret])
+        functions.append(_heredoc(f'(umask 077 && base64 -d >"$1/{secret_file.path}")', content).rstrip("\n"))
+        functions.append(f'    chown {secret_file.owner_uid} "$1/{secret_file.path}"')
+        functions.append(f'    chmod 0400 "$1/{secret_file.path}"')
+    functions += ["    :", "}"]
     template = TEMPLATE.read_text(encoding="utf-8")
     script = template.replace("#@@SETTINGS@@", "\n".join(lines)).replace("#@@FUNCTIONS@@", "\n".join(functions))
     return script

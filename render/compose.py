@@ -26,6 +26,7 @@ from config.app import (
     CLOUDFLARE_TOKEN_SECRET,
     SECRET_REF_RE,
     GenericFiles,
+    HealthcheckConfig,
     PostgresTuning,
     RedisTuning,
     ServiceConfig,
@@ -34,6 +35,7 @@ from config.app import (
 )
 from config.schema import StackConfig
 from render import postgres, proxy, redis
+from render.secret_files import SecretFile
 
 COMPOSE_FILE = "docker-compose.yml"
 PROXY_STATE_DIR = ".hetzner-platform/proxy"  # under the data dir; service volume names cannot start with "."
@@ -48,6 +50,8 @@ class ComposeRender:
     files: dict[str, str] = field(default_factory=dict)
     data_dirs: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
+    # Secret files of the release (written by the deploy script), relative to the release directory.
+    secret_files: list[SecretFile] = field(default_factory=list)
     routes: list[proxy.Route] = field(default_factory=list)
     proxy_kind: str | None = None
 
@@ -130,8 +134,10 @@ def _resources(service: ServiceConfig) -> dict[str, Any]:
 
 def _healthcheck(service: ServiceConfig) -> dict[str, Any] | None:
     check = service.default_healthcheck()
-    if check is None:
-        return None
+    return None if check is None else _healthcheck_entry(check)
+
+
+def _healthcheck_entry(check: HealthcheckConfig) -> dict[str, Any]:
     return {
         "test": literal(check.compose_test()),
         "interval": check.interval,
@@ -301,11 +307,11 @@ def _service_entry(
         volumes.append(f"{path}:{redis.CONTAINER_PATH}:ro")
         if command is None:
             command = ["redis-server", redis.CONTAINER_PATH]
-            if tuning.password_secret:
-                command += ["--requirepass", secret_ref(tuning.password_secret)]
-        if tuning.password_secret:
-            # redis-cli (the healthcheck) reads the password from REDISCLI_AUTH.
-            environment["REDISCLI_AUTH"] = secret_ref(tuning.password_secret)
+        auth = redis.auth_files(name, svc)
+        if auth:
+            result.secret_files += auth
+            source = "./" + auth[0].path.rsplit("/", 1)[0]  # relative to the release (the project directory)
+            volumes.append({"type": "bind", "source": source, "target": redis.AUTH_DIR, "read_only": True})
         entry.setdefault("stop_grace_period", "60s")
     elif isinstance(tuning, GenericFiles):
         for index, (target, content) in enumerate(tuning.files.items()):
@@ -329,6 +335,8 @@ def _service_entry(
     for key, value in svc.extra.items():
         entry[key] = literal(value)
     health = _healthcheck(svc)
+    if isinstance(tuning, RedisTuning) and tuning.password_secret and svc.healthcheck is None:
+        health = _healthcheck_entry(redis.authenticated_healthcheck())
     if health is not None:
         entry["healthcheck"] = health
     entry["restart"] = svc.restart if base is None or "restart" not in base else base["restart"]

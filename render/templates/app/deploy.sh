@@ -186,6 +186,7 @@ main() {
     trap cleanup EXIT
     stage_release "$STAGING"
     write_env "$STAGING/.env"
+    write_secret_files "$STAGING"
     chmod 755 "$STAGING"
 
     if [ "$PREVIOUS" = "$RELEASE" ] && [ -d "$TARGET" ] &&
