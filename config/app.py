@@ -518,8 +518,35 @@ class DeployConfig(ConfigModel):
     keep_releases: Annotated[int, Field(ge=2, le=50)] = 5
 
 
+_REGISTRY_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$")
+_REGISTRY_USER_RE = re.compile(r"^[^\s:]{1,256}$")
+
+
+class RegistryConfig(ConfigModel):
+    """A private registry the host logs in to before `docker compose pull` (key: its host, e.g. ghcr.io)."""
+
+    username: str
+    # Secret holding the password or access token (appSecrets.<NAME>): a GitHub PAT with read:packages,
+    # a GitLab deploy token, a Docker Hub access token.
+    password_secret: str
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not _REGISTRY_USER_RE.match(value):
+            raise ValueError(f"'{value}' is not a registry user name (no spaces or ':')")
+        return value
+
+    @field_validator("password_secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        return _secret_name(value)
+
+
 class AppConfig(ConfigModel):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    # Private registries by host ("ghcr.io", "registry.gitlab.com", "docker.io" for Docker Hub).
+    registries: dict[str, RegistryConfig] = Field(default_factory=dict)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     acme_email: str | None = None
     # Base domain for expose.host when there is no `dns` section (with dns: dns.zone).
@@ -540,6 +567,14 @@ class AppConfig(ConfigModel):
     # Secrets the program may generate once (pulumi-random, letters and digits) when appSecrets.<NAME>
     # is not set; every other secret must be set. Never an htpasswd line or a third-party API key.
     generate_secrets: list[str] = Field(default_factory=list)
+
+    @field_validator("registries")
+    @classmethod
+    def _registries(cls, value: dict[str, RegistryConfig]) -> dict[str, RegistryConfig]:
+        for host in value:
+            if not _REGISTRY_RE.match(host) or ("." not in host.split(":")[0] and not host.startswith("localhost")):
+                raise ValueError(f"'{host}' is not a registry host such as ghcr.io or registry.gitlab.com:5050")
+        return value
 
     @field_validator("generate_secrets")
     @classmethod
@@ -645,8 +680,13 @@ class AppConfig(ConfigModel):
             service.expose.basic_auth_secret for service in self.services.values()
             if service.expose is not None and service.expose.basic_auth_secret
         }
+        registry_secrets = {registry.password_secret for registry in self.registries.values()}
         for index, name in enumerate(self.generate_secrets):
-            if name not in declared:
+            if name in registry_secrets:
+                issues.append(ConfigIssue(
+                    f"app.generateSecrets[{index}]", f"{name} is a registry token (app.registries): set it, it cannot be generated"
+                ))
+            elif name not in declared:
                 issues.append(ConfigIssue(f"app.generateSecrets[{index}]", f"no service uses a secret named {name}"))
             elif name in htpasswd:
                 issues.append(ConfigIssue(

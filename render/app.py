@@ -25,6 +25,7 @@ from config.schema import StackConfig
 from config.stack_file import secret_placeholder
 from render import proxy
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
+from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
 from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
 
@@ -51,13 +52,15 @@ def secret_names(config: StackConfig, server: str | None = None) -> list[str]:
     names: set[str] = set()
     for name in servers:
         names |= set(render_compose(config, name).secrets)
+        if has_app(config, name):
+            names |= set(registry_secret_names(config))
     return sorted(names)
 
 
 def secret_specs(config: StackConfig) -> list[SecretSpec]:
     by_name: dict[str, list[str]] = {}
     for server in config.servers:
-        for name in render_compose(config, server).secrets:
+        for name in secret_names(config, server):
             by_name.setdefault(name, []).append(server)
     specs = []
     for name in sorted(by_name):
@@ -202,7 +205,8 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
     release = release if release is not None else build_release(config, server)
     compose = release.compose
     needed = compose.secrets
-    missing = [name for name in needed if name not in secrets]
+    logins = registry_logins(config)
+    missing = [name for name in [*needed, *(login.secret for login in logins)] if name not in secrets]
     if missing:
         raise ValueError(f"app secrets missing for server '{server}': {', '.join(missing)} (set appSecrets.<NAME>)")
     env = render_env_file({name: secrets[name] for name in needed})
@@ -232,6 +236,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         "WAIT_TIMEOUT": str(deploy.wait_timeout_s),
         "MIGRATE_SERVICE": migrate_service,
         "CERT_DIR": cert_dir,
+        "DOCKER_CONFIG_DIR": DOCKER_CONFIG_DIR,
         **_health(config, compose),
     }
     lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
@@ -258,6 +263,13 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         '    mv -f "$tmp" "$1"',
         "}",
         "",
+        "# docker login per private registry: the token goes from this script's stdin to docker's, never argv.",
+        "registry_login() {",
+    ]
+    for login in logins:
+        words = " ".join(shlex.quote(word) for word in (login.username, login.server_arg, login.host))
+        functions.append(_heredoc(f"docker_login {words}", secrets[login.secret]).rstrip("\n"))
+    functions += ["    :", "}", "",
         "# The release's secret files (e.g. Redis' requirepass): mode 0400, owned by the container user that reads them.",
         "write_secret_files() {",
     ]
