@@ -157,12 +157,39 @@ class HealthcheckConfig(ConfigModel):
         return ["CMD", *self.test]
 
 
+def check_host(value: str) -> str:
+    value = value.lower().rstrip(".")
+    if value != "@" and not all(DNS_LABEL_RE.match(label) for label in value.split(".")):
+        raise ValueError(f"'{value}' is not a host: use '@', a subdomain such as 'api' or a full name")
+    return value
+
+
+class RedirectConfig(ConfigModel):
+    """https://<from>/<path> answers with a permanent redirect to https://<to>/<path> (e.g. www -> apex)."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        return check_host(value)
+
+    @model_validator(mode="after")
+    def _not_itself(self) -> RedirectConfig:
+        if self.from_ == self.to:
+            raise ValueError(f"'{self.from_}' would redirect to itself")
+        return self
+
+
 class ExposeConfig(ConfigModel):
     """How the proxy reaches the service: https://<host><path> -> http://<service>:<port>."""
 
     port: Port
     # "@" for the app's domain (default), a subdomain label ("api", "api.eu") or a full name.
     host: str = "@"
+    # Several names served the same way (each gets its certificate, DNS check and TLS alert); replaces host.
+    hosts: list[str] | None = None
     # Optional path prefix such as "/api": the router matches Host AND PathPrefix.
     path: str | None = None
     strip_prefix: bool = False
@@ -172,10 +199,31 @@ class ExposeConfig(ConfigModel):
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
-        value = value.lower().rstrip(".")
-        if value != "@" and not all(DNS_LABEL_RE.match(label) for label in value.split(".")):
-            raise ValueError(f"'{value}' is not a host: use '@', a subdomain such as 'api' or a full name")
-        return value
+        return check_host(value)
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("list at least one host, or use host")
+        names = [check_host(name) for name in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"hosts listed twice: {duplicates}")
+        return names
+
+    @model_validator(mode="after")
+    def _host_or_hosts(self) -> ExposeConfig:
+        if self.hosts is not None and "host" in self.model_fields_set:
+            raise ValueError("set either host or hosts, not both")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """Every host this service is served at, as configured ("@", "www", full names)."""
+        return list(self.hosts) if self.hosts is not None else [self.host]
 
     @field_validator("path")
     @classmethod
@@ -547,6 +595,8 @@ class AppConfig(ConfigModel):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     # Private registries by host ("ghcr.io", "registry.gitlab.com", "docker.io" for Docker Hub).
     registries: dict[str, RegistryConfig] = Field(default_factory=dict)
+    # Host names that only redirect (permanent) to another one, e.g. {from: www, to: "@"}.
+    redirects: list[RedirectConfig] = Field(default_factory=list)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     acme_email: str | None = None
     # Base domain for expose.host when there is no `dns` section (with dns: dns.zone).
@@ -732,13 +782,35 @@ class AppConfig(ConfigModel):
         seen: dict[tuple[str, str], str] = {}
         for name, service in self.exposed().items():
             assert service.expose is not None
-            key = (service.expose.host, service.expose.path or "")
-            if key in seen:
-                issues.append(ConfigIssue(
-                    f"app.services.{name}.expose", f"host '{key[0]}' path '{key[1] or '/'}' is already routed to '{seen[key]}'"
-                ))
-            seen[key] = name
+            for host in service.expose.names:
+                key = (host, service.expose.path or "")
+                if key in seen:
+                    issues.append(ConfigIssue(
+                        f"app.services.{name}.expose", f"host '{key[0]}' path '{key[1] or '/'}' is already routed to '{seen[key]}'"
+                    ))
+                seen[key] = name
+        served = {host for host, _ in seen}
+        sources = [redirect.from_ for redirect in self.redirects]
+        for index, redirect in enumerate(self.redirects):
+            path = f"app.redirects[{index}]"
+            if redirect.from_ in served:
+                issues.append(ConfigIssue(f"{path}.from", f"'{redirect.from_}' is served by a service; it cannot also redirect"))
+            if sources.count(redirect.from_) > 1:
+                issues.append(ConfigIssue(f"{path}.from", f"'{redirect.from_}' redirects twice"))
+            if redirect.to not in served:
+                issues.append(ConfigIssue(f"{path}.to", (
+                    f"'{redirect.to}' is not a host of any exposed service (expose.host or expose.hosts), so the redirect "
+                    "would lead nowhere"
+                )))
         return issues
+
+    def served_hosts(self) -> list[str]:
+        """Every host the proxy answers with a certificate: exposed services' hosts, then redirect sources."""
+        names: list[str] = []
+        for service in self.exposed().values():
+            assert service.expose is not None
+            names += [host for host in service.expose.names if host not in names]
+        return names + [redirect.from_ for redirect in self.redirects if redirect.from_ not in names]
 
     # --- checks that need the rest of the stack -----------------------------------------------
     def stack_issues(self, stack: StackConfig) -> list[ConfigIssue]:
@@ -757,6 +829,8 @@ class AppConfig(ConfigModel):
                     f"'{service.role}' role ({', '.join(candidates)}): pin it with server",
                 ))
         exposed = self.exposed()
+        if self.redirects and not exposed:
+            issues.append(ConfigIssue("app.redirects", "redirects need an exposed service (the proxy runs with it)"))
         if exposed and self.domain is None and stack.dns is None:
             issues.append(ConfigIssue("app.domain", "exposed services need a domain: set app.domain or a dns section"))
         where = placement_names(stack)
@@ -778,21 +852,28 @@ class AppConfig(ConfigModel):
                     "PROXY protocol needs the load balancer's private address: the proxy trusts only that address",
                 ))
         if stack.dns is not None:
+            for index, redirect in enumerate(self.redirects):
+                if dns_record_for(stack, redirect.from_) is None:
+                    issues.append(ConfigIssue(
+                        f"app.redirects[{index}].from",
+                        f"{service_fqdn(stack, redirect.from_)} has no record in dns.records (add '{redirect.from_}')",
+                    ))
             for name, service in exposed.items():
                 assert service.expose is not None
-                record = dns_record_for(stack, service.expose.host)
-                fqdn = service_fqdn(stack, service.expose.host)
-                if record is None:
-                    issues.append(ConfigIssue(
-                        f"app.services.{name}.expose.host",
-                        f"{fqdn} has no record in dns.records (add '{service.expose.host}' or a wildcard)",
-                    ))
-                elif service.admin_only and stack.dns.is_proxied(record):
-                    issues.append(ConfigIssue(
-                        f"app.services.{name}.adminOnly",
-                        f"{fqdn} is proxied by Cloudflare, so the proxy sees Cloudflare's addresses and the "
-                        "admin allow-list would block everyone: give it a record with proxied: false",
-                    ))
+                for position, host in enumerate(service.expose.names):
+                    record = dns_record_for(stack, host)
+                    fqdn = service_fqdn(stack, host)
+                    field = "expose.host" if service.expose.hosts is None else f"expose.hosts[{position}]"
+                    if record is None:
+                        issues.append(ConfigIssue(
+                            f"app.services.{name}.{field}", f"{fqdn} has no record in dns.records (add '{host}' or a wildcard)",
+                        ))
+                    elif service.admin_only and stack.dns.is_proxied(record):
+                        issues.append(ConfigIssue(
+                            f"app.services.{name}.adminOnly",
+                            f"{fqdn} is proxied by Cloudflare, so the proxy sees Cloudflare's addresses and the "
+                            "admin allow-list would block everyone: give it a record with proxied: false",
+                        ))
         if len(proxy_servers) > 1 and stack.dns is None and self.proxy.acme:
             issues.append(ConfigIssue(
                 "app.proxy",

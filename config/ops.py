@@ -250,8 +250,8 @@ class AlertConfig(ConfigModel):
     # schedule (RPO_HOURLY_MINUTES with hourly dumps, RPO_DAILY_MINUTES with daily ones only).
     rpo_minutes: Annotated[int, Field(ge=5, le=60 * 24 * 7)] | None = None
     cert_days: Annotated[int, Field(ge=1, le=90)] = 14
-    # Domains whose certificate is read through the local proxy (SNI to 127.0.0.1:443) on web servers;
-    # None: every DNS record of the stack (wildcards skipped).
+    # Domains whose certificate is read through the local proxy (SNI to 127.0.0.1:443); None: the names
+    # the proxy on that server serves (every exposed service's hosts and the redirect sources).
     tls_domains: list[str] | None = None
     cert_files: list[str] = Field(default_factory=list)
     # A firing alert is repeated after this long; a cleared one sends a "resolved" message.

@@ -224,7 +224,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
     if compose.proxy_kind == "nginx":
         from render.compose import PROXY_STATE_DIR
 
-        cert_hosts = sorted({route.fqdn for route in compose.routes})
+        cert_hosts = sorted(proxy.certificates(compose.routes, compose.redirects))
         cert_dir = f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
     settings = {
         "PROJECT": config.project,

@@ -53,6 +53,7 @@ class ComposeRender:
     # Secret files of the release (written by the deploy script), relative to the release directory.
     secret_files: list[SecretFile] = field(default_factory=list)
     routes: list[proxy.Route] = field(default_factory=list)
+    redirects: list[proxy.Redirect] = field(default_factory=list)
     proxy_kind: str | None = None
 
     @property
@@ -210,11 +211,12 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     routes = proxy.routes_for(stack, app_here)
     if routes:
         result.routes = routes
+        result.redirects = proxy.redirects_for(stack)
         result.proxy_kind = app.proxy.kind
         proxy_entries = _proxy_entries(stack, routes, result, data_dir)
         services.update(proxy_entries)
         networks_used.add("edge")
-        secrets |= set(proxy.proxy_secret_names(stack, routes))
+        secrets |= set(proxy.proxy_secret_names(stack, routes, result.redirects))
 
     result.model["services"] = {name: _ordered(entry) for name, entry in services.items()}
     networks: dict[str, Any] = {}
@@ -366,11 +368,12 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     ports = ["80:80", "443:443"]
     services: dict[str, Any] = {}
     auth_env = {route.basic_auth_secret: secret_ref(route.basic_auth_secret) for route in routes if route.basic_auth_secret}
-    dns01 = config.acme and any(route.challenge == "dns-01" for route in routes)
+    redirects = result.redirects
+    dns01 = config.acme and "dns-01" in proxy.certificates(routes, redirects).values()
     proxy_services = app.proxy_services()
     if config.kind == "traefik":
-        static = proxy.traefik_static(stack, routes)
-        dynamic = proxy.traefik_dynamic(stack, routes)
+        static = proxy.traefik_static(stack, routes, redirects)
+        dynamic = proxy.traefik_dynamic(stack, routes, redirects)
         static_path = stored_path(stack, "traefik", "traefik.yml", static)
         dynamic_path = stored_path(stack, "traefik", "app.yml", dynamic)
         result.files[static_path] = static
@@ -402,7 +405,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         return services
 
     # nginx (+ certbot for Let's Encrypt)
-    site = proxy.nginx_site(stack, routes)
+    site = proxy.nginx_site(stack, routes, redirects)
     start = proxy.nginx_start_script(routes)
     site_path = stored_path(stack, "nginx", "default.conf", site)
     start_path = stored_path(stack, "nginx", "start.sh", start)
@@ -436,7 +439,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     })
     services["nginx"] = entry
     if config.acme:
-        script = proxy.certbot_script(stack, routes)
+        script = proxy.certbot_script(stack, routes, redirects)
         script_path = stored_path(stack, "certbot", "run.sh", script)
         result.files[script_path] = script
         certbot: dict[str, Any] = {

@@ -156,10 +156,11 @@ class OpsView:
             return []
         if self.ops.alerts.tls_domains is not None:
             return self.ops.alerts.tls_domains
-        dns = self.config.dns
-        if dns is None:
+        # The names this server's proxy holds a certificate for (exposed hosts and redirect sources), not
+        # every DNS record: a record nothing serves has no certificate to watch.
+        if not any(name in app_config.RESERVED_SERVICE_NAMES for name in app_config.placement(self.config)[self.server]):
             return []
-        return [dns.fqdn(record) for record in dns.records if "*" not in record.name]
+        return [app_config.service_fqdn(self.config, host) for host in self.config.app.served_hosts()]
 
     @property
     def app_services(self) -> list[str]:

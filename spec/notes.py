@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from config.app import service_fqdn
 from config.schema import StackConfig
 from spec.dns import caa_names
 
@@ -16,4 +17,13 @@ def plan_notes(config: StackConfig) -> list[str]:
             f"CAA 0 issue \"letsencrypt.org\" on {', '.join(names)}{apex}: only Let's Encrypt may issue certificates "
             "for these names and the names below them; set dns.caaLetsencrypt false to leave CAA alone"
         )
+    if dns is not None and config.app.exposed():
+        served = {service_fqdn(config, host) for host in config.app.served_hosts()}
+        for record in dns.records:
+            name = dns.fqdn(record)
+            if "*" not in name and name not in served:
+                notes.append(
+                    f"dns.records '{record.name}': {name} points at the stack but no service serves it and it has no "
+                    "certificate; add it to an expose.hosts list or to app.redirects (e.g. {from: www, to: '@'})"
+                )
     return notes
