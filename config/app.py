@@ -25,6 +25,7 @@ from pydantic import Field, field_validator, model_validator
 
 from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
 from config.errors import ConfigIssue
+from config.ops import Calendar
 
 if TYPE_CHECKING:
     from config.schema import StackConfig
@@ -591,8 +592,50 @@ class RegistryConfig(ConfigModel):
         return _secret_name(value)
 
 
+_SYSTEMD_SPAN_RE = re.compile(r"^(\d+(us|ms|s|min|h|d))+$")
+
+
+class JobConfig(ConfigModel):
+    """A scheduled one-off container of an app service (its image, environment, networks and volumes)."""
+
+    # systemd OnCalendar expression, e.g. "*-*-* 03:00:00" (nightly) or "Mon *-*-* 06:00:00".
+    schedule: Calendar
+    service: str
+    command: str | list[str]
+    # systemd time span: the run is stopped (and alerted) after this long.
+    timeout: str = "1h"
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str | list[str]) -> str | list[str]:
+        words = value if isinstance(value, list) else _split_words(value)
+        if not words or any("\n" in word or "\0" in word for word in words):
+            raise ValueError("the command is empty or spans lines")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: str) -> str:
+        if not _SYSTEMD_SPAN_RE.match(value):
+            raise ValueError(f"'{value}' is not a systemd time span such as 30min, 2h or 1h30min")
+        return value
+
+    @property
+    def args(self) -> list[str]:
+        return list(self.command) if isinstance(self.command, list) else _split_words(self.command)
+
+
+def _split_words(value: str) -> list[str]:
+    try:
+        return shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"cannot be split into words: {exc}") from None
+
+
 class AppConfig(ConfigModel):
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    # Scheduled jobs by name: a systemd timer per job runs a one-off container of the job's service.
+    jobs: dict[str, JobConfig] = Field(default_factory=dict)
     # Private registries by host ("ghcr.io", "registry.gitlab.com", "docker.io" for Docker Hub).
     registries: dict[str, RegistryConfig] = Field(default_factory=dict)
     # Host names that only redirect (permanent) to another one, e.g. {from: www, to: "@"}.
@@ -617,6 +660,14 @@ class AppConfig(ConfigModel):
     # Secrets the program may generate once (pulumi-random, letters and digits) when appSecrets.<NAME>
     # is not set; every other secret must be set. Never an htpasswd line or a third-party API key.
     generate_secrets: list[str] = Field(default_factory=list)
+
+    @field_validator("jobs")
+    @classmethod
+    def _job_names(cls, value: dict[str, JobConfig]) -> dict[str, JobConfig]:
+        for name in value:
+            if not _SERVICE_RE.match(name):
+                raise ValueError(f"job name '{name}' must be lowercase letters, digits, _ or -, starting with a letter")
+        return value
 
     @field_validator("registries")
     @classmethod
@@ -744,6 +795,9 @@ class AppConfig(ConfigModel):
                 ))
         issues += self._cycle_issues()
         issues += self._route_issues()
+        for name, job in self.jobs.items():
+            if job.service not in self.services:
+                issues.append(ConfigIssue(f"app.jobs.{name}.service", f"no service named '{job.service}'"))
         if self.migrate_command is not None:
             migrate_in = self.migrate_target()
             if migrate_in is None:
@@ -829,6 +883,11 @@ class AppConfig(ConfigModel):
                     f"'{service.role}' role ({', '.join(candidates)}): pin it with server",
                 ))
         exposed = self.exposed()
+        if self.jobs and not (stack.ops.enabled and stack.ops.alerts.enabled):
+            issues.append(ConfigIssue("app.jobs", (
+                "jobs are installed by the ops step and report failures through its alerts: keep ops.enabled and "
+                "ops.alerts.enabled true"
+            )))
         if self.redirects and not exposed:
             issues.append(ConfigIssue("app.redirects", "redirects need an exposed service (the proxy runs with it)"))
         if exposed and self.domain is None and stack.dns is None:

@@ -27,6 +27,8 @@ import yaml
 import config.app as app_config
 from config.ops import OpsConfig
 from config.schema import StackConfig
+from render.jobs import UNIT_PREFIX as JOB_UNIT_PREFIX
+from render.jobs import job_units
 from render.steps import HostRuntime, HostStep
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "ops"
@@ -479,6 +481,7 @@ def ops_units(view: OpsView, runtime: HostRuntime) -> dict[str, str]:
         units["hp-node-exporter.service"] = _node_exporter_unit(view, runtime)
     if view.prometheus:
         units["hp-monitoring.service"] = _monitoring_unit()
+    units.update(job_units(view.config, view.server))
     return units
 
 
@@ -692,6 +695,18 @@ def ops_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Ma
         lines.append(f'  rm -f "$HP_ROOT{UNIT_DIR}/{unit}"; changed=$((changed + 1)); units_changed=1')
         lines.append(f'  echo "hetzner-platform step=ops removed {UNIT_DIR}/{unit}"')
         lines.append("fi")
+    lines.append("# Job units (app.jobs) this step installed earlier that the config no longer has.")
+    current_jobs = " ".join(unit for unit in units if unit.startswith(JOB_UNIT_PREFIX))
+    lines.append(f"current_job_units={shlex.quote(f' {current_jobs} ')}")
+    lines.append(f'for unit_path in "$HP_ROOT{UNIT_DIR}"/{JOB_UNIT_PREFIX}*.service "$HP_ROOT{UNIT_DIR}"/{JOB_UNIT_PREFIX}*.timer; do')
+    lines.append('  [ -e "$unit_path" ] || continue')
+    lines.append('  case "$current_job_units" in')
+    lines.append('    *" ${unit_path##*/} "*) continue ;;')
+    lines.append("  esac")
+    lines.append('  skip systemctl || systemctl disable --now "${unit_path##*/}" >/dev/null 2>&1 || true')
+    lines.append('  rm -f "$unit_path"; changed=$((changed + 1)); units_changed=1')
+    lines.append('  echo "hetzner-platform step=ops removed ${unit_path#"$HP_ROOT"}"')
+    lines.append("done")
     lines.append("if ! skip systemctl; then")
     lines.append('  if [ "$units_changed" = 1 ]; then systemctl daemon-reload; fi')
     if enable:
