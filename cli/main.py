@@ -1,4 +1,4 @@
-"""Entry point of the `hetzner-platform` command (see README: plan and cost)."""
+"""Entry point of the `hetzner-platform` command (see README: plan, cost, and ssh/logs/exec/status)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,29 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--out", metavar="DIR", help="write every rendered host file into DIR")
             sub.add_argument("--compare", metavar="BASE_JSON", help="print a markdown cost diff against an earlier `plan --json`")
             sub.add_argument("--mermaid", action="store_true", help="print a Mermaid diagram of the stack")
+    for name, help_text in (("ssh", "open a shell on a server as the admin user"),
+                            ("logs", "show (or --follow) a service's logs"),
+                            ("exec", "run a command (default: sh) in a service's running container"),
+                            ("status", "show the containers of the live release on each server")):
+        sub = commands.add_parser(name, help=help_text)
+        source = sub.add_mutually_exclusive_group(required=True)
+        source.add_argument("--stack", help="read `pulumi stack output --json --stack NAME`")
+        source.add_argument("--outputs", metavar="FILE", help="a file holding `pulumi stack output --json`")
+        sub.add_argument("--project-dir", default=".", help="the Pulumi project directory (for --stack)")
+        sub.add_argument("--server", help="the server to use (default: the first that runs SERVICE)")
+        sub.add_argument("-i", "--identity", help="SSH private key file (default: ssh's own choice)")
+        sub.add_argument("-o", dest="ssh_options", action="append", default=[], metavar="KEY=VALUE",
+                         help="an ssh option (repeatable), e.g. -o ProxyJump=bastion")
+        sub.add_argument("--dry-run", action="store_true", help="print the ssh command instead of running it")
+        if name != "ssh":
+            sub.add_argument("service", metavar="SERVICE", nargs=None if name in ("logs", "exec") else "?")
+        if name == "logs":
+            sub.add_argument("-f", "--follow", action="store_true")
+            sub.add_argument("--tail", type=int, default=200, help="lines to show (default 200)")
+            sub.add_argument("--since", help="e.g. 1h or 2026-12-04T08:00:00")
+        if name == "exec":
+            sub.add_argument("--no-tty", action="store_true", help="no terminal (for scripts)")
+            sub.add_argument("args", metavar="CMD", nargs=argparse.REMAINDER, help="command and arguments (default: sh)")
     return parser
 
 
@@ -43,6 +66,17 @@ def main(argv: list[str] | None = None) -> int:
     # pulumi_cloudflare emits ~70 DeprecationWarnings on import; they are noise for users.
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     project_dir = Path(args.project_dir)
+    if args.command in ("ssh", "logs", "exec", "status"):
+        from cli.remote import Request, run_remote
+
+        request = Request(
+            command=args.command, service=getattr(args, "service", None), server=args.server,
+            args=tuple(arg for arg in getattr(args, "args", []) if arg != "--") if hasattr(args, "args") else (),
+            identity=args.identity, ssh_options=tuple(args.ssh_options), tty=not getattr(args, "no_tty", False),
+            follow=getattr(args, "follow", False),
+            tail=getattr(args, "tail", 200), since=getattr(args, "since", None),
+        )
+        return run_remote(request, args.stack, args.outputs, project_dir, dry_run=args.dry_run)
     if args.command == "plan":
         from cli.plan import run_plan
 

@@ -22,6 +22,7 @@ from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
+from spec.app_output import app_output
 
 
 class Platform(pulumi.ComponentResource):
@@ -175,6 +176,8 @@ class Platform(pulumi.ComponentResource):
             "dnsNames": self.dns_names,
             # Read back by the deployment guard on the next run (port/user changes need a safe procedure).
             "ssh": access_output(ssh),
+            # Read by `hetzner-platform ssh|logs|exec|status` (cli/remote.py).
+            "app": app_output(self.config),
         }
         if self.floating_ip:
             outputs["floatingIp"] = self.floating_ip.address

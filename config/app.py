@@ -158,6 +158,29 @@ class HealthcheckConfig(ConfigModel):
         return ["CMD", *self.test]
 
 
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_tag(value: object) -> object:
+    """A Docker tag. `pulumi config set --path` stores an integer such as 7 as a number ("integers are
+    treated as numbers. All other values are treated as strings",
+    https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/): taken as "7". An unquoted 1.10 in
+    YAML is a float that lost a digit, so a float is refused with the way to write it as text."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, float)):
+        raise ValueError(f"{value!r} is not text: quote it in YAML, or pulumi config set --path ... --type string")
+    text = str(value)
+    if not _TAG_RE.match(text):
+        raise ValueError(f"'{text}' is not an image tag (letters, digits, _ . -; at most 128; not starting with . or -)")
+    return text
+
+
+def image_is_pinned(image: str) -> bool:
+    """True when the reference names a tag or digest (`redis:7`, `x@sha256:...`; a registry port is not a tag)."""
+    return "@" in image or ":" in image.rsplit("/", 1)[-1]
+
+
 def check_host(value: str) -> str:
     value = value.lower().rstrip(".")
     if value != "@" and not all(DNS_LABEL_RE.match(label) for label in value.split(".")):
@@ -350,7 +373,9 @@ _CONDITIONS = {
 
 class ServiceConfig(ConfigModel):
     # Required unless the service comes from app.composeFile ("" = take the compose file's image).
+    # Without a tag (ghcr.io/acme/shop) the service runs `tag`, else app.release.
     image: str = ""
+    tag: str | None = None
     role: Role = "web"
     # Pin to a named server; default: every server with the role (a stateful service: the first one).
     server: str | None = None
@@ -404,6 +429,17 @@ class ServiceConfig(ConfigModel):
         if value and (re.search(r"\s", value) or "$" in value):
             raise ValueError(f"'{value}' is not an image reference such as postgres:15-alpine")
         return value
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _tag(cls, value: object) -> object:
+        return check_tag(value)
+
+    @model_validator(mode="after")
+    def _tag_needs_untagged_image(self) -> ServiceConfig:
+        if self.tag is not None and image_is_pinned(self.image):
+            raise ValueError(f"image '{self.image}' already has a tag or digest; drop it from the image to use tag")
+        return self
 
     @field_validator("environment")
     @classmethod
@@ -633,6 +669,9 @@ def _split_words(value: str) -> list[str]:
 
 
 class AppConfig(ConfigModel):
+    # The version to ship: every service whose image has no tag runs this tag (unless it sets its own tag).
+    # `pulumi config set --path hetzner-platform:app.release 1.4.3`
+    release: str | None = None
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
     # Scheduled jobs by name: a systemd timer per job runs a one-off container of the job's service.
     jobs: dict[str, JobConfig] = Field(default_factory=dict)
@@ -660,6 +699,24 @@ class AppConfig(ConfigModel):
     # Secrets the program may generate once (pulumi-random, letters and digits) when appSecrets.<NAME>
     # is not set; every other secret must be set. Never an htpasswd line or a third-party API key.
     generate_secrets: list[str] = Field(default_factory=list)
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _release(cls, value: object) -> object:
+        return check_tag(value)
+
+    @model_validator(mode="after")
+    def _apply_release(self) -> AppConfig:
+        """Give every untagged image its tag (or the release) once, so every reader sees the image that runs."""
+        resolved = {}
+        for name, service in self.services.items():
+            tag = service.tag or self.release
+            if service.image and not image_is_pinned(service.image) and tag is not None:
+                service = service.model_copy(update={"image": f"{service.image}:{tag}", "tag": None})
+            resolved[name] = service
+        # The models are frozen; this runs once, during validation.
+        object.__setattr__(self, "services", resolved)
+        return self
 
     @field_validator("jobs")
     @classmethod
