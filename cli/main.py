@@ -28,6 +28,8 @@ def _parser() -> argparse.ArgumentParser:
             sub.add_argument("--out", metavar="DIR", help="write every rendered host file into DIR")
             sub.add_argument("--compare", metavar="BASE_JSON", help="print a markdown cost diff against an earlier `plan --json`")
             sub.add_argument("--mermaid", action="store_true", help="print a Mermaid diagram of the stack")
+            sub.add_argument("--show-config", action="store_true",
+                             help="print the stack's values after merging its base (extends), as YAML")
     for name, help_text in (("ssh", "open a shell on a server as the admin user"),
                             ("logs", "show (or --follow) a service's logs"),
                             ("exec", "run a command (default: sh) in a service's running container"),
@@ -81,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         from cli.plan import run_plan
 
         return run_plan(args.stack, args.config_file, args.json, args.out, project_dir, compare=args.compare,
-                        mermaid=args.mermaid, as_of=args.as_of)
+                        mermaid=args.mermaid, as_of=args.as_of, show_config=args.show_config)
     from cli.cost_command import run_cost
 
     return run_cost(args.stack, args.config_file, project_dir, as_of=args.as_of)

@@ -15,7 +15,8 @@ from components.specs import PlatformSpec
 from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
-from config.stack_file import StackFile, read_stack_file
+from config.stack_base import read_merged_stack_file
+from config.stack_file import StackFile
 from spec.notes import plan_notes
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
@@ -49,6 +50,8 @@ class Plan:
             "secrets": self.evaluation.secret_notes,
             "warnings": list(self.cost.warnings),
             "notes": plan_notes(self.config),
+            "extends": self.stack.extends,
+            "config": self.stack.values,
             "exit_code": self.exit_code(),
         }
 
@@ -66,7 +69,7 @@ def stack_path(stack: str | None, config_file: str | None, project_dir: Path) ->
 def load(path: Path, as_of: dt.date | None = None) -> tuple[StackFile, StackConfig]:
     """Read and validate; ConfigError carries every problem. `as_of` replaces the stack's pricing.asOf
     (the program reads it from the stack values, so it is set there, not on the validated model)."""
-    stack = read_stack_file(path)
+    stack = read_merged_stack_file(path)
     if as_of is not None:
         pricing = stack.values.get("pricing")
         stack.values["pricing"] = {**(pricing if isinstance(pricing, dict) else {}), "asOf": as_of.isoformat()}
@@ -89,7 +92,10 @@ def build_plan(stack: StackFile, config: StackConfig) -> Plan:
 def render_text(plan: Plan, out: TextIO) -> None:
     resources = sorted_resources(plan.evaluation)
     print(f"hetzner-platform plan: stack '{plan.stack.stack_name}' ({plan.stack.path})", file=out)
-    print(f"project {plan.config.project}, environment {plan.config.environment}, location {plan.config.location}\n", file=out)
+    print(f"project {plan.config.project}, environment {plan.config.environment}, location {plan.config.location}", file=out)
+    if plan.stack.extends:
+        print(f"extends {plan.stack.extends}: the values below are the merged result (--show-config prints them)", file=out)
+    print("", file=out)
     width = max(len(r.type) for r in resources)
     print(f"Resources to create ({len(resources)}):", file=out)
     for resource in resources:
@@ -111,13 +117,20 @@ def render_text(plan: Plan, out: TextIO) -> None:
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
              project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
-             compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None) -> int:
+             compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None,
+             show_config: bool = False) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
         stack_file, config = load(path, as_of)
     except ConfigError as error:
         print(error.render(), file=err)
         return EXIT_INVALID
+    if show_config:
+        import yaml
+
+        document = {"config": {f"hetzner-platform:{key}": value for key, value in stack_file.values.items()}}
+        out.write(yaml.safe_dump(document, sort_keys=False, width=120))
+        return EXIT_OK
     plan = build_plan(stack_file, config)
     if out_dir:
         written = write_rendered_files(plan.config, plan.spec, plan.evaluation, Path(out_dir))

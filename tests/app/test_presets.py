@@ -10,7 +10,7 @@ import yaml
 
 from config.app import placement
 from config.catalogue import load_catalogue
-from config.stack_file import read_stack_file
+from config.stack_base import read_merged_stack_file
 from render.app import app_step, secret_names
 from render.compose import render_compose
 from render.steps import HostRuntime
@@ -33,7 +33,7 @@ def test_every_seed_has_a_preset() -> None:
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_preset_is_a_valid_stack_file_without_plaintext_secrets(path: Path) -> None:
-    stack = read_stack_file(path)
+    stack = read_merged_stack_file(path)
     config = preset_config(path)
     assert not config.app.stack_issues(config)
     assert {name: server.server_type for name, server in config.servers.items()} == EXPECTED[path.name][1]
