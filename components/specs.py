@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from config.catalogue import load_catalogue
 from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
 from spec.dns import caa_names
+from spec.lb_checks import LbCheck, lb_checks
 
 MANAGED_BY = "hetzner-platform"
 
@@ -71,6 +72,7 @@ class LoadBalancerSpec:
     algorithm: str
     services: tuple[LbServiceConfig, ...]
     health_check: HealthCheckConfig
+    checks: dict[int, LbCheck]  # listen port -> its health check (spec/lb_checks.py)
     targets: tuple[str, ...]
     use_private_ip: bool
     private_ip: str | None
@@ -182,6 +184,7 @@ def resolve(config: StackConfig) -> PlatformSpec:
             algorithm=lb.algorithm,
             services=tuple(lb.services),
             health_check=lb.health_check,
+            checks=lb_checks(config),
             targets=tuple(config.servers_with_role(lb.target_role)),
             use_private_ip=lb.use_private_ip,
             private_ip=lb_ip if lb.use_private_ip else None,

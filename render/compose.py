@@ -36,6 +36,7 @@ from config.app import (
 from config.schema import StackConfig
 from render import postgres, proxy, redis
 from render.secret_files import SecretFile
+from spec.lb_checks import PROXY_CHECK_PORT
 
 COMPOSE_FILE = "docker-compose.yml"
 PROXY_STATE_DIR = ".hetzner-platform/proxy"  # under the data dir; service volume names cannot start with "."
@@ -369,11 +370,18 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     services: dict[str, Any] = {}
     auth_env = {route.basic_auth_secret: secret_ref(route.basic_auth_secret) for route in routes if route.basic_auth_secret}
     redirects = result.redirects
+    check = proxy.lb_check_for(stack, result.server)
+    if check is not None:
+        private_ip = _private_ips(stack).get(result.server)
+        if private_ip:
+            ports.append(f"{private_ip}:{PROXY_CHECK_PORT}:{PROXY_CHECK_PORT}")
+        else:
+            check = None
     dns01 = config.acme and "dns-01" in proxy.certificates(routes, redirects).values()
     proxy_services = app.proxy_services()
     if config.kind == "traefik":
-        static = proxy.traefik_static(stack, routes, redirects)
-        dynamic = proxy.traefik_dynamic(stack, routes, redirects)
+        static = proxy.traefik_static(stack, routes, redirects, check)
+        dynamic = proxy.traefik_dynamic(stack, routes, redirects, check)
         static_path = stored_path(stack, "traefik", "traefik.yml", static)
         dynamic_path = stored_path(stack, "traefik", "app.yml", dynamic)
         result.files[static_path] = static
@@ -405,7 +413,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         return services
 
     # nginx (+ certbot for Let's Encrypt)
-    site = proxy.nginx_site(stack, routes, redirects)
+    site = proxy.nginx_site(stack, routes, redirects, check)
     start = proxy.nginx_start_script(routes)
     site_path = stored_path(stack, "nginx", "default.conf", site)
     start_path = stored_path(stack, "nginx", "start.sh", start)

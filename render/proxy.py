@@ -20,6 +20,7 @@ import yaml
 
 from config.app import CLOUDFLARE_TOKEN_SECRET, ServiceConfig, acme_challenge, service_fqdn
 from config.schema import StackConfig
+from spec.lb_checks import PROXY_CHECK_PORT, ProxyCheck, proxy_check_applies
 
 ACME_DIR = "/letsencrypt"  # Traefik's ACME storage inside the container
 NGINX_LOCAL_PORT = 8443  # loopback-only listener without PROXY protocol (health checks behind an LB)
@@ -94,6 +95,17 @@ def redirects_for(stack: StackConfig) -> list[Redirect]:
     ]
 
 
+def lb_check_for(stack: StackConfig, server: str) -> ProxyCheck | None:
+    """The load balancer's HTTP check this server's proxy answers on PROXY_CHECK_PORT (LB targets only)."""
+    from components.specs import resolve
+
+    check = proxy_check_applies(stack)
+    lb = resolve(stack).load_balancer
+    if check is None or lb is None or server not in lb.targets:
+        return None
+    return check
+
+
 def load_balancer_ip(stack: StackConfig) -> str | None:
     """The LB's private address when it sends PROXY protocol to this stack's proxy."""
     from components.specs import resolve
@@ -113,7 +125,8 @@ def proxy_secret_names(stack: StackConfig, routes: list[Route], redirects: Seque
 
 # --- Traefik -----------------------------------------------------------------------------------
 
-def traefik_static(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = ()) -> str:
+def traefik_static(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = (),
+                   check: ProxyCheck | None = None) -> str:
     proxy = stack.app.proxy
     lb_ip = load_balancer_ip(stack)
     web: dict[str, object] = {
@@ -132,6 +145,9 @@ def traefik_static(stack: StackConfig, routes: list[Route], redirects: Sequence[
         "entryPoints": {"web": web, "websecure": websecure, "ping": {"address": "127.0.0.1:8082"}},
         "providers": {"file": {"directory": "/etc/traefik/dynamic", "watch": True}},
     }
+    if check is not None:
+        # The load balancer's HTTP check: plain HTTP, no PROXY protocol, published on the private address only.
+        document["entryPoints"]["lbcheck"] = {"address": f":{PROXY_CHECK_PORT}"}  # type: ignore[index]
     challenges = set(certificates(routes, redirects).values())
     if proxy.acme and routes:
         resolvers: dict[str, object] = {}
@@ -168,7 +184,8 @@ def _rule(route: Route) -> str:
     return rule
 
 
-def traefik_dynamic(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = ()) -> str:
+def traefik_dynamic(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = (),
+                    check: ProxyCheck | None = None) -> str:
     proxy = stack.app.proxy
     middlewares: dict[str, object] = {}
     headers: dict[str, object] = {"customFrameOptionsValue": "SAMEORIGIN", "contentTypeNosniff": True}
@@ -220,6 +237,13 @@ def traefik_dynamic(stack: StackConfig, routes: list[Route], redirects: Sequence
             "middlewares": ["security-headers", redirect.name],
             "tls": tls,
         }
+    if check is not None:
+        routers["lb-health"] = {
+            "rule": f"Host(`{check.domain}`) && Path(`{check.path.split('?')[0]}`)",
+            "entryPoints": ["lbcheck"],
+            "service": check.service,
+            "middlewares": ["security-headers"],
+        }
     document = {
         "http": {"routers": routers, "services": services, "middlewares": middlewares},
         "tls": {"options": {"default": {"minVersion": "VersionTLS12"}}},
@@ -234,7 +258,8 @@ def nginx_cert_paths(fqdn: str) -> tuple[str, str]:
     return f"{NGINX_CERT_ROOT}/live/{fqdn}/fullchain.pem", f"{NGINX_CERT_ROOT}/live/{fqdn}/privkey.pem"
 
 
-def nginx_site(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = ()) -> str:
+def nginx_site(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = (),
+               check: ProxyCheck | None = None) -> str:
     """conf.d/default.conf (http context) for the official nginx image; nginx 1.22+ syntax."""
     proxy = stack.app.proxy
     lb_ip = load_balancer_ip(stack)
@@ -307,6 +332,25 @@ def nginx_site(stack: StackConfig, routes: list[Route], redirects: Sequence[Redi
         if proxy.hsts_seconds:
             out.append(f'    add_header Strict-Transport-Security "max-age={proxy.hsts_seconds}" always;')
         out += [f"    return 301 https://{redirect.to_fqdn}$request_uri;", "}"]
+    if check is not None:
+        out += [
+            "",
+            "# The load balancer's HTTP check: plain HTTP, no PROXY protocol, published on the private address only.",
+            "server {",
+            f"    listen {PROXY_CHECK_PORT};",
+            f"    server_name {check.domain};",
+            f"    location = {check.path.split('?')[0]} {{",
+            f"        set $hp_upstream http://{check.service}:{check.port};",
+            "        proxy_pass $hp_upstream;",
+            "        proxy_set_header Host $host;",
+            "        proxy_connect_timeout 5s;",
+            "        proxy_read_timeout 10s;",
+            "    }",
+            "    location / {",
+            "        return 404;",
+            "    }",
+            "}",
+        ]
     return "\n".join(out) + "\n"
 
 
