@@ -23,6 +23,7 @@ from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
 from spec.app_output import app_output
+from spec.web_sources import web_sources
 
 
 class Platform(pulumi.ComponentResource):
@@ -45,7 +46,8 @@ class Platform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
-        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, opts=child)
+        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports,
+                            web_sources(config), opts=child)
         placement = PlacementGroup("placement", spec, opts=child) if spec.placement_group else None
         user_data = render_user_data(config)
 

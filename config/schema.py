@@ -306,6 +306,8 @@ class DnsConfig(ConfigModel):
     proxied: bool = False
     ttl: int = 1  # 1 = Cloudflare "automatic"
     caa_letsencrypt: bool = True
+    # With every record proxied: admit 80/443 only from Cloudflare's ranges (spec/web_sources.py).
+    cloudflare_only: bool = True
 
     @field_validator("zone")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 from config.app import service_fqdn
 from config.schema import StackConfig
 from spec.dns import caa_names
+from spec.web_sources import web_source_notes
 
 
 def plan_notes(config: StackConfig) -> list[str]:
@@ -17,6 +18,7 @@ def plan_notes(config: StackConfig) -> list[str]:
             f"CAA 0 issue \"letsencrypt.org\" on {', '.join(names)}{apex}: only Let's Encrypt may issue certificates "
             "for these names and the names below them; set dns.caaLetsencrypt false to leave CAA alone"
         )
+    notes += web_source_notes(config)
     if dns is not None and config.app.exposed():
         served = {service_fqdn(config, host) for host in config.app.served_hosts()}
         for record in dns.records:
