@@ -23,6 +23,8 @@ EXPECTED = {
     "Pulumi.fastapi-arq-pgvector.yaml": ("seed 001", {"vps": "cx33"}),
     "Pulumi.chrono-single.yaml": ("seeds 002/003 phase 1", {"app": "cx43"}),
     "Pulumi.chrono-phase2.yaml": ("seeds 002/003 phase 2", {"web": "cx43", "db": "cx33", "worker": "cx33"}),
+    "Pulumi.django-shop.yaml": ("issue 19", {"app": "cx33"}),
+    "Pulumi.django-shop-staging.yaml": ("issue 19 staging", {"app": "cx23"}),
     "Pulumi.ytempire.yaml": ("seed 004", {"main": "ccx53"}),
 }
 
