@@ -53,6 +53,11 @@ class StackOutputs:
     def servers(self) -> list[str]:
         return list(self._get("servers"))
 
+    def hosting_servers(self) -> list[str]:
+        """Servers that run at least one app service, in stack order."""
+        hosting = {server for servers in self._get("app", "services").values() for server in servers}
+        return [server for server in self.servers() if server in hosting]
+
     def service_servers(self, service: str) -> list[str]:
         services = self._get("app", "services")
         if service not in services:
@@ -154,8 +159,7 @@ def build_commands(outputs: StackOutputs, request: Request) -> list[list[str]]:
         if request.service is not None or request.server is not None:
             servers = [_server_for(outputs, request)]
         else:
-            hosting = {server for servers in outputs._get("app", "services").values() for server in servers}
-            servers = [server for server in outputs.servers() if server in hosting]
+            servers = outputs.hosting_servers()
         remote = [*compose, "ps", "--all", *([request.service] if request.service else [])]
         return [_ssh(outputs, server, request, remote, False) for server in servers]
     raise RemoteError(f"unknown command {request.command}")
