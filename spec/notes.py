@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.app import service_fqdn
+from config.app import image_is_pinned, service_fqdn
 from config.schema import StackConfig
 from spec.dns import caa_names
 from spec.web_sources import web_source_notes
@@ -19,6 +19,12 @@ def plan_notes(config: StackConfig) -> list[str]:
             "for these names and the names below them; set dns.caaLetsencrypt false to leave CAA alone"
         )
     notes += web_source_notes(config)
+    floating = sorted(name for name, service in config.app.services.items() if service.image and not image_is_pinned(service.image))
+    if floating:
+        notes.append(
+            f"app.services {', '.join(floating)}: the image has no tag and app.release is not set, so it runs "
+            "':latest', which can change under a restart; set app.release (or the service's tag)"
+        )
     if dns is not None and config.app.exposed():
         served = {service_fqdn(config, host) for host in config.app.served_hosts()}
         for record in dns.records:

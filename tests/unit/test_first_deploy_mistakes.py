@@ -88,3 +88,11 @@ def test_caa_goes_on_the_names_the_stack_serves_and_the_plan_says_so() -> None:
     assert not any("zone apex" in note for note in notes)
     apex = plan_notes(validate_config(PROD))
     assert any("chrono.example.com (the zone apex" in note for note in apex)
+
+
+def test_an_untagged_image_without_a_release_is_noted() -> None:
+    app = {"services": {"web": {"image": "ghcr.io/acme/shop", "limits": {"cpus": 1, "memory": "512M"}}}}
+    values = variant(PROD, app=app, loadBalancer=None, dns=None, floatingIp=None)
+    assert any("app.services web: the image has no tag" in note for note in plan_notes(validate_config(values)))
+    values["app"]["release"] = "1.4.3"
+    assert not any("has no tag" in note for note in plan_notes(validate_config(values)))
