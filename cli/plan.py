@@ -19,8 +19,10 @@ from components.specs import PlatformSpec
 from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
-from config.stack_file import StackFile, read_stack_file
+from config.stack_base import read_merged_stack_file
+from config.stack_file import StackFile
 from spec.checks import spec_issues
+from spec.notes import plan_notes
 from spec.warnings import config_warnings
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
@@ -58,6 +60,9 @@ class Plan:
             "capacity": self.cost.capacity_json(),
             "secrets": self.evaluation.secret_notes,
             "warnings": self.warnings,
+            "notes": plan_notes(self.config),
+            "extends": self.stack.extends,
+            "config": self.stack.values,
             "exit_code": self.exit_code(),
         }
 
@@ -75,7 +80,7 @@ def stack_path(stack: str | None, config_file: str | None, project_dir: Path) ->
 def load(path: Path, as_of: dt.date | None = None) -> tuple[StackFile, StackConfig]:
     """Read and validate; ConfigError carries every problem. `as_of` replaces the stack's pricing.asOf
     (the program reads it from the stack values, so it is set there, not on the validated model)."""
-    stack = read_stack_file(path)
+    stack = read_merged_stack_file(path)
     if as_of is not None:
         pricing = stack.values.get("pricing")
         stack.values["pricing"] = {**(pricing if isinstance(pricing, dict) else {}), "asOf": as_of.isoformat()}
@@ -103,7 +108,10 @@ def build_plan(stack: StackFile, config: StackConfig, previous: dict[str, Any] |
 def render_text(plan: Plan, out: TextIO) -> None:
     resources = sorted_resources(plan.evaluation)
     print(f"hetzner-platform plan: stack '{plan.stack.stack_name}' ({plan.stack.path})", file=out)
-    print(f"project {plan.config.project}, environment {plan.config.environment}, location {plan.config.location}\n", file=out)
+    print(f"project {plan.config.project}, environment {plan.config.environment}, location {plan.config.location}", file=out)
+    if plan.stack.extends:
+        print(f"extends {plan.stack.extends}: the values below are the merged result (--show-config prints them)", file=out)
+    print("", file=out)
     width = max(len(r.type) for r in resources)
     print(f"Resources to create ({len(resources)}):", file=out)
     for resource in resources:
@@ -119,6 +127,8 @@ def render_text(plan: Plan, out: TextIO) -> None:
     print(plan.cost.render_text(), file=out)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=out)
+    for note in plan_notes(plan.config):
+        print(f"note: {note}", file=out)
 
 
 def report_refusal(error: Exception, source: str, err: TextIO) -> int:
@@ -137,13 +147,25 @@ def report_refusal(error: Exception, source: str, err: TextIO) -> int:
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
              project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
              compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None,
-             previous: str | None = None, live_prices: bool = False) -> int:
+             previous: str | None = None, live_prices: bool = False, show_config: bool = False) -> int:
     path = stack_path(stack, config_file, project_dir)
     try:
+        if show_config:
+            return _show_config(path, as_of, out)
         return _run_plan(path, as_json, out_dir, out, err, compare=compare, mermaid=mermaid, as_of=as_of, previous=previous,
                          live_prices=live_prices)
     except Exception as error:  # see report_refusal
         return report_refusal(error, str(path), err)
+
+
+def _show_config(path: Path, as_of: dt.date | None, out: TextIO) -> int:
+    """The stack's values after merging its base (extends), as a stack file would hold them."""
+    import yaml
+
+    stack_file, _ = load(path, as_of)
+    document = {"config": {f"hetzner-platform:{key}": value for key, value in stack_file.values.items()}}
+    out.write(yaml.safe_dump(document, sort_keys=False, width=120))
+    return EXIT_OK
 
 
 def _run_plan(path: Path, as_json: bool, out_dir: str | None, out: TextIO, err: TextIO, *,

@@ -32,8 +32,8 @@ from components.resize import PlannedResize, before_resize_snapshot, plan_resize
 from components.resize_steps import ResizeHooks
 from components.specs import PlatformSpec, ServerSpec
 from config.schema import SshConfig
-from spec.private_ips import private_ip_problem
 from spec.order_dates import SERVERS_OUTPUT
+from spec.private_ips import private_ip_problem
 
 STACK_REFERENCE_NAME = "previous-deployment"
 # The stack outputs the checks compare against (both exported by components/platform.py); SERVERS_OUTPUT

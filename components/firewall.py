@@ -11,12 +11,16 @@ from components.specs import PlatformSpec
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 
 
-def firewall_rules(ssh_port: int, admin_cidrs: list[str], admin_ports: list[int]) -> list[hcloud.FirewallRuleArgsDict]:
-    """Only SSH (from admin CIDRs), HTTP/HTTPS and ICMP come in; extra admin ports only from admin CIDRs."""
+def firewall_rules(ssh_port: int, admin_cidrs: list[str], admin_ports: list[int],
+                   web_sources: list[str] | None = None) -> list[hcloud.FirewallRuleArgsDict]:
+    """Only SSH (from admin CIDRs), HTTP/HTTPS and ICMP come in; extra admin ports only from admin CIDRs.
+    `web_sources`: who may use 80/443 (None: anywhere; Cloudflare's ranges for a Cloudflare-only origin)."""
+    web = web_sources if web_sources is not None else ANYWHERE
+    via = " from Cloudflare" if web_sources is not None else ""
     rules: list[hcloud.FirewallRuleArgsDict] = [
         {"direction": "in", "protocol": "tcp", "port": str(ssh_port), "source_ips": admin_cidrs, "description": "SSH from admin networks"},
-        {"direction": "in", "protocol": "tcp", "port": "80", "source_ips": ANYWHERE, "description": "HTTP (redirects to HTTPS)"},
-        {"direction": "in", "protocol": "tcp", "port": "443", "source_ips": ANYWHERE, "description": "HTTPS"},
+        {"direction": "in", "protocol": "tcp", "port": "80", "source_ips": web, "description": f"HTTP (redirects to HTTPS){via}"},
+        {"direction": "in", "protocol": "tcp", "port": "443", "source_ips": web, "description": f"HTTPS{via}"},
         {"direction": "in", "protocol": "icmp", "source_ips": ANYWHERE, "description": "ICMP (ping, path MTU)"},
     ]
     rules += [
@@ -34,10 +38,11 @@ class Firewall(pulumi.ComponentResource):
         ssh_port: int,
         admin_cidrs: list[str],
         admin_ports: list[int],
+        web_sources: list[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:network:Firewall", name, None, opts)
-        rules = firewall_rules(ssh_port, admin_cidrs, admin_ports)
+        rules = firewall_rules(ssh_port, admin_cidrs, admin_ports, web_sources)
         self.firewall = hcloud.Firewall(
             f"{spec.prefix}-fw",
             name=f"{spec.prefix}-fw",

@@ -46,8 +46,10 @@ class LoadBalancer(pulumi.ComponentResource):
             # Private targets only work once both the LB and the servers sit in the network.
             depends = [self.network, *network_attachments]
         health = lb.health_check
-        self.services = [
-            hcloud.LoadBalancerService(
+        self.services = []
+        for service in lb.services:
+            check = lb.checks[service.listen_port]
+            self.services.append(hcloud.LoadBalancerService(
                 f"{lb.resource_name}-svc-{service.listen_port}",
                 load_balancer_id=self.lb.id,  # this one argument is a string in the provider
                 protocol=service.protocol,
@@ -55,19 +57,18 @@ class LoadBalancer(pulumi.ComponentResource):
                 destination_port=service.destination_port,
                 proxyprotocol=service.proxy_protocol,
                 health_check=hcloud.LoadBalancerServiceHealthCheckArgs(
-                    protocol=health.protocol,
-                    port=health.port if health.port is not None else service.destination_port,
+                    protocol=check.protocol,
+                    port=check.port,
                     interval=health.interval_s,
                     timeout=health.timeout_s,
                     retries=health.retries,
-                    http=hcloud.LoadBalancerServiceHealthCheckHttpArgs(path=health.path, status_codes=["2??"])
-                    if health.protocol == "http"
-                    else None,
+                    # A Host header, a path and 2xx: see spec/lb_checks.py for the provider arguments.
+                    http=hcloud.LoadBalancerServiceHealthCheckHttpArgs(
+                        domain=check.domain, path=check.path, status_codes=list(check.status_codes),
+                    ) if check.protocol == "http" else None,
                 ),
                 opts=child,
-            )
-            for service in lb.services
-        ]
+            ))
         self.targets = [
             hcloud.LoadBalancerTarget(
                 f"{lb.resource_name}-target-{server}",

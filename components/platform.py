@@ -23,9 +23,11 @@ from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
+from spec.app_output import app_output
 from spec.dns_adoption import DNS_RECORD_IDS_OUTPUT
 from spec.order_dates import ORDERED_ON_OUTPUT_KEY
 from spec.placement import PLACEMENT_OUTPUT_KEY, assign_placement_groups, groups_in_use
+from spec.web_sources import web_sources
 
 
 def _group_of(server: str) -> Callable[[dict[str, str | None]], str | None]:
@@ -71,7 +73,8 @@ class Platform(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
 
         ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
-        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports, opts=child)
+        firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports,
+                            web_sources(config), opts=child)
         # Each server's spread group: kept from the last deployment, new servers fill groups of at most 10.
         placement_assignment: pulumi.Output[dict[str, str | None]] = guard.previous.apply(
             lambda outputs: assign_placement_groups(
@@ -221,6 +224,8 @@ class Platform(pulumi.ComponentResource):
             "dnsNames": self.dns_names,
             # Read back by the deployment guard on the next run (port/user changes need a safe procedure).
             "ssh": access_output(ssh),
+            # Read by `hetzner-platform ssh|logs|exec|status` (cli/remote.py).
+            "app": app_output(self.config),
         }
         if self.dns_record_ids is not None:
             # Read back on the next run: these records are this stack's own, not records to adopt or refuse.

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from config.catalogue import load_catalogue
 from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
+from spec.dns import caa_names
+from spec.lb_checks import LbCheck, lb_checks
 from spec.private_ips import assign_private_ips
 
 MANAGED_BY = "hetzner-platform"
@@ -70,6 +72,7 @@ class LoadBalancerSpec:
     algorithm: str
     services: tuple[LbServiceConfig, ...]
     health_check: HealthCheckConfig
+    checks: dict[int, LbCheck]  # listen port -> its health check (spec/lb_checks.py)
     targets: tuple[str, ...]
     use_private_ip: bool
     private_ip: str | None
@@ -179,6 +182,7 @@ def resolve(config: StackConfig) -> PlatformSpec:
             algorithm=lb.algorithm,
             services=tuple(lb.services),
             health_check=lb.health_check,
+            checks=lb_checks(config),
             targets=tuple(config.servers_with_role(lb.target_role)),
             use_private_ip=lb.use_private_ip,
             private_ip=lb_ip if lb.use_private_ip else None,
@@ -233,5 +237,5 @@ def _dns_records(
         if has_v6 and record.ipv6:
             records.append(DnsRecordSpec(fqdn, "AAAA", target, proxied, config.dns.ttl))
     if config.dns.caa_letsencrypt:
-        records.append(DnsRecordSpec(config.dns.zone, "CAA", "caa", False, config.dns.ttl))
+        records += [DnsRecordSpec(name, "CAA", "caa", False, config.dns.ttl) for name in caa_names(config.dns)]
     return tuple(records)

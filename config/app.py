@@ -26,6 +26,7 @@ from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
 from config.compose_file import closest, compose_file_issues
 from config.errors import ConfigIssue
 from config.formats import MAX_DNS_NAME, check_dns_length, check_image, check_postgres_value
+from config.ops import Calendar
 from config.paths import check_host_dir, normalise
 
 if TYPE_CHECKING:
@@ -183,12 +184,62 @@ class HealthcheckConfig(ConfigModel):
         return ["CMD", *self.test]
 
 
+_TAG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+
+
+def check_tag(value: object) -> object:
+    """A Docker tag. `pulumi config set --path` stores an integer such as 7 as a number ("integers are
+    treated as numbers. All other values are treated as strings",
+    https://www.pulumi.com/docs/iac/cli/commands/pulumi_config_set/): taken as "7". An unquoted 1.10 in
+    YAML is a float that lost a digit, so a float is refused with the way to write it as text."""
+    if value is None:
+        return None
+    if isinstance(value, (bool, float)):
+        raise ValueError(f"{value!r} is not text: quote it in YAML, or pulumi config set --path ... --type string")
+    text = str(value)
+    if not _TAG_RE.match(text):
+        raise ValueError(f"'{text}' is not an image tag (letters, digits, _ . -; at most 128; not starting with . or -)")
+    return text
+
+
+def image_is_pinned(image: str) -> bool:
+    """True when the reference names a tag or digest (`redis:7`, `x@sha256:...`; a registry port is not a tag)."""
+    return "@" in image or ":" in image.rsplit("/", 1)[-1]
+
+
+def check_host(value: str) -> str:
+    value = value.lower().rstrip(".")
+    if value != "@" and not all(DNS_LABEL_RE.fullmatch(label) for label in value.split(".")):
+        raise ValueError(f"'{value}' is not a host: use '@', a subdomain such as 'api' or a full name")
+    return check_dns_length(value)
+
+
+class RedirectConfig(ConfigModel):
+    """https://<from>/<path> answers with a permanent redirect to https://<to>/<path> (e.g. www -> apex)."""
+
+    from_: str = Field(alias="from")
+    to: str
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        return check_host(value)
+
+    @model_validator(mode="after")
+    def _not_itself(self) -> RedirectConfig:
+        if self.from_ == self.to:
+            raise ValueError(f"'{self.from_}' would redirect to itself")
+        return self
+
+
 class ExposeConfig(ConfigModel):
     """How the proxy reaches the service: https://<host><path> -> http://<service>:<port>."""
 
     port: Port
     # "@" for the app's domain (default), a subdomain label ("api", "api.eu") or a full name.
     host: str = "@"
+    # Several names served the same way (each gets its certificate, DNS check and TLS alert); replaces host.
+    hosts: list[str] | None = None
     # Optional path prefix such as "/api": the router matches Host AND PathPrefix.
     path: str | None = None
     strip_prefix: bool = False
@@ -198,10 +249,31 @@ class ExposeConfig(ConfigModel):
     @field_validator("host")
     @classmethod
     def _host(cls, value: str) -> str:
-        value = value.lower().rstrip(".")
-        if value != "@" and not all(DNS_LABEL_RE.fullmatch(label) for label in value.split(".")):
-            raise ValueError(f"'{value}' is not a host: use '@', a subdomain such as 'api' or a full name")
-        return check_dns_length(value)
+        return check_host(value)
+
+    @field_validator("hosts")
+    @classmethod
+    def _hosts(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        if not value:
+            raise ValueError("list at least one host, or use host")
+        names = [check_host(name) for name in value]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"hosts listed twice: {duplicates}")
+        return names
+
+    @model_validator(mode="after")
+    def _host_or_hosts(self) -> ExposeConfig:
+        if self.hosts is not None and "host" in self.model_fields_set:
+            raise ValueError("set either host or hosts, not both")
+        return self
+
+    @property
+    def names(self) -> list[str]:
+        """Every host this service is served at, as configured ("@", "www", full names)."""
+        return list(self.hosts) if self.hosts is not None else [self.host]
 
     @field_validator("path")
     @classmethod
@@ -327,7 +399,9 @@ _CONDITIONS = {
 
 class ServiceConfig(ConfigModel):
     # Required unless the service comes from app.composeFile ("" = take the compose file's image).
+    # Without a tag (ghcr.io/acme/shop) the service runs `tag`, else app.release.
     image: str = ""
+    tag: str | None = None
     role: Role = "web"
     # Pin to a named server; default: every server with the role (a stateful service: the first one).
     server: str | None = None
@@ -390,6 +464,17 @@ class ServiceConfig(ConfigModel):
     @classmethod
     def _image(cls, value: str) -> str:
         return check_image(value) if value else value
+
+    @field_validator("tag", mode="before")
+    @classmethod
+    def _tag(cls, value: object) -> object:
+        return check_tag(value)
+
+    @model_validator(mode="after")
+    def _tag_needs_untagged_image(self) -> ServiceConfig:
+        if self.tag is not None and image_is_pinned(self.image):
+            raise ValueError(f"image '{self.image}' already has a tag or digest; drop it from the image to use tag")
+        return self
 
     @field_validator("environment")
     @classmethod
@@ -558,8 +643,82 @@ class DeployConfig(ConfigModel):
     keep_releases: Annotated[int, Field(ge=2, le=50)] = 5
 
 
+_REGISTRY_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$")
+_REGISTRY_USER_RE = re.compile(r"^[^\s:]{1,256}$")
+
+
+class RegistryConfig(ConfigModel):
+    """A private registry the host logs in to before `docker compose pull` (key: its host, e.g. ghcr.io)."""
+
+    username: str
+    # Secret holding the password or access token (appSecrets.<NAME>): a GitHub PAT with read:packages,
+    # a GitLab deploy token, a Docker Hub access token.
+    password_secret: str
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: str) -> str:
+        if not _REGISTRY_USER_RE.match(value):
+            raise ValueError(f"'{value}' is not a registry user name (no spaces or ':')")
+        return value
+
+    @field_validator("password_secret")
+    @classmethod
+    def _secret(cls, value: str) -> str:
+        return _secret_name(value)
+
+
+_SYSTEMD_SPAN_RE = re.compile(r"^(\d+(us|ms|s|min|h|d))+$")
+
+
+class JobConfig(ConfigModel):
+    """A scheduled one-off container of an app service (its image, environment, networks and volumes)."""
+
+    # systemd OnCalendar expression, e.g. "*-*-* 03:00:00" (nightly) or "Mon *-*-* 06:00:00".
+    schedule: Calendar
+    service: str
+    command: str | list[str]
+    # systemd time span: the run is stopped (and alerted) after this long.
+    timeout: str = "1h"
+
+    @field_validator("command")
+    @classmethod
+    def _command(cls, value: str | list[str]) -> str | list[str]:
+        words = value if isinstance(value, list) else _split_words(value)
+        if not words or any("\n" in word or "\0" in word for word in words):
+            raise ValueError("the command is empty or spans lines")
+        return value
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout(cls, value: str) -> str:
+        if not _SYSTEMD_SPAN_RE.match(value):
+            raise ValueError(f"'{value}' is not a systemd time span such as 30min, 2h or 1h30min")
+        return value
+
+    @property
+    def args(self) -> list[str]:
+        return list(self.command) if isinstance(self.command, list) else _split_words(self.command)
+
+
+def _split_words(value: str) -> list[str]:
+    try:
+        return shlex.split(value)
+    except ValueError as exc:
+        raise ValueError(f"cannot be split into words: {exc}") from None
+
+
 class AppConfig(ConfigModel):
+    # The version to ship: every service whose image has no tag runs this tag (unless it sets its own tag).
+    # `pulumi config set --path hetzner-platform:app.release 1.4.3`
+    release: str | None = None
     services: dict[str, ServiceConfig] = Field(default_factory=dict)
+    # Scheduled jobs by name: a systemd timer per job runs a one-off container of the job's service.
+    jobs: dict[str, JobConfig] = Field(default_factory=dict)
+    # Private registries by host ("ghcr.io", "registry.gitlab.com", "docker.io" for Docker Hub).
+    registries: dict[str, RegistryConfig] = Field(default_factory=dict)
+    # Host names that only redirect (permanent) to another one, e.g. {from: www, to: "@"}.
+    redirects: list[RedirectConfig] = Field(default_factory=list)
     proxy: ProxyConfig = Field(default_factory=ProxyConfig)
     acme_email: str | None = None
     # Base domain for expose.host when there is no `dns` section (with dns: dns.zone).
@@ -580,6 +739,40 @@ class AppConfig(ConfigModel):
     # Secrets the program may generate once (pulumi-random, letters and digits) when appSecrets.<NAME>
     # is not set; every other secret must be set. Never an htpasswd line or a third-party API key.
     generate_secrets: list[str] = Field(default_factory=list)
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _release(cls, value: object) -> object:
+        return check_tag(value)
+
+    @model_validator(mode="after")
+    def _apply_release(self) -> AppConfig:
+        """Give every untagged image its tag (or the release) once, so every reader sees the image that runs."""
+        resolved = {}
+        for name, service in self.services.items():
+            tag = service.tag or self.release
+            if service.image and not image_is_pinned(service.image) and tag is not None:
+                service = service.model_copy(update={"image": f"{service.image}:{tag}", "tag": None})
+            resolved[name] = service
+        # The models are frozen; this runs once, during validation.
+        object.__setattr__(self, "services", resolved)
+        return self
+
+    @field_validator("jobs")
+    @classmethod
+    def _job_names(cls, value: dict[str, JobConfig]) -> dict[str, JobConfig]:
+        for name in value:
+            if not _SERVICE_RE.match(name):
+                raise ValueError(f"job name '{name}' must be lowercase letters, digits, _ or -, starting with a letter")
+        return value
+
+    @field_validator("registries")
+    @classmethod
+    def _registries(cls, value: dict[str, RegistryConfig]) -> dict[str, RegistryConfig]:
+        for host in value:
+            if not _REGISTRY_RE.match(host) or ("." not in host.split(":")[0] and not host.startswith("localhost")):
+                raise ValueError(f"'{host}' is not a registry host such as ghcr.io or registry.gitlab.com:5050")
+        return value
 
     @field_validator("generate_secrets")
     @classmethod
@@ -690,8 +883,13 @@ class AppConfig(ConfigModel):
             service.expose.basic_auth_secret for service in self.services.values()
             if service.expose is not None and service.expose.basic_auth_secret
         }
+        registry_secrets = {registry.password_secret for registry in self.registries.values()}
         for index, name in enumerate(self.generate_secrets):
-            if name not in declared:
+            if name in registry_secrets:
+                issues.append(ConfigIssue(
+                    f"app.generateSecrets[{index}]", f"{name} is a registry token (app.registries): set it, it cannot be generated"
+                ))
+            elif name not in declared:
                 issues.append(ConfigIssue(f"app.generateSecrets[{index}]", f"no service uses a secret named {name}"))
             elif name in htpasswd:
                 issues.append(ConfigIssue(
@@ -699,6 +897,9 @@ class AppConfig(ConfigModel):
                 ))
         issues += self._cycle_issues()
         issues += self._route_issues()
+        for name, job in self.jobs.items():
+            if job.service not in self.services:
+                issues.append(ConfigIssue(f"app.jobs.{name}.service", f"no service named '{job.service}'"))
         if self.migrate_command is not None:
             migrate_in = self.migrate_target()
             if migrate_in is None:
@@ -739,13 +940,35 @@ class AppConfig(ConfigModel):
         seen: dict[tuple[str, str], str] = {}
         for name, service in self.exposed().items():
             assert service.expose is not None
-            key = (service.expose.host, service.expose.path or "")
-            if key in seen:
-                issues.append(ConfigIssue(
-                    f"app.services.{name}.expose", f"host '{key[0]}' path '{key[1] or '/'}' is already routed to '{seen[key]}'"
-                ))
-            seen[key] = name
+            for host in service.expose.names:
+                key = (host, service.expose.path or "")
+                if key in seen:
+                    issues.append(ConfigIssue(
+                        f"app.services.{name}.expose", f"host '{key[0]}' path '{key[1] or '/'}' is already routed to '{seen[key]}'"
+                    ))
+                seen[key] = name
+        served = {host for host, _ in seen}
+        sources = [redirect.from_ for redirect in self.redirects]
+        for index, redirect in enumerate(self.redirects):
+            path = f"app.redirects[{index}]"
+            if redirect.from_ in served:
+                issues.append(ConfigIssue(f"{path}.from", f"'{redirect.from_}' is served by a service; it cannot also redirect"))
+            if sources.count(redirect.from_) > 1:
+                issues.append(ConfigIssue(f"{path}.from", f"'{redirect.from_}' redirects twice"))
+            if redirect.to not in served:
+                issues.append(ConfigIssue(f"{path}.to", (
+                    f"'{redirect.to}' is not a host of any exposed service (expose.host or expose.hosts), so the redirect "
+                    "would lead nowhere"
+                )))
         return issues
+
+    def served_hosts(self) -> list[str]:
+        """Every host the proxy answers with a certificate: exposed services' hosts, then redirect sources."""
+        names: list[str] = []
+        for service in self.exposed().values():
+            assert service.expose is not None
+            names += [host for host in service.expose.names if host not in names]
+        return names + [redirect.from_ for redirect in self.redirects if redirect.from_ not in names]
 
     # --- checks that need the rest of the stack -----------------------------------------------
     def stack_issues(self, stack: StackConfig) -> list[ConfigIssue]:
@@ -766,6 +989,13 @@ class AppConfig(ConfigModel):
                     f"'{service.role}' role ({', '.join(candidates)}): pin it with server",
                 ))
         exposed = self.exposed()
+        if self.jobs and not (stack.ops.enabled and stack.ops.alerts.enabled):
+            issues.append(ConfigIssue("app.jobs", (
+                "jobs are installed by the ops step and report failures through its alerts: keep ops.enabled and "
+                "ops.alerts.enabled true"
+            )))
+        if self.redirects and not exposed:
+            issues.append(ConfigIssue("app.redirects", "redirects need an exposed service (the proxy runs with it)"))
         if exposed and self.domain is None and stack.dns is None:
             issues.append(ConfigIssue("app.domain", "exposed services need a domain: set app.domain or a dns section"))
         where = placement_names(stack)
@@ -787,24 +1017,31 @@ class AppConfig(ConfigModel):
                     "PROXY protocol needs the load balancer's private address: the proxy trusts only that address",
                 ))
         if stack.dns is not None:
+            for index, redirect in enumerate(self.redirects):
+                if dns_record_for(stack, redirect.from_) is None:
+                    issues.append(ConfigIssue(
+                        f"app.redirects[{index}].from",
+                        f"{service_fqdn(stack, redirect.from_)} has no record in dns.records (add '{redirect.from_}')",
+                    ))
             for name, service in exposed.items():
                 assert service.expose is not None
-                record = dns_record_for(stack, service.expose.host)
-                fqdn = service_fqdn(stack, service.expose.host)
-                if len(fqdn) > MAX_DNS_NAME:
-                    issues.append(ConfigIssue(f"app.services.{name}.expose.host", f"{fqdn} is longer than {MAX_DNS_NAME} characters"))
-                    continue
-                if record is None:
-                    issues.append(ConfigIssue(
-                        f"app.services.{name}.expose.host",
-                        f"{fqdn} has no record in dns.records (add '{service.expose.host}' or a wildcard)",
-                    ))
-                elif service.admin_only and stack.dns.is_proxied(record):
-                    issues.append(ConfigIssue(
-                        f"app.services.{name}.adminOnly",
-                        f"{fqdn} is proxied by Cloudflare, so the proxy sees Cloudflare's addresses and the "
-                        "admin allow-list would block everyone: give it a record with proxied: false",
-                    ))
+                for position, host in enumerate(service.expose.names):
+                    record = dns_record_for(stack, host)
+                    fqdn = service_fqdn(stack, host)
+                    field = "expose.host" if service.expose.hosts is None else f"expose.hosts[{position}]"
+                    if len(fqdn) > MAX_DNS_NAME:
+                        issues.append(ConfigIssue(f"app.services.{name}.{field}", f"{fqdn} is longer than {MAX_DNS_NAME} characters"))
+                        continue
+                    if record is None:
+                        issues.append(ConfigIssue(
+                            f"app.services.{name}.{field}", f"{fqdn} has no record in dns.records (add '{host}' or a wildcard)",
+                        ))
+                    elif service.admin_only and stack.dns.is_proxied(record):
+                        issues.append(ConfigIssue(
+                            f"app.services.{name}.adminOnly",
+                            f"{fqdn} is proxied by Cloudflare, so the proxy sees Cloudflare's addresses and the "
+                            "admin allow-list would block everyone: give it a record with proxied: false",
+                        ))
         if len(proxy_servers) > 1 and stack.dns is None and self.proxy.acme:
             issues.append(ConfigIssue(
                 "app.proxy",

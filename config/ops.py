@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from config.base import ConfigModel
+from config.errors import ConfigIssue
 from config.formats import check_calendar, check_image
 from config.paths import check_host_dir, literal_prefix, normalise, system_path_problem
 
@@ -24,6 +25,9 @@ _RESTIC_REPO_RE = re.compile(r"^(s3:https?://\S+|sftp:\S+|sftp://\S+|rest:https?
 _DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$", re.ASCII)
 
 Percent = Annotated[int, Field(ge=1, le=100)]
+# Default RPOs: one backup interval plus an hour's slack for a slow run (seed 003: RPO 1 h).
+RPO_HOURLY_MINUTES = 60
+RPO_DAILY_MINUTES = 24 * 60 + 60
 
 
 def _abs_path(value: str) -> str:
@@ -246,10 +250,12 @@ class AlertConfig(ConfigModel):
     telegram_chat_id: str | None = None
     disk_percent: Percent = 90
     memory_percent: Percent = 90
-    rpo_minutes: Annotated[int, Field(ge=5, le=60 * 24 * 7)] = 60
+    # The age of the newest good backup that raises the backup alert; None: derived from the backup
+    # schedule (RPO_HOURLY_MINUTES with hourly dumps, RPO_DAILY_MINUTES with daily ones only).
+    rpo_minutes: Annotated[int, Field(ge=5, le=60 * 24 * 7)] | None = None
     cert_days: Annotated[int, Field(ge=1, le=90)] = 14
-    # Domains whose certificate is read through the local proxy (SNI to 127.0.0.1:443) on web servers;
-    # None: every DNS record of the stack (wildcards skipped).
+    # Domains whose certificate is read through the local proxy (SNI to 127.0.0.1:443); None: the names
+    # the proxy on that server serves (every exposed service's hosts and the redirect sources).
     tls_domains: list[str] | None = None
     cert_files: list[str] = Field(default_factory=list)
     # A firing alert is repeated after this long; a cleared one sends a "resolved" message.
@@ -344,6 +350,27 @@ class OpsConfig(ConfigModel):
     cleanup: CleanupConfig = Field(default_factory=CleanupConfig)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+
+    @property
+    def rpo_minutes(self) -> int:
+        """The backup alert's RPO: the one set, else what the backup schedule can keep."""
+        if self.alerts.rpo_minutes is not None:
+            return self.alerts.rpo_minutes
+        return RPO_HOURLY_MINUTES if self.backup.hourly else RPO_DAILY_MINUTES
+
+    def schedule_issues(self) -> list[ConfigIssue]:
+        """An RPO shorter than the backup interval would fire the backup alert most of the day."""
+        rpo = self.alerts.rpo_minutes
+        if not (self.enabled and self.backup.enabled and self.alerts.enabled) or self.backup.hourly or rpo is None:
+            return []
+        if rpo >= RPO_DAILY_MINUTES:
+            return []
+        return [ConfigIssue("ops.alerts.rpoMinutes", (
+            f"{rpo} minutes is shorter than the backup interval: ops.backup.hourly is false, so the newest backup "
+            f"is up to a day old and the alert would fire most of the day. Set rpoMinutes to at least "
+            f"{RPO_DAILY_MINUTES} (or leave it out: that is the default with daily backups), or set "
+            "ops.backup.hourly true"
+        ))]
 
     @field_validator("compose_project")
     @classmethod

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -11,6 +12,7 @@ from config.errors import ConfigError, ConfigIssue
 from config.formats import check_webhook_url
 from config.loader import REQUIRED_SECRETS, config_keys, decode_runtime_value, misplaced_secret_issues, validate_config
 from config.schema import StackConfig
+from config.stack_base import EXTENDS_KEY, apply_base
 from config.stack_file import NAMESPACE, SECRET_COMMANDS, app_secret_command, is_placeholder
 
 # The alert webhook's URL reaches curl's --config on the host (render/templates/ops/hp-alert-send).
@@ -28,11 +30,13 @@ class StackSecrets:
 
 def _raw_values(cfg: pulumi.Config) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for key in config_keys():
+    for key in [*config_keys(), EXTENDS_KEY]:
         raw = cfg.get(key)
         if raw is not None:
-            values[key] = decode_runtime_value(raw)
-    return values
+            # A YAML null in the stack file (a key that removes its base's value) arrives as the text "null".
+            values[key] = None if raw.strip() == "null" else decode_runtime_value(raw)
+    # `pulumi up` runs the program in the project directory, where the stack files are.
+    return apply_base(values, Path.cwd(), f"stack {pulumi.get_stack()}")
 
 
 def load_from_pulumi(namespace: str = NAMESPACE) -> tuple[StackConfig, StackSecrets]:

@@ -6,6 +6,9 @@ PyYAML's safe loader already refuses Python tags. On top of that this loader ref
 - documents whose aliases expand to more than MAX_NODES nodes (an alias bomb of a few KB expands to
   hundreds of MB once dumped), nest deeper than MAX_DEPTH, or refer to themselves;
 - files larger than MAX_BYTES.
+An unquoted timestamp (`orderedOn: 2026-12-04`) stays the text that was written, as Pulumi hands it to
+the program: the schema's date fields parse it and name the field when it is not a real day
+(2026-13-04), where PyYAML would raise its own ValueError.
 """
 
 from __future__ import annotations
@@ -41,6 +44,13 @@ class _StrictLoader(yaml.SafeLoader):
             return None
         _expanded_size(node, {}, set(), 0, "")
         return self.construct_document(node)
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: Node) -> str:
+    return str(loader.construct_scalar(node))  # type: ignore[arg-type]
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
 def _children(node: Node, path: str) -> list[tuple[Node, str]]:

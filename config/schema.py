@@ -216,8 +216,10 @@ class HealthCheckConfig(ConfigModel):
     # forwards (and no two services share a check port). An HTTP check on the proxy's ports cannot work:
     # port 80 answers every path with a redirect (a check accepting it would pass whatever the app's
     # state) and 443 speaks TLS behind PROXY protocol.
-    protocol: Literal["http", "tcp"] = "tcp"
-    port: Port | None = None  # None: each service's destination port
+    # None: HTTP through the hosts' proxy when an exposed service is behind the load balancer (spec/lb_checks.py),
+    # else TCP. "http" with a port of your own checks that port directly.
+    protocol: Literal["http", "tcp"] | None = None
+    port: Port | None = None  # None: each service's destination port (TCP), the proxy's check port (HTTP)
     path: str = "/health"
     interval_s: Annotated[int, Field(ge=3, le=60)] = 15
     timeout_s: Annotated[int, Field(ge=1, le=60)] = 10
@@ -343,6 +345,8 @@ class DnsConfig(ConfigModel):
     # adopts them with Pulumi's import option, false (default) refuses the run naming each one
     # (spec/dns_adoption.py). A CNAME where an A/AAAA record goes is always refused.
     adopt_existing: bool = False
+    # With every record proxied: admit 80/443 only from Cloudflare's ranges (spec/web_sources.py).
+    cloudflare_only: bool = True
 
     @field_validator("zone")
     @classmethod
@@ -364,7 +368,20 @@ class DnsConfig(ConfigModel):
         duplicates = sorted({name for name in names if names.count(name) > 1})
         if duplicates:
             raise ValueError(f"records listed twice: {duplicates}")
+        full_names = [
+            ConfigIssue(f"dns.records[{index}].name", (
+                f"'{record.name}' is a full name; names are relative to dns.zone ({self.zone}), so it would become "
+                f"{record.name}.{self.zone}: write '{self._relative(record.name)}'"
+            ))
+            for index, record in enumerate(self.records)
+            if record.name == self.zone or record.name.endswith("." + self.zone)
+        ]
+        if full_names:
+            raise CrossFieldIssues(full_names)
         return self
+
+    def _relative(self, name: str) -> str:
+        return "@" if name == self.zone else name.removesuffix("." + self.zone)
 
     def is_proxied(self, record: DnsRecordConfig) -> bool:
         return self.proxied if record.proxied is None else record.proxied
@@ -534,7 +551,16 @@ class StackConfig(ConfigModel):
             check_ports = [check.port] if check.port is not None else [s.destination_port for s in lb.services]
             issues += _health_check_port_issues(lb)
             on_proxy = sorted({port for port in check_ports if port in PROXY_PORTS})
-            if check.protocol == "http" and on_proxy:
+            if check.protocol == "http" and check.port is None:
+                from spec.lb_checks import proxy_check  # spec builds on this module
+
+                if not lb.use_private_ip or proxy_check(self) is None:
+                    issues.append(ConfigIssue("loadBalancer.healthCheck.protocol", (
+                        "http without a port checks the app through the hosts' proxy: that needs usePrivateIp and a "
+                        "public exposed service whose health path the proxy routes (app.healthUrl); else set a port "
+                        "of your own that answers 2xx, or protocol tcp"
+                    )))
+            if check.protocol == "http" and check.port is not None and on_proxy:
                 issues.append(ConfigIssue("loadBalancer.healthCheck.port", (
                     f"an HTTP check on {', '.join(map(str, on_proxy))} cannot see the app: the hosts' proxy redirects "
                     "every request on 80 to HTTPS and speaks TLS behind PROXY protocol on 443. Use protocol tcp (the "
@@ -560,6 +586,7 @@ class StackConfig(ConfigModel):
         issues += reference_issues(self)
         issues += self.app.role_issues(self.served_roles())
         issues += self.app.stack_issues(self)
+        issues += self.ops.schedule_issues()
         return issues
 
     def _private_ip_issues(self) -> list[ConfigIssue]:

@@ -48,6 +48,8 @@ class StackFile:
     secret_keys: set[str] = field(default_factory=set)
     # Keys of other namespaces (hcloud:token, cloudflare:apiToken), full key -> value.
     provider_values: dict[str, Any] = field(default_factory=dict)
+    # The base stack file this one extends (config/stack_base.py); `values` hold the merged result.
+    extends: str | None = None
 
     def plain_secret_issues(self) -> list[ConfigIssue]:
         """Secrets written in plain text: refused, with the command that stores them encrypted."""

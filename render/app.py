@@ -25,6 +25,8 @@ from config.schema import StackConfig
 from config.stack_file import secret_placeholder
 from render import proxy
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
+from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
+from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
 
 TEMPLATE = Path(__file__).parent / "templates" / "app" / "deploy.sh"
@@ -50,13 +52,15 @@ def secret_names(config: StackConfig, server: str | None = None) -> list[str]:
     names: set[str] = set()
     for name in servers:
         names |= set(render_compose(config, name).secrets)
+        if has_app(config, name):
+            names |= set(registry_secret_names(config))
     return sorted(names)
 
 
 def secret_specs(config: StackConfig) -> list[SecretSpec]:
     by_name: dict[str, list[str]] = {}
     for server in config.servers:
-        for name in render_compose(config, server).secrets:
+        for name in secret_names(config, server):
             by_name.setdefault(name, []).append(server)
     specs = []
     for name in sorted(by_name):
@@ -124,7 +128,10 @@ def app_files(config: StackConfig, server: str, release: Release | None = None) 
     directory = f"{base_dir(config)}/releases/{release.release_id}"
     files = {f"{directory}/{name}": content for name, content in release.release_files.items()}
     if release.compose.service_names:
-        files[f"{directory}/{ENV_FILE}"] = render_env_file(plan_placeholders(release.compose.secrets))
+        placeholders = plan_placeholders(release.compose.secrets)
+        files[f"{directory}/{ENV_FILE}"] = render_env_file(placeholders)
+        for secret_file in release.compose.secret_files:
+            files[f"{directory}/{secret_file.path}"] = secret_file_content(secret_file, placeholders[secret_file.secret])
     files.update(release.shared_files)
     return files
 
@@ -198,7 +205,8 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
     release = release if release is not None else build_release(config, server)
     compose = release.compose
     needed = compose.secrets
-    missing = [name for name in needed if name not in secrets]
+    logins = registry_logins(config)
+    missing = [name for name in [*needed, *(login.secret for login in logins)] if name not in secrets]
     if missing:
         raise ValueError(f"app secrets missing for server '{server}': {', '.join(missing)} (set appSecrets.<NAME>)")
     env = render_env_file({name: secrets[name] for name in needed})
@@ -216,7 +224,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
     if compose.proxy_kind == "nginx":
         from render.compose import PROXY_STATE_DIR
 
-        cert_hosts = sorted({route.fqdn for route in compose.routes})
+        cert_hosts = sorted(proxy.certificates(compose.routes, compose.redirects))
         cert_dir = f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
     settings = {
         "PROJECT": config.project,
@@ -228,6 +236,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         "WAIT_TIMEOUT": str(deploy.wait_timeout_s),
         "MIGRATE_SERVICE": migrate_service,
         "CERT_DIR": cert_dir,
+        "DOCKER_CONFIG_DIR": DOCKER_CONFIG_DIR,
         **_health(config, compose),
     }
     lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
@@ -253,7 +262,28 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         '    chmod 600 "$tmp"',
         '    mv -f "$tmp" "$1"',
         "}",
+        "",
+        "# docker login per private registry: the token goes from this script's stdin to docker's, never argv.",
+        "registry_login() {",
     ]
+    for login in logins:
+        words = " ".join(shlex.quote(word) for word in (login.username, login.server_arg, login.host))
+        functions.append(_heredoc(f"docker_login {words}", secrets[login.secret]).rstrip("\n"))
+    functions += ["    :", "}", "",
+        "# The release's secret files (e.g. Redis' requirepass): mode 0400, owned by the container user that reads them.",
+        "write_secret_files() {",
+    ]
+    owners = {f.path.rsplit("/", 1)[0]: f.owner_uid for f in compose.secret_files}  # directory -> its reader
+    if owners:
+        functions.append(f'    install -d -m 0755 "$1/{SECRETS_DIR}"')
+    for directory, owner in sorted(owners.items()):
+        functions.append(f'    install -d -m 0500 -o {owner} "$1/{directory}"')
+    for secret_file in compose.secret_files:
+        content = secret_file_content(secret_file, secrets[secret_file.secret])
+        functions.append(_heredoc(f'(umask 077 && base64 -d >"$1/{secret_file.path}")', content).rstrip("\n"))
+        functions.append(f'    chown {secret_file.owner_uid} "$1/{secret_file.path}"')
+        functions.append(f'    chmod 0400 "$1/{secret_file.path}"')
+    functions += ["    :", "}"]
     template = TEMPLATE.read_text(encoding="utf-8")
     script = template.replace("#@@SETTINGS@@", "\n".join(lines)).replace("#@@FUNCTIONS@@", "\n".join(functions))
     return script

@@ -26,6 +26,7 @@ from config.app import (
     CLOUDFLARE_TOKEN_SECRET,
     SECRET_REF_RE,
     GenericFiles,
+    HealthcheckConfig,
     PostgresTuning,
     RedisTuning,
     ServiceConfig,
@@ -36,6 +37,8 @@ from config.compose_file import read_user_compose
 from config.path_checks import releases_dir
 from config.schema import StackConfig
 from render import postgres, proxy, redis
+from render.secret_files import SecretFile
+from spec.lb_checks import PROXY_CHECK_PORT
 
 COMPOSE_FILE = "docker-compose.yml"
 PROXY_STATE_DIR = ".hetzner-platform/proxy"  # under the data dir; service volume names cannot start with "."
@@ -50,7 +53,10 @@ class ComposeRender:
     files: dict[str, str] = field(default_factory=dict)
     data_dirs: list[str] = field(default_factory=list)
     secrets: list[str] = field(default_factory=list)
+    # Secret files of the release (written by the deploy script), relative to the release directory.
+    secret_files: list[SecretFile] = field(default_factory=list)
     routes: list[proxy.Route] = field(default_factory=list)
+    redirects: list[proxy.Redirect] = field(default_factory=list)
     proxy_kind: str | None = None
 
     @property
@@ -132,8 +138,10 @@ def _resources(service: ServiceConfig) -> dict[str, Any]:
 
 def _healthcheck(service: ServiceConfig) -> dict[str, Any] | None:
     check = service.default_healthcheck()
-    if check is None:
-        return None
+    return None if check is None else _healthcheck_entry(check)
+
+
+def _healthcheck_entry(check: HealthcheckConfig) -> dict[str, Any]:
     return {
         "test": literal(check.compose_test()),
         "interval": check.interval,
@@ -206,11 +214,12 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     routes = proxy.routes_for(stack, app_here)
     if routes:
         result.routes = routes
+        result.redirects = proxy.redirects_for(stack)
         result.proxy_kind = app.proxy.kind
         proxy_entries = _proxy_entries(stack, routes, result, data_dir)
         services.update(proxy_entries)
         networks_used.add("edge")
-        secrets |= set(proxy.proxy_secret_names(stack, routes))
+        secrets |= set(proxy.proxy_secret_names(stack, routes, result.redirects))
 
     result.model["services"] = {name: _ordered(entry) for name, entry in services.items()}
     networks: dict[str, Any] = {}
@@ -303,11 +312,11 @@ def _service_entry(
         volumes.append(f"{path}:{redis.CONTAINER_PATH}:ro")
         if command is None:
             command = ["redis-server", redis.CONTAINER_PATH]
-            if tuning.password_secret:
-                command += ["--requirepass", secret_ref(tuning.password_secret)]
-        if tuning.password_secret:
-            # redis-cli (the healthcheck) reads the password from REDISCLI_AUTH.
-            environment["REDISCLI_AUTH"] = secret_ref(tuning.password_secret)
+        auth = redis.auth_files(name, svc)
+        if auth:
+            result.secret_files += auth
+            source = "./" + auth[0].path.rsplit("/", 1)[0]  # relative to the release (the project directory)
+            volumes.append({"type": "bind", "source": source, "target": redis.AUTH_DIR, "read_only": True})
         entry.setdefault("stop_grace_period", "60s")
     elif isinstance(tuning, GenericFiles):
         for index, (target, content) in enumerate(tuning.files.items()):
@@ -331,6 +340,8 @@ def _service_entry(
     for key, value in svc.extra.items():
         entry[key] = literal(value)
     health = _healthcheck(svc)
+    if isinstance(tuning, RedisTuning) and tuning.password_secret and svc.healthcheck is None:
+        health = _healthcheck_entry(redis.authenticated_healthcheck())
     if health is not None:
         entry["healthcheck"] = health
     entry["restart"] = svc.restart if base is None or "restart" not in base else base["restart"]
@@ -360,11 +371,19 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     ports = ["80:80", "443:443"]
     services: dict[str, Any] = {}
     auth_env = {route.basic_auth_secret: secret_ref(route.basic_auth_secret) for route in routes if route.basic_auth_secret}
-    dns01 = config.acme and any(route.challenge == "dns-01" for route in routes)
+    redirects = result.redirects
+    check = proxy.lb_check_for(stack, result.server)
+    if check is not None:
+        private_ip = _private_ips(stack).get(result.server)
+        if private_ip:
+            ports.append(f"{private_ip}:{PROXY_CHECK_PORT}:{PROXY_CHECK_PORT}")
+        else:
+            check = None
+    dns01 = config.acme and "dns-01" in proxy.certificates(routes, redirects).values()
     proxy_services = app.proxy_services()
     if config.kind == "traefik":
-        static = proxy.traefik_static(stack, routes)
-        dynamic = proxy.traefik_dynamic(stack, routes)
+        static = proxy.traefik_static(stack, routes, redirects, check)
+        dynamic = proxy.traefik_dynamic(stack, routes, redirects, check)
         static_path = stored_path(stack, "traefik", "traefik.yml", static)
         dynamic_path = stored_path(stack, "traefik", "app.yml", dynamic)
         result.files[static_path] = static
@@ -396,7 +415,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         return services
 
     # nginx (+ certbot for Let's Encrypt)
-    site = proxy.nginx_site(stack, routes)
+    site = proxy.nginx_site(stack, routes, redirects, check)
     start = proxy.nginx_start_script(routes)
     site_path = stored_path(stack, "nginx", "default.conf", site)
     start_path = stored_path(stack, "nginx", "start.sh", start)
@@ -430,7 +449,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     })
     services["nginx"] = entry
     if config.acme:
-        script = proxy.certbot_script(stack, routes)
+        script = proxy.certbot_script(stack, routes, redirects)
         script_path = stored_path(stack, "certbot", "run.sh", script)
         result.files[script_path] = script
         certbot: dict[str, Any] = {

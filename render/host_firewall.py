@@ -12,6 +12,7 @@ import ipaddress
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill
 from render.steps import HostStep
+from spec.web_sources import web_sources
 
 AFTER_RULES = "/etc/ufw/after.rules"
 AFTER6_RULES = "/etc/ufw/after6.rules"
@@ -43,7 +44,13 @@ def ufw_rules(config: StackConfig) -> tuple[list[str], list[str]]:
     # `limit` rule it would switch rate limiting off for everyone. The plan warns about it.
     top = [_port_rule(port, source, "ssh admin") for source in admin_sources if source is not None]
     rules = [*top, _port_rule(port, None, "ssh", action="limit")]
-    rules += [_port_rule(public, None, {80: "http", 443: "https"}[public]) for public in PUBLIC_PORTS]
+    sources = web_sources(config)
+    for public in PUBLIC_PORTS:
+        name = {80: "http", 443: "https"}[public]
+        if sources is None:
+            rules.append(_port_rule(public, None, name))
+        else:
+            rules += [_port_rule(public, ufw_source(cidr), f"{name} cloudflare") for cidr in sources]
     if config.network is not None:
         rules.append(f"allow from {config.network.ip_range} comment 'private network'")
     for admin_port in config.host.admin_ports:
@@ -62,7 +69,12 @@ def docker_user_rules(config: StackConfig, version: int) -> list[str]:
     rules: list[str] = []
     if version == 4 and config.network is not None:
         rules.append(f"-A DOCKER-USER -s {config.network.ip_range} -j RETURN")
-    rules += [_dnat_port_rule(port, None) for port in PUBLIC_PORTS]
+    sources = web_sources(config)
+    for port in PUBLIC_PORTS:
+        if sources is None:
+            rules.append(_dnat_port_rule(port, None))
+        else:
+            rules += [_dnat_port_rule(port, cidr) for cidr in sources if ipaddress.ip_network(cidr).version == version]
     admin_networks = [ipaddress.ip_network(cidr) for cidr in config.ssh.admin_cidrs]
     for admin_port in config.host.admin_ports:
         for network in admin_networks:
@@ -76,6 +88,8 @@ def after_rules(config: StackConfig, version: int) -> HostFile:
     notes = ""
     if version == 4 and config.network is not None:
         notes += f"# The private network {config.network.ip_range} passes.\n"
+    if web_sources(config) is not None:
+        notes += "# 80 and 443 pass from Cloudflare's ranges only (dns.cloudflareOnly).\n"
     if config.host.admin_ports:
         notes += f"# Admin ports {', '.join(map(str, config.host.admin_ports))} pass from the admin networks only.\n"
     docker_user = fill("docker-user.rules", notes=notes, rules="\n".join(docker_user_rules(config, version)))

@@ -27,6 +27,8 @@ import yaml
 import config.app as app_config
 from config.ops import OpsConfig
 from config.schema import StackConfig
+from render.jobs import UNIT_PREFIX as JOB_UNIT_PREFIX
+from render.jobs import job_units
 from render.steps import HostRuntime, HostStep
 from spec.ports import GRAFANA_PORT, PROMETHEUS_PORT
 
@@ -157,10 +159,11 @@ class OpsView:
             return []
         if self.ops.alerts.tls_domains is not None:
             return self.ops.alerts.tls_domains
-        dns = self.config.dns
-        if dns is None:
+        # The names this server's proxy holds a certificate for (exposed hosts and redirect sources), not
+        # every DNS record: a record nothing serves has no certificate to watch.
+        if not any(name in app_config.RESERVED_SERVICE_NAMES for name in app_config.placement(self.config)[self.server]):
             return []
-        return [dns.fqdn(record) for record in dns.records if "*" not in record.name]
+        return [app_config.service_fqdn(self.config, host) for host in self.config.app.served_hosts()]
 
     @property
     def app_services(self) -> list[str]:
@@ -341,7 +344,7 @@ def ops_conf(view: OpsView) -> str:
         ("HP_CHECK_COMPOSE", bool(view.services_here)),
         ("HP_EXPECTED_SERVICES", " ".join(view.services_here)),
         ("HP_CHECK_BACKUP", view.backups),
-        ("HP_RPO_MINUTES", alerts.rpo_minutes),
+        ("HP_RPO_MINUTES", ops.rpo_minutes),
         ("HP_CHECK_DRILL", view.drill),
         ("HP_DRILL_MAX_AGE_HOURS", drill.max_age_hours),
         ("HP_CERT_DAYS", alerts.cert_days),
@@ -479,6 +482,7 @@ def ops_units(view: OpsView, runtime: HostRuntime) -> dict[str, str]:
         units["hp-node-exporter.service"] = _node_exporter_unit(view, runtime)
     if view.prometheus:
         units["hp-monitoring.service"] = _monitoring_unit()
+    units.update(job_units(view.config, view.server))
     return units
 
 
@@ -522,9 +526,9 @@ def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, 
         {"alert": "TargetDown", "expr": "up == 0", "for": "5m", "labels": {"severity": "critical"},
          "annotations": {"summary": "{{ $labels.job }} on {{ $labels.instance }} is down"}},
         {"alert": "BackupTooOld",
-         "expr": f"time() - hp_backup_last_good_timestamp_seconds > {alerts.rpo_minutes * 60}",
+         "expr": f"time() - hp_backup_last_good_timestamp_seconds > {view.ops.rpo_minutes * 60}",
          "for": "10m", "labels": {"severity": "critical"},
-         "annotations": {"summary": f"Newest good backup is older than the RPO ({alerts.rpo_minutes} min)"}},
+         "annotations": {"summary": f"Newest good backup is older than the RPO ({view.ops.rpo_minutes} min)"}},
         {"alert": "RestoreDrillFailed", "expr": "hp_restore_drill_last_success == 0", "for": "0m",
          "labels": {"severity": "critical"}, "annotations": {"summary": "The last restore drill failed"}},
     ]
@@ -692,6 +696,18 @@ def ops_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Ma
         lines.append(f'  rm -f "$HP_ROOT{UNIT_DIR}/{unit}"; changed=$((changed + 1)); units_changed=1')
         lines.append(f'  echo "hetzner-platform step=ops removed {UNIT_DIR}/{unit}"')
         lines.append("fi")
+    lines.append("# Job units (app.jobs) this step installed earlier that the config no longer has.")
+    current_jobs = " ".join(unit for unit in units if unit.startswith(JOB_UNIT_PREFIX))
+    lines.append(f"current_job_units={shlex.quote(f' {current_jobs} ')}")
+    lines.append(f'for unit_path in "$HP_ROOT{UNIT_DIR}"/{JOB_UNIT_PREFIX}*.service "$HP_ROOT{UNIT_DIR}"/{JOB_UNIT_PREFIX}*.timer; do')
+    lines.append('  [ -e "$unit_path" ] || continue')
+    lines.append('  case "$current_job_units" in')
+    lines.append('    *" ${unit_path##*/} "*) continue ;;')
+    lines.append("  esac")
+    lines.append('  skip systemctl || systemctl disable --now "${unit_path##*/}" >/dev/null 2>&1 || true')
+    lines.append('  rm -f "$unit_path"; changed=$((changed + 1)); units_changed=1')
+    lines.append('  echo "hetzner-platform step=ops removed ${unit_path#"$HP_ROOT"}"')
+    lines.append("done")
     lines.append("if ! skip systemctl; then")
     lines.append('  if [ "$units_changed" = 1 ]; then systemctl daemon-reload; fi')
     if enable:

@@ -11,13 +11,16 @@ Secrets never appear in these files: Traefik reads basic-auth lines through Go t
 
 from __future__ import annotations
 
+import re
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import yaml
 
 from config.app import CLOUDFLARE_TOKEN_SECRET, ServiceConfig, acme_challenge, service_fqdn
 from config.schema import StackConfig
+from spec.lb_checks import PROXY_CHECK_PORT, ProxyCheck, proxy_check_applies
 
 ACME_DIR = "/letsencrypt"  # Traefik's ACME storage inside the container
 NGINX_LOCAL_PORT = 8443  # loopback-only listener without PROXY protocol (health checks behind an LB)
@@ -36,6 +39,30 @@ class Route:
     admin_only: bool
     basic_auth_secret: str | None
     challenge: str  # "http-01" | "dns-01"
+    name: str = ""  # Traefik router name: the service for its first host, then <service>-<n>
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """https://<fqdn>/... -> https://<to_fqdn>/... (permanent), with its own certificate."""
+
+    fqdn: str
+    to_fqdn: str
+    challenge: str
+
+    @property
+    def name(self) -> str:
+        return "redirect-" + self.fqdn.replace(".", "-")
+
+
+def certificates(routes: Sequence[Route], redirects: Sequence[Redirect] = ()) -> dict[str, str]:
+    """Every host the proxy needs a certificate for -> its ACME challenge (routes first, then redirects)."""
+    found: dict[str, str] = {}
+    for route in routes:
+        found.setdefault(route.fqdn, route.challenge)
+    for redirect in redirects:
+        found.setdefault(redirect.fqdn, redirect.challenge)
+    return found
 
 
 def routes_for(stack: StackConfig, services: dict[str, ServiceConfig]) -> list[Route]:
@@ -44,18 +71,39 @@ def routes_for(stack: StackConfig, services: dict[str, ServiceConfig]) -> list[R
         expose = service.expose
         if expose is None:
             continue
-        routes.append(Route(
-            service=name,
-            host=expose.host,
-            fqdn=service_fqdn(stack, expose.host),
-            path=expose.path,
-            port=expose.port,
-            strip_prefix=expose.strip_prefix,
-            admin_only=service.admin_only,
-            basic_auth_secret=expose.basic_auth_secret,
-            challenge=acme_challenge(stack, expose.host),
-        ))
+        for index, host in enumerate(expose.names):
+            routes.append(Route(
+                service=name,
+                host=host,
+                fqdn=service_fqdn(stack, host),
+                path=expose.path,
+                port=expose.port,
+                strip_prefix=expose.strip_prefix,
+                admin_only=service.admin_only,
+                basic_auth_secret=expose.basic_auth_secret,
+                challenge=acme_challenge(stack, host),
+                name=name if index == 0 else f"{name}-{index + 1}",
+            ))
     return routes
+
+
+def redirects_for(stack: StackConfig) -> list[Redirect]:
+    """app.redirects, for every proxy of the stack (each proxy answers every host it has routes for)."""
+    return [
+        Redirect(service_fqdn(stack, redirect.from_), service_fqdn(stack, redirect.to), acme_challenge(stack, redirect.from_))
+        for redirect in stack.app.redirects
+    ]
+
+
+def lb_check_for(stack: StackConfig, server: str) -> ProxyCheck | None:
+    """The load balancer's HTTP check this server's proxy answers on PROXY_CHECK_PORT (LB targets only)."""
+    from components.specs import resolve
+
+    check = proxy_check_applies(stack)
+    lb = resolve(stack).load_balancer
+    if check is None or lb is None or server not in lb.targets:
+        return None
+    return check
 
 
 def load_balancer_ip(stack: StackConfig) -> str | None:
@@ -68,16 +116,17 @@ def load_balancer_ip(stack: StackConfig) -> str | None:
     return lb.private_ip
 
 
-def proxy_secret_names(stack: StackConfig, routes: list[Route]) -> list[str]:
+def proxy_secret_names(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = ()) -> list[str]:
     names = {route.basic_auth_secret for route in routes if route.basic_auth_secret}
-    if stack.app.proxy.acme and any(route.challenge == "dns-01" for route in routes):
+    if stack.app.proxy.acme and "dns-01" in certificates(routes, redirects).values():
         names.add(CLOUDFLARE_TOKEN_SECRET)
     return sorted(name for name in names if name)
 
 
 # --- Traefik -----------------------------------------------------------------------------------
 
-def traefik_static(stack: StackConfig, routes: list[Route]) -> str:
+def traefik_static(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = (),
+                   check: ProxyCheck | None = None) -> str:
     proxy = stack.app.proxy
     lb_ip = load_balancer_ip(stack)
     web: dict[str, object] = {
@@ -96,7 +145,10 @@ def traefik_static(stack: StackConfig, routes: list[Route]) -> str:
         "entryPoints": {"web": web, "websecure": websecure, "ping": {"address": "127.0.0.1:8082"}},
         "providers": {"file": {"directory": "/etc/traefik/dynamic", "watch": True}},
     }
-    challenges = {route.challenge for route in routes}
+    if check is not None:
+        # The load balancer's HTTP check: plain HTTP, no PROXY protocol, published on the private address only.
+        document["entryPoints"]["lbcheck"] = {"address": f":{PROXY_CHECK_PORT}"}  # type: ignore[index]
+    challenges = set(certificates(routes, redirects).values())
     if proxy.acme and routes:
         resolvers: dict[str, object] = {}
         if "http-01" in challenges:
@@ -116,6 +168,15 @@ def traefik_static(stack: StackConfig, routes: list[Route]) -> str:
     return header + yaml.safe_dump(document, sort_keys=False)
 
 
+def _redirect_regex(redirect: Redirect) -> dict[str, object]:
+    # Traefik matches the regex against the full request URL (scheme://host[:port]/path?query).
+    return {"redirectRegex": {
+        "regex": f"^https?://{re.escape(redirect.fqdn)}(?::[0-9]+)?/(.*)",
+        "replacement": f"https://{redirect.to_fqdn}/${{1}}",
+        "permanent": True,
+    }}
+
+
 def _rule(route: Route) -> str:
     rule = f"Host(`{route.fqdn}`)"
     if route.path:
@@ -123,7 +184,8 @@ def _rule(route: Route) -> str:
     return rule
 
 
-def traefik_dynamic(stack: StackConfig, routes: list[Route]) -> str:
+def traefik_dynamic(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = (),
+                    check: ProxyCheck | None = None) -> str:
     proxy = stack.app.proxy
     middlewares: dict[str, object] = {}
     headers: dict[str, object] = {"customFrameOptionsValue": "SAMEORIGIN", "contentTypeNosniff": True}
@@ -157,7 +219,7 @@ def traefik_dynamic(stack: StackConfig, routes: list[Route]) -> str:
         tls: dict[str, object] = {}
         if proxy.acme:
             tls["certResolver"] = "le-dns" if route.challenge == "dns-01" else "le-http"
-        routers[route.service] = {
+        routers[route.name or route.service] = {
             "rule": _rule(route),
             "entryPoints": ["websecure"],
             "service": route.service,
@@ -165,6 +227,23 @@ def traefik_dynamic(stack: StackConfig, routes: list[Route]) -> str:
             "tls": tls,
         }
         services[route.service] = {"loadBalancer": {"servers": [{"url": f"http://{route.service}:{route.port}"}]}}
+    for redirect in redirects:
+        middlewares[redirect.name] = _redirect_regex(redirect)
+        tls = {"certResolver": "le-dns" if redirect.challenge == "dns-01" else "le-http"} if proxy.acme else {}
+        routers[redirect.name] = {
+            "rule": f"Host(`{redirect.fqdn}`)",
+            "entryPoints": ["websecure"],
+            "service": "noop@internal",  # the middleware answers; Traefik's built-in no-op service
+            "middlewares": ["security-headers", redirect.name],
+            "tls": tls,
+        }
+    if check is not None:
+        routers["lb-health"] = {
+            "rule": f"Host(`{check.domain}`) && Path(`{check.path.split('?')[0]}`)",
+            "entryPoints": ["lbcheck"],
+            "service": check.service,
+            "middlewares": ["security-headers"],
+        }
     document = {
         "http": {"routers": routers, "services": services, "middlewares": middlewares},
         "tls": {"options": {"default": {"minVersion": "VersionTLS12"}}},
@@ -179,7 +258,8 @@ def nginx_cert_paths(fqdn: str) -> tuple[str, str]:
     return f"{NGINX_CERT_ROOT}/live/{fqdn}/fullchain.pem", f"{NGINX_CERT_ROOT}/live/{fqdn}/privkey.pem"
 
 
-def nginx_site(stack: StackConfig, routes: list[Route]) -> str:
+def nginx_site(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = (),
+               check: ProxyCheck | None = None) -> str:
     """conf.d/default.conf (http context) for the official nginx image; nginx 1.22+ syntax."""
     proxy = stack.app.proxy
     lb_ip = load_balancer_ip(stack)
@@ -243,6 +323,34 @@ def nginx_site(stack: StackConfig, routes: list[Route]) -> str:
         for route in sorted(host_routes, key=lambda r: -len(r.path or "")):
             out += _nginx_location(stack, route)
         out.append("}")
+    for redirect in redirects:
+        fullchain, privkey = nginx_cert_paths(redirect.fqdn)
+        out += ["", "server {", *listen_443, f"    server_name {redirect.fqdn};",
+                f"    ssl_certificate {fullchain};", f"    ssl_certificate_key {privkey};",
+                "    ssl_protocols TLSv1.2 TLSv1.3;",
+                "    ssl_session_cache shared:hp_ssl:10m;"]
+        if proxy.hsts_seconds:
+            out.append(f'    add_header Strict-Transport-Security "max-age={proxy.hsts_seconds}" always;')
+        out += [f"    return 301 https://{redirect.to_fqdn}$request_uri;", "}"]
+    if check is not None:
+        out += [
+            "",
+            "# The load balancer's HTTP check: plain HTTP, no PROXY protocol, published on the private address only.",
+            "server {",
+            f"    listen {PROXY_CHECK_PORT};",
+            f"    server_name {check.domain};",
+            f"    location = {check.path.split('?')[0]} {{",
+            f"        set $hp_upstream http://{check.service}:{check.port};",
+            "        proxy_pass $hp_upstream;",
+            "        proxy_set_header Host $host;",
+            "        proxy_connect_timeout 5s;",
+            "        proxy_read_timeout 10s;",
+            "    }",
+            "    location / {",
+            "        return 404;",
+            "    }",
+            "}",
+        ]
     return "\n".join(out) + "\n"
 
 
@@ -310,10 +418,11 @@ def nginx_start_script(routes: list[Route]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def certbot_script(stack: StackConfig, routes: list[Route]) -> str:
+def certbot_script(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = ()) -> str:
     """PID 1 of the certbot container: obtain each host's certificate once, then renew twice a day."""
-    hosts = sorted({route.fqdn for route in routes})
-    dns_hosts = sorted({route.fqdn for route in routes if route.challenge == "dns-01"})
+    wanted = certificates(routes, redirects)
+    hosts = sorted(wanted)
+    dns_hosts = sorted(host for host, challenge in wanted.items() if challenge == "dns-01")
     lines = [
         "#!/bin/sh",
         "# certbot container entry (rendered by hetzner-platform).",

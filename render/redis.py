@@ -2,15 +2,25 @@
 
 maxmemory: as configured (e.g. seed 000's 512mb), else 75 % of the memory limit when Redis persists
 (RDB/AOF rewrites fork and copy pages) and 90 % without persistence, so the container limit always
-leaves headroom for Redis' own overhead. The password never goes into this file: it is passed as
-`--requirepass` from the env file.
+leaves headroom for Redis' own overhead. The password never goes into this file nor on Redis' command
+line (where `docker inspect` and the process list show it): this file includes AUTH_CONF, a secret file
+of the release mounted read-only (render/secret_files.py), and the healthcheck's redis-cli reads
+AUTH_PASSWORD into REDISCLI_AUTH for itself only.
 """
 
 from __future__ import annotations
 
-from config.app import RedisTuning, ServiceConfig
+from config.app import HealthcheckConfig, RedisTuning, ServiceConfig
+from render.secret_files import SECRETS_DIR, SecretFile
 
 CONTAINER_PATH = "/usr/local/etc/redis/redis.conf"
+AUTH_DIR = "/usr/local/etc/redis/auth"  # the release's secrets/<service> directory, read-only
+AUTH_CONF = f"{AUTH_DIR}/auth.conf"
+AUTH_PASSWORD = f"{AUTH_DIR}/password"
+# The `redis` user of the official images (docker-library/redis, e.g. 7.2/alpine/Dockerfile:
+# `adduser -S -G redis -u 999 redis`; 7.2/debian/Dockerfile: `useradd -r -g redis -u 999 redis`); the
+# entrypoint drops to it before redis-server reads its configuration.
+REDIS_UID = 999
 DEFAULT_SAVE = ("900 1", "300 10", "60 10000")
 
 
@@ -49,7 +59,26 @@ def redis_settings(service: ServiceConfig) -> list[tuple[str, str]]:
         lines += [("save", '""'), ("appendonly", "no")]
     lines += [("tcp-backlog", str(tuning.tcp_backlog)), ("timeout", str(tuning.timeout))]
     lines += [(key, str(value)) for key, value in tuning.settings.items()]
+    if tuning.password_secret:
+        lines.append(("include", AUTH_CONF))
     return lines
+
+
+def auth_files(name: str, service: ServiceConfig) -> list[SecretFile]:
+    """The secret files the service mounts at AUTH_DIR (none without a password)."""
+    tuning = service.config_files
+    if not isinstance(tuning, RedisTuning) or not tuning.password_secret:
+        return []
+    directory = f"{SECRETS_DIR}/{name}"
+    return [
+        SecretFile(f"{directory}/auth.conf", tuning.password_secret, "redis-conf", REDIS_UID),
+        SecretFile(f"{directory}/password", tuning.password_secret, "raw", REDIS_UID),
+    ]
+
+
+def authenticated_healthcheck() -> HealthcheckConfig:
+    """`redis-cli ping` with the password from the mounted file, in redis-cli's environment only."""
+    return HealthcheckConfig(test=f'REDISCLI_AUTH="$(cat {AUTH_PASSWORD})" redis-cli ping | grep -qx PONG')
 
 
 def render_redis_conf(name: str, service: ServiceConfig) -> str:

@@ -14,7 +14,7 @@ import pytest
 
 from config.loader import validate_config
 from config.schema import StackConfig
-from config.stack_file import read_stack_file
+from config.stack_base import read_merged_stack_file
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
@@ -124,7 +124,7 @@ def presets() -> list[Path]:
 
 @cache
 def preset_config(path: Path) -> StackConfig:
-    return validate_config(read_stack_file(path).values, source=str(path))
+    return validate_config(read_merged_stack_file(path).values, source=str(path))
 
 
 @lru_cache(maxsize=1)

@@ -62,7 +62,10 @@ def test_multi_server_split_uses_private_addresses() -> None:
     assert f"postgres:{ips['db']}" in web["api"]["extra_hosts"]
     assert f"redis:{ips['db']}" in worker["worker"]["extra_hosts"]
     assert "depends_on" not in web["api"]  # its dependencies run on another server
-    assert "--requirepass" in db["redis"]["command"]
+    # The password reaches Redis through the release's secret file, never its command line or environment.
+    assert db["redis"]["command"] == ["redis-server", "/usr/local/etc/redis/redis.conf"]
+    assert {"type": "bind", "source": "./secrets/redis", "target": "/usr/local/etc/redis/auth", "read_only": True} in db["redis"]["volumes"]
+    assert "REDISCLI_AUTH" not in db["redis"].get("environment", {})
 
 
 def test_multi_server_compose_files_are_valid(tmp_path: Path) -> None:

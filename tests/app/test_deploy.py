@@ -6,6 +6,8 @@ tag with a marker (hp-fail-health, hp-fail-wait, hp-fail-migrate, hp-fail-pull) 
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import stat
 import subprocess
@@ -57,13 +59,15 @@ class FakeHost:
         (self.bin / "sleep").chmod(0o755)
         self.runs: list[Run] = []
 
-    def deploy(self, config: StackConfig, secrets: dict[str, str] | None = None, server: str = "app") -> Run:
+    def deploy(self, config: StackConfig, secrets: dict[str, str] | None = None, server: str = "app",
+               private_registries: str = "") -> Run:
         step = app_step(config, server, HostRuntime(), secrets or SECRETS)
         env = {
             "PATH": f"{self.bin}:{os.environ['PATH']}",
             "HP_ROOT": str(self.root),
             "FAKE_DOCKER_STATE": str(self.state),
             "HOME": str(self.root),
+            "FAKE_DOCKER_PRIVATE": private_registries,
         }
         done = subprocess.run(["bash", "-s"], input=step.script, env=env, capture_output=True, text=True, timeout=60)
         run = Run(done.returncode, done.stdout, done.stderr)
@@ -261,3 +265,26 @@ def test_multi_server_stack_deploys_each_server_and_migrates_once(tmp_path: Path
         assert host.current() == release_id(config, server)
         migrations[server] = any(" run --rm " in call for call in host.calls())
     assert migrations == {"db": False, "web": True, "worker": False}
+
+
+def test_private_registry_login_reads_the_token_from_stdin_before_the_pull(host: FakeHost) -> None:
+    """ghcr.io is private in the fake: the pull succeeds only after `docker login --password-stdin`, whose
+    token is stored in a root-only config and never appears in argv or output."""
+    token = "ghp_SENTINELtoken123"
+    registries = {"ghcr.io": {"username": "acme-bot", "passwordSecret": "GHCR_TOKEN"}}
+    config = config_with(registries=registries)
+    run = host.deploy(config, {**SECRETS, "GHCR_TOKEN": token}, private_registries="ghcr.io")
+    assert run.returncode == 0, run.output
+    docker_config = host.root / "root" / ".docker"
+    assert oct(docker_config.stat().st_mode & 0o777) == "0o700"
+    auths = json.loads((docker_config / "config.json").read_text())["auths"]
+    assert base64.b64decode(auths["ghcr.io"]["auth"]).decode() == f"acme-bot:{token}"
+    assert any("login --username acme-bot --password-stdin ghcr.io" in call for call in host.calls())
+    assert token not in "\n".join(host.calls()) and token not in run.output
+    assert "logging in to ghcr.io as acme-bot" in run.output
+
+
+def test_without_a_registry_login_the_private_pull_fails_and_nothing_switches(host: FakeHost) -> None:
+    run = host.deploy(config_with(), private_registries="ghcr.io")
+    assert run.returncode != 0 and "unauthorized" in run.output
+    assert host.current() is None

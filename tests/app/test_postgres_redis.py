@@ -20,7 +20,8 @@ import pytest
 
 from config.app import ServiceConfig
 from render.postgres import render_postgresql_conf
-from render.redis import render_redis_conf
+from render.redis import AUTH_DIR, AUTH_PASSWORD, auth_files, authenticated_healthcheck, render_redis_conf
+from render.secret_files import secret_file_content
 
 from .conftest import EXAMPLES, preset_config, require_tool
 
@@ -120,9 +121,18 @@ def assert_pg(port: int, expected: dict[str, str]) -> None:
 
 
 @contextmanager
-def running_redis(conf: str) -> Iterator[int]:
+def running_redis(conf: str, auth: dict[str, str] | None = None, password: str | None = None) -> Iterator[int]:
+    """`auth`: file name -> content, written into the temp dir (0400, owned by redis); the conf's paths
+    under render.redis.AUTH_DIR are pointed there."""
     require_tool("redis-server")
     with owned_tempdir("redis") as tmp:
+        for name, content in (auth or {}).items():
+            path = tmp / "auth" / name
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(content)
+            path.chmod(0o400)
+            shutil.chown(path, user="redis", group="redis")
+        conf = conf.replace(AUTH_DIR, str(tmp / "auth"))
         conf_path = tmp / "redis.conf"
         conf_path.write_text(conf)
         shutil.chown(conf_path, user="redis", group="redis")
@@ -135,14 +145,16 @@ def running_redis(conf: str) -> Iterator[int]:
         if start.returncode != 0:
             raise RuntimeError(f"redis did not start: {start.stdout}{start.stderr}")
         try:
+            env = {"PATH": "/usr/bin:/bin", "REDISCLI_AUTH": password} if password else None
             for _ in range(100):
-                if subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True).stdout.strip() == "PONG":
+                ping = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, env=env)
+                if ping.stdout.strip() == "PONG":
                     break
             else:
                 raise RuntimeError("redis did not answer PING")
             yield port
         finally:
-            subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True)
+            subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], capture_output=True, env=env)
 
 
 def redis_get(port: int, name: str) -> str:
@@ -227,3 +239,32 @@ def test_a_wrong_expectation_fails_the_redis_check() -> None:
     conf = render_redis_conf("redis", service("Pulumi.fastapi-celery.yaml", "redis"))
     with running_redis(conf.replace("maxmemory 512mb", "maxmemory 256mb")) as port:
         assert redis_get(port, "maxmemory") != str(512 * 1024 * 1024)
+
+
+def test_redis_password_comes_from_the_mounted_file_never_argv() -> None:
+    """requirepass from the included auth file (a password with quotes, backslashes, `$` and spaces), the
+    healthcheck's redis-cli authenticates from the password file, and the running process' argv holds none of it."""
+    password = 'p"w \\ $HOME \'x\' end'
+    svc = ServiceConfig.model_validate({
+        "image": "redis:7-alpine", "limits": {"cpus": 0.5, "memory": "512M"},
+        "configFiles": {"kind": "redis", "passwordSecret": "REDIS_PASSWORD"},
+    })
+    conf = render_redis_conf("redis", svc)
+    assert f"include {AUTH_DIR}/auth.conf" in conf and password not in conf
+    files = {f.path.rsplit("/", 1)[1]: secret_file_content(f, password) for f in auth_files("redis", svc)}
+    with running_redis(conf, files, password) as port:
+        anonymous = subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"})
+        assert "NOAUTH" in anonymous.stdout + anonymous.stderr
+        pid = subprocess.run(["redis-cli", "-p", str(port), "info", "server"], capture_output=True, text=True,
+                             env={"PATH": "/usr/bin:/bin", "REDISCLI_AUTH": password}).stdout
+        process_id = next(line.split(":")[1].strip() for line in pid.splitlines() if line.startswith("process_id:"))
+        argv = Path(f"/proc/{process_id}/cmdline").read_bytes().decode()
+        assert "redis-server" in argv and password not in argv
+        health = authenticated_healthcheck().compose_test()[1]
+        workdir = subprocess.run(["redis-cli", "-p", str(port), "config", "get", "dir"], capture_output=True, text=True,
+                                 env={"PATH": "/usr/bin:/bin", "REDISCLI_AUTH": password}).stdout.splitlines()[1]
+        tmp_password = f"{workdir}/auth/password"
+        check = health.replace(AUTH_PASSWORD, tmp_password).replace("redis-cli", f"redis-cli -p {port}")
+        assert subprocess.run(["sh", "-c", check], env={"PATH": "/usr/bin:/bin"}).returncode == 0
+        wrong = check.replace(tmp_password, "/dev/null")
+        assert subprocess.run(["sh", "-c", wrong], env={"PATH": "/usr/bin:/bin"}).returncode != 0

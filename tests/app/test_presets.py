@@ -10,7 +10,7 @@ import yaml
 
 from config.app import placement
 from config.catalogue import load_catalogue
-from config.stack_file import read_stack_file
+from config.stack_base import read_merged_stack_file
 from render.app import app_step, secret_names
 from render.compose import render_compose
 from render.steps import HostRuntime
@@ -23,6 +23,8 @@ EXPECTED = {
     "Pulumi.fastapi-arq-pgvector.yaml": ("seed 001", {"vps": "cx33"}),
     "Pulumi.chrono-single.yaml": ("seeds 002/003 phase 1", {"app": "cx43"}),
     "Pulumi.chrono-phase2.yaml": ("seeds 002/003 phase 2", {"web": "cx43", "db": "cx33", "worker": "cx33"}),
+    "Pulumi.django-shop.yaml": ("issue 19", {"app": "cx33"}),
+    "Pulumi.django-shop-staging.yaml": ("issue 19 staging", {"app": "cx23"}),
     "Pulumi.ytempire.yaml": ("seed 004", {"main": "ccx53"}),
 }
 
@@ -33,7 +35,7 @@ def test_every_seed_has_a_preset() -> None:
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_preset_is_a_valid_stack_file_without_plaintext_secrets(path: Path) -> None:
-    stack = read_stack_file(path)
+    stack = read_merged_stack_file(path)
     config = preset_config(path)
     assert not config.app.stack_issues(config)
     assert {name: server.server_type for name, server in config.servers.items()} == EXPECTED[path.name][1]

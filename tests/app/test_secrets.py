@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from render.app import app_files, app_step, render_env_file, secret_names, secret_specs
+from render.registry import registry_logins
 from render.steps import HostRuntime
 
 from .conftest import COMPOSE_BIN, EXAMPLES, preset_config, presets, require_tool
@@ -80,7 +81,7 @@ def test_secrets_are_only_sent_to_the_servers_that_use_them() -> None:
     assert secret_names(config, "db") == ["MEILI_MASTER_KEY", "POSTGRES_PASSWORD"]
 
 
-_HEREDOC = re.compile(r"^(?P<cmd>.*)<<'HP_B64'\n(?P<body>.*?)^HP_B64$", re.S | re.M)
+_HEREDOC = re.compile(r"^(?P<cmd>[^\n]*)<<'HP_B64'\n(?P<body>.*?)^HP_B64$", re.S | re.M)
 
 
 def decoded_blocks(script: str) -> list[tuple[str, str]]:
@@ -102,15 +103,22 @@ def test_sentinel_secrets_appear_only_in_the_env_file_sent_over_stdin(path: Path
         for files in (step.files, app_files(config, server)):
             for file_path, content in files.items():
                 assert "SENTINEL" not in content, file_path
-        # 2. The script itself: no plain sentinel, and among its decoded payloads only write_env's has them.
+        # 2. The script itself: no plain sentinel, and among its decoded payloads only write_env's and the
+        #    release's secret files (Redis' requirepass) have them.
         assert "SENTINEL" not in step.script
-        blocks = decoded_blocks(step.script)
+        #    Registry tokens go to `docker login` on stdin only, never into the env file.
+        blocks = [(command.splitlines()[-1], content) for command, content in decoded_blocks(step.script)]
         env_blocks = [content for command, content in blocks if 'base64 -d >"$tmp"' in command]
         assert len(env_blocks) == 1
+        tokens = {login.secret for login in registry_logins(config)}
         for name, value in sentinels.items():
-            assert f"{name}='{value}'" in env_blocks[0]
+            if name in tokens:
+                assert value not in env_blocks[0]
+                assert any(content == value for command, content in blocks if command.strip().startswith("docker_login "))
+            else:
+                assert f"{name}='{value}'" in env_blocks[0]
         for command, content in blocks:
-            if content is not env_blocks[0]:
+            if content is not env_blocks[0] and '/secrets/' not in command and not command.strip().startswith("docker_login "):
                 assert "SENTINEL" not in content, command
 
 

@@ -21,6 +21,7 @@ from cli.evaluate import Evaluation, evaluate
 from cli.plan import load
 from components.firewall import ANYWHERE
 from components.specs import resolve
+from config.cloudflare_ips import load_cloudflare_ranges
 from config.schema import StackConfig
 from config.stack_file import read_stack_file
 from render.app import app_files
@@ -123,8 +124,11 @@ def test_cloud_firewall_has_no_database_rule(evaluation: Evaluation, config: Sta
     rules = firewall.inputs["rules"]
     assert not [rule for rule in rules if str(POSTGRES_PORT) in str(rule.get("port", ""))]
     public = {rule.get("port") for rule in rules if rule["sourceIps"] == ANYWHERE}
-    assert public == {"80", "443", None}  # None: ICMP
-    assert {rule.get("port") for rule in rules if rule["sourceIps"] != ANYWHERE} == {str(config.ssh.port)}
+    assert public == {None}  # None: ICMP
+    # Every record is proxied by Cloudflare: 80/443 admit Cloudflare's ranges only (issue 19).
+    cloudflare = list(load_cloudflare_ranges().all)
+    assert {rule.get("port") for rule in rules if rule["sourceIps"] == cloudflare} == {"80", "443"}
+    assert {rule.get("port") for rule in rules if rule["sourceIps"] not in (ANYWHERE, cloudflare)} == {str(config.ssh.port)}
     servers = evaluation.mocks.by_type("hcloud:index/server:Server")
     assert len(servers) == 3 and all([int(x) for x in s.inputs["firewallIds"]] == [int(firewall.id)] for s in servers)
 

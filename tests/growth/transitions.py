@@ -19,7 +19,7 @@ from cli.evaluate import Evaluation
 from cli.resource_diff import ResourceChange, plan_resources, resource_diff
 from config.errors import ConfigError
 from config.loader import validate_config
-from config.stack_file import read_stack_file
+from config.stack_base import read_merged_stack_file
 from tests.growth.support import ROOT, PreviousDeploymentMocks
 from tests.unit.stacks import write_stack
 
@@ -34,7 +34,7 @@ Edit = Callable[[dict[str, Any]], dict[str, Any] | None]
 
 
 def preset_values(path: Path) -> dict[str, Any]:
-    return copy.deepcopy(read_stack_file(path).values)
+    return copy.deepcopy(read_merged_stack_file(path).values)
 
 
 def first_server(values: dict[str, Any]) -> str:

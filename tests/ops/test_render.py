@@ -69,7 +69,7 @@ def test_api_shapes_and_secret_names() -> None:
 def test_defaults_follow_the_seeds() -> None:
     ops = sample_config().ops
     assert (ops.backup.retention.daily, ops.backup.retention.weekly, ops.backup.retention.hourly_hours) == (7, 4, 24)
-    assert (ops.alerts.disk_percent, ops.alerts.memory_percent, ops.alerts.rpo_minutes, ops.alerts.cert_days) == (90, 90, 60, 14)
+    assert (ops.alerts.disk_percent, ops.alerts.memory_percent, ops.rpo_minutes, ops.alerts.cert_days) == (90, 90, 60, 14)
     assert ops.backup.hourly and ops.alerts.calendar == "*:0/5"
     assert ops.cleanup.rules[0].path == "/var/log" and ops.cleanup.rules[0].max_age_days == 30
 
@@ -114,8 +114,9 @@ def test_roles_decide_what_runs_where() -> None:
     assert "HP_CHECK_BACKUP=${HP_CHECK_BACKUP-0}" in web_conf and "HP_CHECK_BACKUP=${HP_CHECK_BACKUP-1}" in db_conf
     assert "HP_EXPECTED_SERVICES=${HP_EXPECTED_SERVICES-'api worker'}" in web_conf
     assert "HP_EXPECTED_SERVICES=${HP_EXPECTED_SERVICES-'postgres redis'}" in db_conf
-    # TLS checks only where the proxy runs; wildcard records skipped.
-    assert "HP_TLS_DOMAINS=${HP_TLS_DOMAINS-'chrono.example.com api.chrono.example.com'}" in web_conf
+    # No service is exposed here, so no proxy holds a certificate: no TLS check (issue 19: the DNS records
+    # alone used to be watched, each alerting on a certificate nothing serves).
+    assert "HP_TLS_DOMAINS=${HP_TLS_DOMAINS-''}" in web_conf
     assert "HP_TLS_DOMAINS=${HP_TLS_DOMAINS-''}" in db_conf
     # Offsite secrets only on the server that backs up.
     assert "RESTIC_PASSWORD" not in ops_step(config, "web", HostRuntime(), SECRETS).files[ENV_PATH]  # type: ignore[union-attr]
@@ -352,3 +353,15 @@ def test_view_of_a_stack_without_database() -> None:
     files = ops_files(config, "app")
     assert "/etc/systemd/system/hp-restore-drill.timer" not in files
     assert "/etc/systemd/system/hp-backup-daily.timer" in files
+
+
+def test_tls_alerts_watch_the_names_the_proxy_serves() -> None:
+    """Every host of expose.hosts and every redirect source, on the server running the proxy only."""
+    values = sample_config().model_dump(by_alias=True, exclude_unset=True)
+    values["app"]["services"]["api"]["expose"] = {"port": 8000, "hosts": ["@", "api"]}
+    values["app"]["acmeEmail"] = "ops@chrono.example.com"
+    values["app"]["redirects"] = [{"from": "www", "to": "@"}]
+    values["dns"]["records"].append({"name": "www"})
+    config = StackConfig.model_validate(values)
+    conf = ops_files(config, "app")[CONF_PATH]
+    assert "HP_TLS_DOMAINS=${HP_TLS_DOMAINS-'chrono.example.com api.chrono.example.com www.chrono.example.com'}" in conf

@@ -174,3 +174,28 @@ def test_firewall_step_for_other_variant_renders() -> None:
         "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 80 --ctdir ORIGINAL -j RETURN",
         "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 443 --ctdir ORIGINAL -j RETURN",
     ]
+
+
+def test_cloudflare_only_origin_applied_for_real(sandbox: Sandbox) -> None:
+    """Every record proxied (dns.cloudflareOnly by default): UFW and DOCKER-USER admit 80/443 only from
+    Cloudflare's ranges, as the kernel reports them after ufw loaded the rules (idempotent on re-run)."""
+    from config.cloudflare_ips import load_cloudflare_ranges
+
+    prepare(sandbox)
+    config = make_config(dns={"zone": "chrono.example.com", "proxied": True, "records": [{"name": "@"}]})
+    step = next(s for s in host_steps(config, "app", make_runtime(config)) if s.name == "firewall")
+    result = sandbox.run(step.script, runs=2, before=FORWARDING_ON, after=INSPECT)
+    assert result.returncode == 0, result.output
+    assert summary(result.runs[1])["changed"] == "0"
+    _, v4, v6 = sections(result)
+    ranges = load_cloudflare_ranges()
+    web_v4 = [line for line in chain(v4, "ufw-user-input") if "--dport 80 " in line or "--dport 443 " in line]
+    assert web_v4 == [f"-A ufw-user-input -s {cidr} -p tcp -m tcp --dport {port} -j ACCEPT"
+                      for port in (80, 443) for cidr in ranges.ipv4]
+    web_v6 = [line for line in chain(v6, "ufw6-user-input") if "--dport 80 " in line or "--dport 443 " in line]
+    assert web_v6 == [f"-A ufw6-user-input -s {cidr} -p tcp -m tcp --dport {port} -j ACCEPT"
+                      for port in (80, 443) for cidr in ranges.ipv6]
+    assert chain(v4, "DOCKER-USER")[4:-1] == docker_user_rules(config, 4)
+    assert chain(v6, "DOCKER-USER")[4:-1] == docker_user_rules(config, 6)
+    assert f"-A DOCKER-USER -s {ranges.ipv4[0]} -p tcp -m conntrack --ctorigdstport 443 --ctdir ORIGINAL -j RETURN" in v4
+    assert not any(line.startswith("-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 443") for line in v4 + v6)

@@ -8,6 +8,7 @@ import pytest
 
 from cli.evaluate import Evaluation
 from cli.mocks import RecordedResource
+from config.cloudflare_ips import load_cloudflare_ranges
 from tests.unit.stacks import PHASE2, PROD, STAGING, evaluate_values, variant
 
 
@@ -36,17 +37,32 @@ def phase2(tmp_path_factory: pytest.TempPathFactory) -> Evaluation:
     return evaluate_values(tmp_path_factory.mktemp("phase2"), PHASE2)
 
 
+CLOUDFLARE = load_cloudflare_ranges().all
+
+
 def test_firewall_allows_exactly_ssh_from_admins_http_https_and_icmp(prod: Evaluation) -> None:
     rules = one(prod, "hcloud:index/firewall:Firewall").inputs["rules"]
     summary = sorted((r["direction"], r["protocol"], r.get("port"), tuple(r["sourceIps"])) for r in rules)
     assert summary == sorted(
         [
             ("in", "tcp", "2222", ("203.0.113.0/24",)),
-            ("in", "tcp", "80", ("0.0.0.0/0", "::/0")),
-            ("in", "tcp", "443", ("0.0.0.0/0", "::/0")),
+            # Every record of this stack is proxied by Cloudflare: the origin admits only Cloudflare (issue 19).
+            ("in", "tcp", "80", CLOUDFLARE),
+            ("in", "tcp", "443", CLOUDFLARE),
             ("in", "icmp", None, ("0.0.0.0/0", "::/0")),
         ]
     )
+
+
+def test_a_stack_with_a_direct_record_keeps_80_443_open(tmp_path: Path) -> None:
+    dns = {**PROD["dns"], "records": [{"name": "@"}, {"name": "www", "proxied": False}]}
+    evaluation = evaluate_values(tmp_path, variant(PROD, dns=dns))
+    rules = one(evaluation, "hcloud:index/firewall:Firewall").inputs["rules"]
+    assert {r["port"]: tuple(r["sourceIps"]) for r in rules if r.get("port") in ("80", "443")} == {
+        "80": ("0.0.0.0/0", "::/0"), "443": ("0.0.0.0/0", "::/0")}
+    off = evaluate_values(tmp_path / "off", variant(PROD, dns={**PROD["dns"], "cloudflareOnly": False}))
+    rules = one(off, "hcloud:index/firewall:Firewall").inputs["rules"]
+    assert next(r for r in rules if r.get("port") == "443")["sourceIps"] == ["0.0.0.0/0", "::/0"]
 
 
 def test_firewall_is_attached_to_every_server_from_creation(phase2: Evaluation) -> None:

@@ -55,8 +55,9 @@ BAD_CASES: list[tuple[str, dict[str, Any], str, str]] = [
      "loadBalancer.healthCheck.port", "cannot see the app"),
     ("http health check on the TLS port", variant(PROD, loadBalancer={"healthCheck": {"protocol": "http", "port": 443}}),
      "loadBalancer.healthCheck.port", "Use protocol tcp"),
-    ("http health check on the services' ports", variant(PROD, loadBalancer={"healthCheck": {"protocol": "http"}}),
-     "loadBalancer.healthCheck.port", "an HTTP check on 80, 443 cannot see the app"),
+    # Without a port, http means through the proxy (issue 19), which needs an exposed service: this stack has none.
+    ("http health check without an app to route to", variant(PROD, loadBalancer={"healthCheck": {"protocol": "http"}}),
+     "loadBalancer.healthCheck.protocol", "checks the app through the hosts' proxy"),
     ("https lb service", variant(PROD, loadBalancer={"services": [
         {"protocol": "https", "listenPort": 443, "destinationPort": 443}]}),
      "loadBalancer.services[0].protocol", "needs a certificate there"),

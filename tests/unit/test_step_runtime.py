@@ -18,7 +18,7 @@ from components.program import step_sources
 from components.specs import resolve
 from config.loader import validate_config
 from config.schema import StackConfig
-from config.stack_file import read_stack_file
+from config.stack_base import read_merged_stack_file
 from render.steps import STEP_RUNTIME_FIELDS, HostRuntime, limited_runtime, runtime_fields
 from tests.unit.stacks import PHASE2, PROD, STAGING, write_stack
 
@@ -54,7 +54,7 @@ def full_runtime(config: StackConfig, server: str) -> HostRuntime:
 def load_configs() -> list[tuple[str, StackConfig]]:
     found = [("prod", validate_config(PROD)), ("staging", validate_config(STAGING)), ("phase2", validate_config(PHASE2))]
     for path in PRESETS:
-        found.append((path.name, validate_config(read_stack_file(path).values)))
+        found.append((path.name, validate_config(read_merged_stack_file(path).values)))
     return found
 
 

@@ -16,6 +16,8 @@ umask 022
 
 ROOT="${HP_ROOT:-}"
 BASE="$ROOT/opt/$PROJECT"
+# Registry logins (root only) for every docker and compose call below.
+export DOCKER_CONFIG="$ROOT$DOCKER_CONFIG_DIR"
 RELEASES="$BASE/releases"
 CURRENT="$BASE/current"
 TARGET="$RELEASES/$RELEASE"
@@ -46,6 +48,15 @@ install_file() {
     base64 -d >"$tmp"
     chmod 644 "$tmp"
     mv -f "$tmp" "$path"
+}
+
+# docker_login USER SERVER HOST: the token, base64, on stdin; SERVER "" is Docker Hub (docker's default).
+docker_login() {
+    log "logging in to $3 as $1"
+    if ! base64 -d | docker --config "$DOCKER_CONFIG" login --username "$1" --password-stdin ${2:+"$2"} >/dev/null; then
+        log "docker login to $3 as $1 failed"
+        exit 1
+    fi
 }
 
 #@@FUNCTIONS@@
@@ -178,6 +189,8 @@ main() {
     done
     install_files
     bootstrap_certificates
+    install -d -m 0700 "$DOCKER_CONFIG"
+    registry_login
     if [ -L "$CURRENT" ]; then
         PREVIOUS=$(basename "$(readlink "$CURRENT")")
     fi
@@ -186,6 +199,7 @@ main() {
     trap cleanup EXIT
     stage_release "$STAGING"
     write_env "$STAGING/.env"
+    write_secret_files "$STAGING"
     chmod 755 "$STAGING"
 
     if [ "$PREVIOUS" = "$RELEASE" ] && [ -d "$TARGET" ] &&
