@@ -156,7 +156,7 @@ class HealthcheckConfig(ConfigModel):
     retries: Annotated[int, Field(ge=1, le=100)] = 5
     start_period: Duration = "30s"
 
-    @field_validator("interval", "timeout", "start_period", mode="before")
+    @field_validator("interval", "timeout", "start_period", mode="before", json_schema_input_type=str | int)
     @classmethod
     def _durations(cls, value: str | int) -> str:
         return _duration(value)
@@ -507,7 +507,7 @@ class ServiceConfig(ConfigModel):
             raise ValueError(f"container paths mounted twice: {duplicates}")
         return value
 
-    @field_validator("depends_on", mode="before")
+    @field_validator("depends_on", mode="before", json_schema_input_type=dict[str, str] | list[str])
     @classmethod
     def _depends(cls, value: Any) -> Any:
         # Accept a plain list (condition "started") and compose's long condition names.
@@ -517,7 +517,7 @@ class ServiceConfig(ConfigModel):
             return {name: _CONDITIONS.get(str(cond), cond) for name, cond in value.items()}
         return value
 
-    @field_validator("stop_grace_period", mode="before")
+    @field_validator("stop_grace_period", mode="before", json_schema_input_type=str | int | None)
     @classmethod
     def _grace(cls, value: str | int | None) -> str | None:
         return None if value is None else _duration(value)

@@ -73,7 +73,7 @@ class SshConfig(ConfigModel):
     public_keys: list[PublicKey] = Field(min_length=1)
     admin_cidrs: list[Cidr] = Field(min_length=1)
     # Set true only for the run that moves ssh.port/adminUser, after sshd already answers on the new
-    # values (see the access guard's message and the README).
+    # values (the access guard's message gives the procedure).
     confirm_access_change: bool = False
 
     @field_validator("admin_user")
