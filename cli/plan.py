@@ -15,7 +15,6 @@ from cli.evaluate import Evaluation, evaluate
 from cli.previous import load_previous
 from cli.render_out import write_rendered_files
 from cli.resource_diff import plan_resources
-from components.specs import PlatformSpec
 from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
@@ -23,6 +22,7 @@ from config.stack_base import read_merged_stack_file
 from config.stack_file import StackFile
 from spec.checks import spec_issues
 from spec.notes import plan_notes
+from spec.resources import PlatformSpec
 from spec.warnings import config_warnings
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2

@@ -13,7 +13,6 @@ from components.deployment_guard import DeploymentGuard
 from components.host import StepSource
 from components.platform import Platform
 from components.secrets import GeneratedSecrets, missing_secrets, secret_requirements
-from components.specs import resolve
 from config.errors import ConfigError, ConfigIssue
 from config.pulumi_config import StackSecrets, load_from_pulumi
 from config.schema import StackConfig
@@ -21,6 +20,7 @@ from cost.api import PlanCost, plan_sections
 from cost.live import credentials_from_env
 from render.steps import HostRuntime, HostStep
 from spec.checks import spec_issues
+from spec.resources import resolve
 
 
 def _host(config: StackConfig, server: str, runtime: HostRuntime, _secrets: Mapping[str, str]) -> list[HostStep]:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from components.specs import PlatformSpec
 from config.catalogue import Catalogue, load_catalogue
 from config.schema import StackConfig
 from cost import report
@@ -29,6 +28,7 @@ from cost.money import ZERO, cents, dec, eur, json_money, json_number
 from cost.prices import PriceBook, override_key_problems
 from cost.upgrades import UpgradeOption, rescale_option, split_option
 from spec.order_dates import OrderDate, resolve_order_dates
+from spec.resources import PlatformSpec
 
 STANDARD_NOTES = (
     "Prices are net (excl. VAT); hetzner.com plan pages show the server price plus the EUR 0.50 primary IPv4.",

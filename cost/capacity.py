@@ -24,12 +24,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from components.specs import PlatformSpec
 from config.catalogue import Catalogue, ServerType
 from config.schema import StackConfig
 from cost.availability import Availability
 from cost.money import ZERO, dec, figure
 from cost.prices import Price
+from spec.resources import PlatformSpec
 
 PLACEMENT_RULE = (
     "a service runs on every server with its role (a stateful one only on the first; `server` pins it) and the "

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from components.specs import PlatformSpec
 from config.schema import StackConfig
 from cost.api import PlanCost, plan_sections
 from cost.live import credentials_from_env
 from cost.report import render_upgrades, render_warnings
+from spec.resources import PlatformSpec
 
 
 def render_cost_report(plan: PlanCost) -> str:

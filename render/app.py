@@ -301,7 +301,7 @@ def _noop_script(server: str) -> str:
 def app_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mapping[str, str]) -> HostStep:
     """The "app" HostStep for one server; `secrets` maps every name of secret_names(config, server) to its value.
 
-    `runtime` is accepted for the common step signature: private addresses come from components.specs,
+    `runtime` is accepted for the common step signature: private addresses come from spec.resources,
     which assigns them deterministically, so the rendered files are identical in plan and deploy.
     """
     del runtime

@@ -152,7 +152,7 @@ def _healthcheck_entry(check: HealthcheckConfig) -> dict[str, Any]:
 
 
 def _private_ips(stack: StackConfig) -> dict[str, str]:
-    from components.specs import resolve
+    from spec.resources import resolve
 
     return {spec.name: spec.private_ip for spec in resolve(stack).servers if spec.private_ip}
 

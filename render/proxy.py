@@ -97,7 +97,7 @@ def redirects_for(stack: StackConfig) -> list[Redirect]:
 
 def lb_check_for(stack: StackConfig, server: str) -> ProxyCheck | None:
     """The load balancer's HTTP check this server's proxy answers on PROXY_CHECK_PORT (LB targets only)."""
-    from components.specs import resolve
+    from spec.resources import resolve
 
     check = proxy_check_applies(stack)
     lb = resolve(stack).load_balancer
@@ -108,7 +108,7 @@ def lb_check_for(stack: StackConfig, server: str) -> ProxyCheck | None:
 
 def load_balancer_ip(stack: StackConfig) -> str | None:
     """The LB's private address when it sends PROXY protocol to this stack's proxy."""
-    from components.specs import resolve
+    from spec.resources import resolve
 
     lb = resolve(stack).load_balancer
     if lb is None or not any(service.proxy_protocol for service in lb.services):

@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.specs import resolve
 from config.schema import StackConfig
 from render import proxy
 from render.compose import render_compose
+from spec.resources import resolve
 
 from .conftest import EXAMPLES, base_values, load, phase2_values, preset_config, require_tool, small_app
 
