@@ -16,21 +16,17 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
-from config.compose_file import closest, compose_file_issues
+from config.compose_file import closest
 from config.errors import ConfigIssue
-from config.formats import MAX_DNS_NAME, check_dns_length, check_image, check_postgres_value
+from config.formats import check_dns_length, check_image, check_postgres_value
 from config.ops import Calendar
 from config.paths import check_host_dir, normalise
-
-if TYPE_CHECKING:
-    from config.schema import StackConfig
 
 _MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgG])?[bB]?$", re.ASCII)
 _UNIT_MB = {"k": 1 / 1024, "m": 1, "g": 1024, None: 1 / (1024 * 1024)}
@@ -970,96 +966,6 @@ class AppConfig(ConfigModel):
             names += [host for host in service.expose.names if host not in names]
         return names + [redirect.from_ for redirect in self.redirects if redirect.from_ not in names]
 
-    # --- checks that need the rest of the stack -----------------------------------------------
-    def stack_issues(self, stack: StackConfig) -> list[ConfigIssue]:
-        """Checks against servers, dns, load balancer and ssh; StackConfig's cross checks call this."""
-        issues: list[ConfigIssue] = []
-        for name, service in self.services.items():
-            path = f"app.services.{name}"
-            if service.server is not None and service.server not in stack.servers:
-                issues.append(ConfigIssue(
-                    f"{path}.server", f"no server named '{service.server}'{closest(service.server, set(stack.servers))}"
-                ))
-                continue
-            candidates = _candidate_servers(stack, service)
-            if service.stateful and service.server is None and len(candidates) > 1:
-                issues.append(ConfigIssue(
-                    f"{path}.server",
-                    f"stateful service (volumes or a database) and {len(candidates)} servers have the "
-                    f"'{service.role}' role ({', '.join(candidates)}): pin it with server",
-                ))
-        exposed = self.exposed()
-        if self.jobs and not (stack.ops.enabled and stack.ops.alerts.enabled):
-            issues.append(ConfigIssue("app.jobs", (
-                "jobs are installed by the ops step and report failures through its alerts: keep ops.enabled and "
-                "ops.alerts.enabled true"
-            )))
-        if self.redirects and not exposed:
-            issues.append(ConfigIssue("app.redirects", "redirects need an exposed service (the proxy runs with it)"))
-        if exposed and self.domain is None and stack.dns is None:
-            issues.append(ConfigIssue("app.domain", "exposed services need a domain: set app.domain or a dns section"))
-        where = placement_names(stack)
-        proxy_servers = [server for server, names in where.items() if any(n in exposed for n in names)]
-        lb = stack.load_balancer
-        if lb is not None:
-            targets = set(stack.servers_with_role(lb.target_role))
-            for name, service in exposed.items():
-                off = [s for s in where if name in where[s] and s not in targets]
-                if off and not service.admin_only:
-                    issues.append(ConfigIssue(
-                        f"app.services.{name}.role",
-                        f"exposed but placed on {', '.join(off)}, which the load balancer does not target "
-                        f"(targetRole {lb.target_role})",
-                    ))
-            if any(service.proxy_protocol for service in lb.services) and not lb.use_private_ip:
-                issues.append(ConfigIssue(
-                    "loadBalancer.usePrivateIp",
-                    "PROXY protocol needs the load balancer's private address: the proxy trusts only that address",
-                ))
-        if stack.dns is not None:
-            for index, redirect in enumerate(self.redirects):
-                if dns_record_for(stack, redirect.from_) is None:
-                    issues.append(ConfigIssue(
-                        f"app.redirects[{index}].from",
-                        f"{service_fqdn(stack, redirect.from_)} has no record in dns.records (add '{redirect.from_}')",
-                    ))
-            for name, service in exposed.items():
-                assert service.expose is not None
-                for position, host in enumerate(service.expose.names):
-                    record = dns_record_for(stack, host)
-                    fqdn = service_fqdn(stack, host)
-                    field = "expose.host" if service.expose.hosts is None else f"expose.hosts[{position}]"
-                    if len(fqdn) > MAX_DNS_NAME:
-                        issues.append(ConfigIssue(f"app.services.{name}.{field}", f"{fqdn} is longer than {MAX_DNS_NAME} characters"))
-                        continue
-                    if record is None:
-                        issues.append(ConfigIssue(
-                            f"app.services.{name}.{field}", f"{fqdn} has no record in dns.records (add '{host}' or a wildcard)",
-                        ))
-                    elif service.admin_only and stack.dns.is_proxied(record):
-                        issues.append(ConfigIssue(
-                            f"app.services.{name}.adminOnly",
-                            f"{fqdn} is proxied by Cloudflare, so the proxy sees Cloudflare's addresses and the "
-                            "admin allow-list would block everyone: give it a record with proxied: false",
-                        ))
-        if len(proxy_servers) > 1 and stack.dns is None and self.proxy.acme:
-            issues.append(ConfigIssue(
-                "app.proxy",
-                f"the proxy runs on {len(proxy_servers)} servers: Let's Encrypt HTTP-01 behind a load balancer "
-                "fails randomly; configure dns (Cloudflare) so DNS-01 is used",
-            ))
-        hosting = [server for server, names in where.items() if names]
-        if stack.network is not None and len(hosting) > 1:
-            for name, service in self.services.items():
-                if isinstance(service.config_files, RedisTuning) and service.config_files.password_secret is None:
-                    issues.append(ConfigIssue(
-                        f"app.services.{name}.configFiles.passwordSecret",
-                        "Redis is published on the private network of a multi-server stack: set a password secret",
-                    ))
-        if self.compose_file is not None:
-            issues += compose_file_issues(self.compose_file, self.services)
-        return issues
-
     # --- derived views ------------------------------------------------------------------------
     def exposed(self) -> dict[str, ServiceConfig]:
         return {name: service for name, service in self.services.items() if service.expose is not None}
@@ -1101,103 +1007,3 @@ class AppConfig(ConfigModel):
                 limits=ResourceLimits(cpus=0.1, memory="64M"), reservations=ResourceLimits(cpus=0.05, memory="32M"),
             )
         return services
-
-
-# --- placement: which service runs on which server ----------------------------------------------
-
-def _candidate_servers(stack: StackConfig, service: ServiceConfig) -> list[str]:
-    if service.server is not None:
-        return [service.server] if service.server in stack.servers else []
-    return stack.servers_with_role(service.role)
-
-
-def placement_names(stack: StackConfig) -> dict[str, list[str]]:
-    """server -> app service names (without the proxy), in app.services order.
-
-    A service runs on every server with its role (web replicas behind the load balancer, more
-    workers); a stateful one (volumes, postgres, redis) only on the first; `server` pins it.
-    """
-    result: dict[str, list[str]] = {name: [] for name in stack.servers}
-    for name, service in stack.app.services.items():
-        candidates = _candidate_servers(stack, service)
-        if service.stateful:
-            candidates = candidates[:1]
-        for server in candidates:
-            result[server].append(name)
-    return result
-
-
-def placement(stack: StackConfig) -> dict[str, dict[str, ServiceConfig]]:
-    """server -> {compose service name: ServiceConfig}, proxy services included.
-
-    Use this for capacity: the sum of `limits` per server is what the compose files reserve.
-    """
-    exposed = stack.app.exposed()
-    result: dict[str, dict[str, ServiceConfig]] = {}
-    for server, names in placement_names(stack).items():
-        services = {name: stack.app.services[name] for name in names}
-        if any(name in exposed for name in names):
-            services.update(stack.app.proxy_services())
-        result[server] = services
-    return result
-
-
-def service_homes(where: Mapping[str, Iterable[str]]) -> dict[str, str]:
-    """Service name -> the first server (stack-file order) that runs it, from a placement."""
-    home: dict[str, str] = {}
-    for server, names in where.items():
-        for name in names:
-            home.setdefault(name, server)
-    return home
-
-
-def domain_of(stack: StackConfig) -> str | None:
-    if stack.app.domain is not None:
-        return stack.app.domain
-    return stack.dns.zone if stack.dns is not None else None
-
-
-def service_fqdn(stack: StackConfig, host: str) -> str:
-    domain = domain_of(stack) or "localhost"
-    if host == "@":
-        return domain
-    if host == domain or host.endswith("." + domain):
-        return host
-    if stack.dns is None and stack.app.domain is None:
-        return host
-    return f"{host}.{domain}"
-
-
-def dns_record_for(stack: StackConfig, host: str) -> Any:
-    """The dns.records entry that covers `host` (exact name first, then a wildcard), or None."""
-    if stack.dns is None:
-        return None
-    fqdn = service_fqdn(stack, host)
-    exact = [record for record in stack.dns.records if stack.dns.fqdn(record) == fqdn]
-    if exact:
-        return exact[0]
-    for record in stack.dns.records:
-        name = stack.dns.fqdn(record)
-        if name.startswith("*.") and fqdn.endswith(name[1:]) and "." not in fqdn[: -len(name) + 1]:
-            return record
-    return None
-
-
-def host_is_proxied(stack: StackConfig, host: str) -> bool:
-    record = dns_record_for(stack, host)
-    return bool(stack.dns is not None and record is not None and stack.dns.is_proxied(record))
-
-
-def acme_challenge(stack: StackConfig, host: str) -> str:
-    """Let's Encrypt challenge for one exposed host.
-
-    'dns-01' (Cloudflare token) when the host's record is Cloudflare-proxied (HTTP-01 cannot reach the
-    origin reliably) or when the proxy runs on several servers behind a load balancer (the HTTP-01
-    request may land on the other server); 'http-01' otherwise.
-    """
-    if stack.dns is None:
-        return "http-01"
-    proxy_servers = [s for s, services in placement(stack).items() if any(n in RESERVED_SERVICE_NAMES for n in services)]
-    if len(proxy_servers) > 1:
-        return "dns-01"
-    return "dns-01" if host_is_proxied(stack, host) else "http-01"

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from config.base import bool_number_paths
+from config.cross_checks import cross_field_issues
 from config.errors import ConfigError, ConfigIssue, issues_from_error_details
 from config.schema import CrossFieldIssues, StackConfig
 
@@ -43,6 +44,7 @@ def validate_config(values: dict[str, Any], source: str = "stack config") -> Sta
     except ValidationError as error:
         issues += _expand(error)
         raise ConfigError(issues, source) from None
+    issues += cross_field_issues(config)
     if issues:
         raise ConfigError(issues, source)
     return config

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from config.app import CLOUDFLARE_TOKEN_SECRET, placement, service_homes
+from config.app import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
 from render import proxy
@@ -28,6 +28,7 @@ from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
 from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
 from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
+from spec.service_homes import placement, service_homes
 
 TEMPLATE = Path(__file__).parent / "templates" / "app" / "deploy.sh"
 SUMMARY = "hetzner-platform step=app changed="

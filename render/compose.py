@@ -30,8 +30,6 @@ from config.app import (
     PostgresTuning,
     RedisTuning,
     ServiceConfig,
-    placement,
-    service_homes,
 )
 from config.compose_file import read_user_compose
 from config.path_checks import releases_dir
@@ -39,6 +37,7 @@ from config.schema import StackConfig
 from render import postgres, proxy, redis
 from render.secret_files import SecretFile
 from spec.lb_checks import PROXY_CHECK_PORT
+from spec.service_homes import placement, service_homes
 
 COMPOSE_FILE = "docker-compose.yml"
 PROXY_STATE_DIR = ".hetzner-platform/proxy"  # under the data dir; service volume names cannot start with "."

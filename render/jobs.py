@@ -8,9 +8,11 @@ the output goes to the journal (`journalctl -u hp-job-NAME`). The ops step insta
 
 from __future__ import annotations
 
-from config.app import JobConfig, placement_names, service_homes
+from config.app import JobConfig
 from config.schema import StackConfig
+from config.stack_views import placement_names
 from render.registry import DOCKER_CONFIG_DIR
+from spec.service_homes import service_homes
 
 DOCKER = "/usr/bin/docker"
 UNIT_PREFIX = "hp-job-"

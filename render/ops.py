@@ -27,10 +27,12 @@ import yaml
 import config.app as app_config
 from config.ops import OpsConfig
 from config.schema import StackConfig
+from config.stack_views import service_fqdn
 from render.jobs import UNIT_PREFIX as JOB_UNIT_PREFIX
 from render.jobs import job_units
 from render.steps import HostRuntime, HostStep
 from spec.ports import GRAFANA_PORT, PROMETHEUS_PORT
+from spec.service_homes import placement
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "ops"
 SBIN = "/usr/local/sbin"
@@ -161,9 +163,9 @@ class OpsView:
             return self.ops.alerts.tls_domains
         # The names this server's proxy holds a certificate for (exposed hosts and redirect sources), not
         # every DNS record: a record nothing serves has no certificate to watch.
-        if not any(name in app_config.RESERVED_SERVICE_NAMES for name in app_config.placement(self.config)[self.server]):
+        if not any(name in app_config.RESERVED_SERVICE_NAMES for name in placement(self.config)[self.server]):
             return []
-        return [app_config.service_fqdn(self.config, host) for host in self.config.app.served_hosts()]
+        return [service_fqdn(self.config, host) for host in self.config.app.served_hosts()]
 
     @property
     def app_services(self) -> list[str]:
@@ -182,7 +184,7 @@ def ops_view(config: StackConfig, server: str) -> OpsView:
         raise KeyError(f"no server named '{server}'")
     roles = tuple(config.servers[server].roles)
     services = config.app.services
-    here = tuple(app_config.placement(config)[server])  # compose services on this server, proxy included
+    here = tuple(placement(config)[server])  # compose services on this server, proxy included
     app_here = [name for name in here if name in services]
     backup = config.ops.backup
     pg_service = backup.postgres.service or next(

@@ -18,9 +18,11 @@ from dataclasses import dataclass
 
 import yaml
 
-from config.app import CLOUDFLARE_TOKEN_SECRET, ServiceConfig, acme_challenge, service_fqdn
+from config.app import CLOUDFLARE_TOKEN_SECRET, ServiceConfig
 from config.schema import StackConfig
+from config.stack_views import service_fqdn
 from spec.lb_checks import PROXY_CHECK_PORT, ProxyCheck, proxy_check_applies
+from spec.service_homes import acme_challenge
 
 ACME_DIR = "/letsencrypt"  # Traefik's ACME storage inside the container
 NGINX_LOCAL_PORT = 8443  # loopback-only listener without PROXY protocol (health checks behind an LB)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.app import placement_names
 from config.schema import StackConfig
+from config.stack_views import placement_names
 
 
 def compose_dir(config: StackConfig) -> str:

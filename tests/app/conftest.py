@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from config.app_stack_rules import app_stack_issues
 from config.loader import validate_config
 from config.schema import StackConfig
 from config.stack_base import read_merged_stack_file
@@ -113,7 +114,7 @@ def phase2_values(app: dict[str, Any] | None = None, **overrides: Any) -> dict[s
 def load(values: dict[str, Any], *, strict: bool = True) -> StackConfig:
     config = validate_config(copy.deepcopy(values))
     if strict:
-        issues = config.app.stack_issues(config)
+        issues = app_stack_issues(config)
         assert not issues, [str(issue) for issue in issues]
     return config
 

@@ -7,7 +7,6 @@ from typing import Any
 import pytest
 from cost_stacks import build, minimal_raw
 
-import cost.capacity as capacity_module
 from config.catalogue import load_catalogue
 from cost.api import PlanCost, plan_sections
 
@@ -57,14 +56,6 @@ def test_services_run_where_the_compose_files_put_them() -> None:
     assert (result["web1"]["vcpu_allocated"], result["web1"]["ram_gb_allocated"]) == (1.5, 1.375)
     assert (result["db"]["vcpu_allocated"], result["db"]["ram_gb_allocated"]) == (2, 3)
     assert all(entry["ok"] for entry in result.values())
-
-
-def test_fallback_rule_puts_each_service_on_the_first_server_with_its_role(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(capacity_module, "app_placement_function", lambda: None)
-    result = plan_for(multi_server_raw())
-    names = {entry["server"]: [s["name"] for s in entry["services"]] for entry in result.capacity_json()["servers"]}
-    assert names == {"web1": ["api", "uploads"], "web2": [], "db": ["postgres", "worker"]}
-    assert result.capacity_json()["placement_rule"].startswith("each service runs on the first server")
 
 
 def test_over_ram_suggests_the_cheapest_fitting_type_with_the_delta() -> None:
