@@ -3,7 +3,7 @@ served name, the load balancer, the proxy's certificates."""
 
 from __future__ import annotations
 
-from config.app import RedisTuning
+from config.app_files import RedisTuning
 from config.compose_file import closest, compose_file_issues
 from config.errors import ConfigIssue
 from config.formats import MAX_DNS_NAME

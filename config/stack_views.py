@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.app import ServiceConfig
+from config.app_service import ServiceConfig
 from config.schema import StackConfig
 
 

@@ -21,16 +21,9 @@ from typing import Any
 
 import yaml
 
-from config.app import (
-    CERTBOT_IMAGES,
-    CLOUDFLARE_TOKEN_SECRET,
-    SECRET_REF_RE,
-    GenericFiles,
-    HealthcheckConfig,
-    PostgresTuning,
-    RedisTuning,
-    ServiceConfig,
-)
+from config.app_files import GenericFiles, PostgresTuning, RedisTuning
+from config.app_service import HealthcheckConfig, ServiceConfig
+from config.app_values import CERTBOT_IMAGES, CLOUDFLARE_TOKEN_SECRET, SECRET_REF_RE
 from config.compose_file import read_user_compose
 from config.path_checks import releases_dir
 from config.schema import StackConfig

@@ -8,7 +8,7 @@ the output goes to the journal (`journalctl -u hp-job-NAME`). The ops step insta
 
 from __future__ import annotations
 
-from config.app import JobConfig
+from config.app_jobs import JobConfig
 from config.schema import StackConfig
 from config.stack_views import placement_names
 from render.registry import DOCKER_CONFIG_DIR

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import yaml
 
-import config.app as app_config
+from config.app_values import RESERVED_SERVICE_NAMES
 from config.ops import OpsConfig
 from config.schema import StackConfig
 from config.stack_views import service_fqdn
@@ -163,14 +163,14 @@ class OpsView:
             return self.ops.alerts.tls_domains
         # The names this server's proxy holds a certificate for (exposed hosts and redirect sources), not
         # every DNS record: a record nothing serves has no certificate to watch.
-        if not any(name in app_config.RESERVED_SERVICE_NAMES for name in placement(self.config)[self.server]):
+        if not any(name in RESERVED_SERVICE_NAMES for name in placement(self.config)[self.server]):
             return []
         return [service_fqdn(self.config, host) for host in self.config.app.served_hosts()]
 
     @property
     def app_services(self) -> list[str]:
         """Services stopped during a manual restore: everything here except the data stores and the proxy."""
-        keep = (self.pg_service, self.redis_service, *app_config.RESERVED_SERVICE_NAMES)
+        keep = (self.pg_service, self.redis_service, *RESERVED_SERVICE_NAMES)
         return [name for name in self.services_here if name not in keep]
 
     def node_exporter_address(self, runtime: HostRuntime) -> str:

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 
 import yaml
 
-from config.app import CLOUDFLARE_TOKEN_SECRET, ServiceConfig
+from config.app_service import ServiceConfig
+from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from config.stack_views import service_fqdn
 from spec.lb_checks import PROXY_CHECK_PORT, ProxyCheck, proxy_check_applies

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.app import RESERVED_SERVICE_NAMES
+from config.app_values import RESERVED_SERVICE_NAMES
 from config.errors import ConfigIssue
 from config.schema import PROXY_PORTS, StackConfig
 from spec.service_homes import placement

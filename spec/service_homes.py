@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from config.app import RESERVED_SERVICE_NAMES, ServiceConfig
+from config.app_service import ServiceConfig
+from config.app_values import RESERVED_SERVICE_NAMES
 from config.schema import StackConfig
 from config.stack_views import dns_record_for, placement_names
 
