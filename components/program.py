@@ -36,7 +36,8 @@ def _app(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mappin
 
 
 def _ops(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mapping[str, str]) -> list[HostStep]:
-    from render.ops import ops_secret_names, ops_step
+    from render.ops import ops_step
+    from render.ops_conf import ops_secret_names
 
     step = ops_step(config, server, runtime, {name: secrets[name] for name in ops_secret_names(config) if name in secrets})
     return [step] if step is not None else []
