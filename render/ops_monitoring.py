@@ -4,16 +4,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 
 import yaml
 
+from render.host_script import fill_text
 from render.ops_view import OpsView
 from render.steps import HostRuntime
 from spec.host_paths import MONITORING_DIR
 from spec.ports import GRAFANA_PORT, PROMETHEUS_PORT
 
+ALERT_RULES = Path(__file__).resolve().parent / "templates" / "ops" / "monitoring" / "alerts.yml"
 
-# --- optional Prometheus + Grafana preset ---------------------------------------------------------
+
 def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, str]) -> dict[str, str]:
     monitoring = view.ops.monitoring
     preset = monitoring.prometheus
@@ -29,37 +32,11 @@ def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, 
         "rule_files": ["/etc/prometheus/alerts.yml"],
         "scrape_configs": scrape,
     }
-    real_fs = 'fstype!~"tmpfs|overlay|squashfs|devtmpfs"'
-    rules = [
-        # Seed 004's rules (the error rate as a ratio, latency from a rate), then the small-box ones.
-        {"alert": "HighErrorRate",
-         "expr": 'sum(rate(http_requests_total{status=~"5.."}[5m])) / sum(rate(http_requests_total[5m])) > 0.05',
-         "for": "5m", "labels": {"severity": "critical"},
-         "annotations": {"summary": "High error rate detected",
-                         "description": "Error rate is {{ $value | humanizePercentage }}"}},
-        {"alert": "HighAPILatency",
-         "expr": "histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket[5m]))) > 2",
-         "for": "10m", "labels": {"severity": "warning"},
-         "annotations": {"summary": "API latency exceeding 2 seconds"}},
-        {"alert": "DiskSpaceLow",
-         "expr": f"(1 - node_filesystem_avail_bytes{{{real_fs}}} / node_filesystem_size_bytes{{{real_fs}}}) * 100"
-                 f" > {alerts.disk_percent}",
-         "for": "5m", "labels": {"severity": "critical"},
-         "annotations": {"summary": f"Less than {100 - alerts.disk_percent}% disk space remaining on {{{{ $labels.mountpoint }}}}"}},
-        {"alert": "MemoryHigh",
-         "expr": f"(1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes) * 100 > {alerts.memory_percent}",
-         "for": "5m", "labels": {"severity": "critical"},
-         "annotations": {"summary": f"Memory usage above {alerts.memory_percent}%"}},
-        {"alert": "TargetDown", "expr": "up == 0", "for": "5m", "labels": {"severity": "critical"},
-         "annotations": {"summary": "{{ $labels.job }} on {{ $labels.instance }} is down"}},
-        {"alert": "BackupTooOld",
-         "expr": f"time() - hp_backup_last_good_timestamp_seconds > {view.ops.rpo_minutes * 60}",
-         "for": "10m", "labels": {"severity": "critical"},
-         "annotations": {"summary": f"Newest good backup is older than the RPO ({view.ops.rpo_minutes} min)"}},
-        {"alert": "RestoreDrillFailed", "expr": "hp_restore_drill_last_success == 0", "for": "0m",
-         "labels": {"severity": "critical"}, "annotations": {"summary": "The last restore drill failed"}},
-    ]
-    alert_rules = {"groups": [{"name": f"{view.config.project}-alerts", "interval": "30s", "rules": rules}]}
+    alert_rules = yaml.safe_load(fill_text(
+        ALERT_RULES.read_text(encoding="utf-8"), ALERT_RULES.name, project=view.config.project,
+        disk_percent=alerts.disk_percent, free_percent=100 - alerts.disk_percent, memory_percent=alerts.memory_percent,
+        rpo_seconds=view.ops.rpo_minutes * 60, rpo_minutes=view.ops.rpo_minutes,
+    ))
     services: dict[str, object] = {
         "prometheus": {
             "image": preset.prometheus_image,
