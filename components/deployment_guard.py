@@ -29,7 +29,7 @@ import pulumi_hcloud as hcloud
 
 from components.resize_snapshot import before_resize_snapshot
 from components.resize_steps import ResizeHooks
-from config.schema import SshConfig
+from config.servers import SshConfig
 from cost.resize import PlannedResize, plan_resizes, refusal_message
 from spec.access import access_problem
 from spec.order_dates import SERVERS_OUTPUT

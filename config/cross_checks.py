@@ -13,10 +13,11 @@ from config.catalogue import load_catalogue
 from config.compose_file import closest
 from config.errors import ConfigIssue
 from config.health_route import proxy_check
+from config.network import PROXY_PORTS, health_check_port_issues
 from config.path_checks import path_issues
 from config.private_network import FIRST_SERVER_HOST_INDEX, LOAD_BALANCER_HOST_INDEX, reserved_addresses
 from config.references import reference_issues
-from config.schema import PROXY_PORTS, StackConfig, health_check_port_issues
+from config.schema import StackConfig
 
 
 def cross_field_issues(stack: StackConfig) -> list[ConfigIssue]:

@@ -10,8 +10,8 @@ from pydantic_core import ErrorDetails
 
 from config.base import bool_number_paths
 from config.cross_checks import cross_field_issues
-from config.errors import ConfigError, ConfigIssue, issues_from_error_details
-from config.schema import CrossFieldIssues, StackConfig
+from config.errors import ConfigError, ConfigIssue, CrossFieldIssues, issues_from_error_details
+from config.schema import StackConfig
 
 # Secret keys live beside the schema, never inside it: the model holds no secret values.
 SECRET_KEYS = ("sshPrivateKey", "appSecrets")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.schema import SshConfig
+from config.servers import SshConfig
 
 
 def access_output(ssh: SshConfig) -> dict[str, Any]:

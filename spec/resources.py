@@ -10,7 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from config.catalogue import load_catalogue
-from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
+from config.network import HealthCheckConfig, LbServiceConfig
+from config.schema import StackConfig
 from spec.dns import caa_names
 from spec.lb_checks import LbCheck, lb_checks
 from spec.private_ips import assign_private_ips
