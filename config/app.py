@@ -25,17 +25,17 @@ from pydantic import Field, field_validator, model_validator
 from config.app_expose import RedirectConfig
 from config.app_files import RedisTuning
 from config.app_jobs import JobConfig
-from config.app_registries import _REGISTRY_RE, RegistryConfig
+from config.app_registries import REGISTRY_RE, RegistryConfig
 from config.app_service import ResourceLimits, ServiceConfig
 from config.app_values import (
-    _EMAIL_RE,
-    _SERVICE_RE,
     CERTBOT_IMAGES,
     DEFAULT_PROXY_IMAGES,
+    EMAIL_RE,
     RESERVED_SERVICE_NAMES,
     SECRET_REF_RE,
+    SERVICE_NAME_RE,
     ProxyKind,
-    _secret_name,
+    check_secret_name,
     check_tag,
     image_is_pinned,
     plain_secret_problem,
@@ -147,7 +147,7 @@ class AppConfig(ConfigModel):
     @classmethod
     def _job_names(cls, value: dict[str, JobConfig]) -> dict[str, JobConfig]:
         for name in value:
-            if not _SERVICE_RE.match(name):
+            if not SERVICE_NAME_RE.match(name):
                 raise ValueError(f"job name '{name}' must be lowercase letters, digits, _ or -, starting with a letter")
         return value
 
@@ -155,7 +155,7 @@ class AppConfig(ConfigModel):
     @classmethod
     def _registries(cls, value: dict[str, RegistryConfig]) -> dict[str, RegistryConfig]:
         for host in value:
-            if not _REGISTRY_RE.match(host) or ("." not in host.split(":")[0] and not host.startswith("localhost")):
+            if not REGISTRY_RE.match(host) or ("." not in host.split(":")[0] and not host.startswith("localhost")):
                 raise ValueError(f"'{host}' is not a registry host such as ghcr.io or registry.gitlab.com:5050")
         return value
 
@@ -163,21 +163,21 @@ class AppConfig(ConfigModel):
     @classmethod
     def _generate(cls, value: list[str]) -> list[str]:
         for name in value:
-            _secret_name(name)
+            check_secret_name(name)
         return value
 
     @field_validator("services")
     @classmethod
     def _names(cls, value: dict[str, ServiceConfig]) -> dict[str, ServiceConfig]:
         for name in value:
-            if not _SERVICE_RE.fullmatch(name):
+            if not SERVICE_NAME_RE.fullmatch(name):
                 raise ValueError(f"service name '{name}' must be lowercase letters, digits, _ or -, starting with a letter")
         return value
 
     @field_validator("acme_email")
     @classmethod
     def _email(cls, value: str | None) -> str | None:
-        if value is not None and not _EMAIL_RE.fullmatch(value):
+        if value is not None and not EMAIL_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not an e-mail address")
         return value
 

@@ -7,7 +7,7 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
-from config.app_values import _secret_name, check_host
+from config.app_values import check_host, check_secret_name
 from config.base import ConfigModel, Port
 
 
@@ -84,4 +84,4 @@ class ExposeConfig(ConfigModel):
     @field_validator("basic_auth_secret")
     @classmethod
     def _auth(cls, value: str | None) -> str | None:
-        return None if value is None else _secret_name(value)
+        return None if value is None else check_secret_name(value)

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 
-from config.app_values import _PG_SETTING_RE, _PG_SIZE_RE, _REDIS_SETTING_RE, _abs_path, _secret_name, redis_memory_bytes
+from config.app_values import PG_SETTING_RE, PG_SIZE_RE, REDIS_SETTING_RE, check_abs_path, check_secret_name, redis_memory_bytes
 from config.base import ConfigModel
 from config.formats import check_postgres_value
 
@@ -30,7 +30,7 @@ class PostgresTuning(ConfigModel):
     @field_validator("work_mem", "maintenance_work_mem", "max_wal_size", "min_wal_size")
     @classmethod
     def _size(cls, value: str | None) -> str | None:
-        if value is not None and not _PG_SIZE_RE.fullmatch(value):
+        if value is not None and not PG_SIZE_RE.fullmatch(value):
             raise ValueError(f"'{value}' is not a postgres size such as 16MB or 2GB (units kB, MB, GB, TB)")
         return value
 
@@ -38,7 +38,7 @@ class PostgresTuning(ConfigModel):
     @classmethod
     def _settings(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, setting in value.items():
-            if not _PG_SETTING_RE.fullmatch(key):
+            if not PG_SETTING_RE.fullmatch(key):
                 raise ValueError(f"'{key}' is not a postgresql.conf parameter name")
             check_postgres_value(key, setting)
         return value
@@ -83,13 +83,13 @@ class RedisTuning(ConfigModel):
     @field_validator("password_secret")
     @classmethod
     def _password(cls, value: str | None) -> str | None:
-        return None if value is None else _secret_name(value)
+        return None if value is None else check_secret_name(value)
 
     @field_validator("settings")
     @classmethod
     def _settings(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key, setting in value.items():
-            if not _REDIS_SETTING_RE.fullmatch(key):
+            if not REDIS_SETTING_RE.fullmatch(key):
                 raise ValueError(f"'{key}' is not a redis.conf directive name")
             if key in ("requirepass", "masterauth"):
                 raise ValueError(f"'{key}' would put a secret in redis.conf: use passwordSecret")
@@ -108,7 +108,7 @@ class GenericFiles(ConfigModel):
     @field_validator("files")
     @classmethod
     def _paths(cls, value: dict[str, str]) -> dict[str, str]:
-        return {_abs_path(path): content for path, content in value.items()}
+        return {check_abs_path(path): content for path, content in value.items()}
 
 
 ConfigFiles = Annotated[PostgresTuning | RedisTuning | GenericFiles, Field(discriminator="kind")]

@@ -7,11 +7,11 @@ import re
 from pydantic import field_validator
 
 from config.app_values import (
-    _secret_name,
+    check_secret_name,
 )
 from config.base import ConfigModel
 
-_REGISTRY_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$")
+REGISTRY_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$")
 _REGISTRY_USER_RE = re.compile(r"^[^\s:]{1,256}$")
 
 
@@ -33,4 +33,4 @@ class RegistryConfig(ConfigModel):
     @field_validator("password_secret")
     @classmethod
     def _secret(cls, value: str) -> str:
-        return _secret_name(value)
+        return check_secret_name(value)

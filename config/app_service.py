@@ -10,16 +10,16 @@ from pydantic import Field, field_validator, model_validator
 from config.app_expose import ExposeConfig
 from config.app_files import ConfigFiles, PostgresTuning, RedisTuning
 from config.app_values import (
-    _ENV_KEY_RE,
-    _VOLUME_RE,
+    ENV_KEY_RE,
     EXTRA_COMPOSE_KEYS,
     POSTGRES_PORT,
     REDIS_PORT,
     SECRET_REF_RE,
+    VOLUME_NAME_RE,
     Duration,
-    _abs_path,
-    _duration,
-    _secret_name,
+    check_abs_path,
+    check_duration,
+    check_secret_name,
     check_tag,
     image_is_pinned,
     memory_mb,
@@ -58,7 +58,7 @@ class HealthcheckConfig(ConfigModel):
     @field_validator("interval", "timeout", "start_period", mode="before", json_schema_input_type=str | int)
     @classmethod
     def _durations(cls, value: str | int) -> str:
-        return _duration(value)
+        return check_duration(value)
 
     @field_validator("test")
     @classmethod
@@ -134,7 +134,7 @@ class ServiceConfig(ConfigModel):
     @field_validator("host_mounts")
     @classmethod
     def _host_mounts(cls, value: dict[str, str]) -> dict[str, str]:
-        mounts = {normalise(host): _abs_path(target) for host, target in value.items()}
+        mounts = {normalise(host): check_abs_path(target) for host, target in value.items()}
         if len(mounts) != len(value):
             raise ValueError("the same host path is listed twice (after resolving . and ..)")
         return mounts
@@ -172,7 +172,7 @@ class ServiceConfig(ConfigModel):
     @classmethod
     def _environment(cls, value: dict[str, Any]) -> dict[str, Any]:
         for key in value:
-            if not _ENV_KEY_RE.fullmatch(key):
+            if not ENV_KEY_RE.fullmatch(key):
                 raise ValueError(f"'{key}' is not an environment variable name")
         return value
 
@@ -180,7 +180,7 @@ class ServiceConfig(ConfigModel):
     @classmethod
     def _secret_env(cls, value: list[str]) -> list[str]:
         for name in value:
-            _secret_name(name)
+            check_secret_name(name)
         duplicates = sorted({name for name in value if value.count(name) > 1})
         if duplicates:
             raise ValueError(f"secrets listed twice: {duplicates}")
@@ -190,9 +190,9 @@ class ServiceConfig(ConfigModel):
     @classmethod
     def _volumes(cls, value: dict[str, str]) -> dict[str, str]:
         for name, path in value.items():
-            if not _VOLUME_RE.fullmatch(name):
+            if not VOLUME_NAME_RE.fullmatch(name):
                 raise ValueError(f"volume name '{name}' must be lowercase letters, digits, . _ -")
-            _abs_path(path)
+            check_abs_path(path)
         targets = list(value.values())
         duplicates = sorted({path for path in targets if targets.count(path) > 1})
         if duplicates:
@@ -212,7 +212,7 @@ class ServiceConfig(ConfigModel):
     @field_validator("stop_grace_period", mode="before", json_schema_input_type=str | int | None)
     @classmethod
     def _grace(cls, value: str | int | None) -> str | None:
-        return None if value is None else _duration(value)
+        return None if value is None else check_duration(value)
 
     @model_validator(mode="after")
     def _consistency(self) -> ServiceConfig:

@@ -15,16 +15,16 @@ _MEMORY_RE = re.compile(r"^(\d+(?:\.\d+)?) ?([kKmMgG])?[bB]?$", re.ASCII)
 _UNIT_MB = {"k": 1 / 1024, "m": 1, "g": 1024, None: 1 / (1024 * 1024)}
 _REDIS_MEMORY_RE = re.compile(r"^(\d+) ?(b|k|kb|m|mb|g|gb)?$", re.IGNORECASE | re.ASCII)
 _REDIS_UNITS = {"b": 1, "k": 1000, "kb": 1024, "m": 1000**2, "mb": 1024**2, "g": 1000**3, "gb": 1024**3}
-_PG_SIZE_RE = re.compile(r"^\d+(kB|MB|GB|TB)$", re.ASCII)
+PG_SIZE_RE = re.compile(r"^\d+(kB|MB|GB|TB)$", re.ASCII)
 _DURATION_RE = re.compile(r"^(\d+(ms|us|s|m|h))+$", re.ASCII)
-_SERVICE_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$", re.ASCII)
+SERVICE_NAME_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$", re.ASCII)
 _SECRET_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$", re.ASCII)
-_ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$", re.ASCII)
-_VOLUME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$", re.ASCII)
+ENV_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$", re.ASCII)
+VOLUME_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,62}$", re.ASCII)
 _ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/@+-]*$", re.ASCII)
-_PG_SETTING_RE = re.compile(r"^[a-z_][a-z0-9_.]*$", re.ASCII)
-_REDIS_SETTING_RE = re.compile(r"^[a-z][a-z0-9-]*$", re.ASCII)
-_EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
+PG_SETTING_RE = re.compile(r"^[a-z_][a-z0-9_.]*$", re.ASCII)
+REDIS_SETTING_RE = re.compile(r"^[a-z][a-z0-9-]*$", re.ASCII)
+EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", re.ASCII)
 # `${NAME}` in an environment value refers to a secret; compose interpolates it from the env file.
 SECRET_REF_RE = re.compile(r"\$\{([A-Z][A-Z0-9_]*)\}", re.ASCII)
 # Environment names that hold a secret ("DB_PASSWORD", "STRIPE_API_KEY"); *_FILE/_PATH name a file.
@@ -83,7 +83,7 @@ def redis_memory_bytes(value: str) -> int:
     return int(number) * _REDIS_UNITS[(unit or "b").lower()]
 
 
-def _duration(value: str | int) -> str:
+def check_duration(value: str | int) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise ValueError(f"{value!r} is not a duration such as 10s, 1m30s or 500ms")
     if isinstance(value, int):
@@ -95,13 +95,13 @@ def _duration(value: str | int) -> str:
     return value
 
 
-def _abs_path(value: str) -> str:
+def check_abs_path(value: str) -> str:
     if not _ABS_PATH_RE.fullmatch(value) or value.rstrip("/") == "" or ".." in value.split("/"):
         raise ValueError(f"'{value}' must be an absolute path (letters, digits and . _ - / @ +)")
     return value.rstrip("/")
 
 
-def _secret_name(value: str) -> str:
+def check_secret_name(value: str) -> str:
     if not _SECRET_RE.fullmatch(value):
         raise ValueError(f"'{value}' is not a secret name: use UPPER_SNAKE_CASE such as DB_PASSWORD")
     return value

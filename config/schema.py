@@ -23,7 +23,7 @@ from config.dns import DnsConfig
 from config.host import HostConfig
 from config.network import FloatingIpConfig, LoadBalancerConfig, NetworkConfig
 from config.ops import OpsConfig
-from config.servers import _NAME_RE, ServerConfig, SshConfig, VolumeConfig
+from config.servers import NAME_RE, ServerConfig, SshConfig, VolumeConfig
 
 
 class StackConfig(ConfigModel):
@@ -47,7 +47,7 @@ class StackConfig(ConfigModel):
     @field_validator("project")
     @classmethod
     def _project(cls, value: str) -> str:
-        if not _NAME_RE.fullmatch(value):
+        if not NAME_RE.fullmatch(value):
             raise ValueError(f"'{value}' must be 2-32 lowercase letters, digits or '-', starting with a letter")
         return value
 
@@ -63,7 +63,7 @@ class StackConfig(ConfigModel):
     @classmethod
     def _server_names(cls, value: dict[str, ServerConfig]) -> dict[str, ServerConfig]:
         for name in value:
-            if not _NAME_RE.fullmatch(name):
+            if not NAME_RE.fullmatch(name):
                 raise ValueError(f"server name '{name}' must be 2-32 lowercase letters, digits or '-'")
         return value
 
@@ -72,7 +72,7 @@ class StackConfig(ConfigModel):
     def _volume_names(cls, value: dict[str, VolumeConfig]) -> dict[str, VolumeConfig]:
         # The name becomes the Hetzner volume name <project>-<environment>-<name>.
         for name in value:
-            if not _NAME_RE.fullmatch(name):
+            if not NAME_RE.fullmatch(name):
                 raise ValueError(f"volume name '{name}' must be 2-32 lowercase letters, digits or '-'")
         return value
 

@@ -16,7 +16,7 @@ from config.ssh_keys import check_public_key
 ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
 SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
 
-_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", re.ASCII)
+NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$", re.ASCII)
 # Never the admin user: accounts and groups Debian 12 and Ubuntu 24.04 images already have (base-passwd,
 # systemd, image packages, the docker group of the docker step; useradd fails on a name a group holds)
 # and the daemon accounts a host commonly gets later.

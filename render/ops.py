@@ -20,7 +20,7 @@ from collections.abc import Mapping
 
 from config.schema import StackConfig
 from render.jobs import UNIT_PREFIX as JOB_UNIT_PREFIX
-from render.ops_conf import TEMPLATE_DIR, _placeholders, _storagebox_ssh_config, ops_conf, ops_env, render_script
+from render.ops_conf import TEMPLATE_DIR, ops_conf, ops_env, render_script, secret_placeholders, storagebox_ssh_config
 from render.ops_monitoring import prometheus_files
 from render.ops_units import ops_units
 from render.ops_view import ops_view
@@ -54,7 +54,7 @@ def _render_files(config: StackConfig, server: str, runtime: HostRuntime, secret
         files[f"{UNIT_DIR}/{name}"] = content
     offsite = config.ops.backup.offsite
     if view.offsite and offsite is not None and offsite.kind == "sftp":
-        files[STORAGEBOX_SSH_CONFIG] = _storagebox_ssh_config(offsite.repository)
+        files[STORAGEBOX_SSH_CONFIG] = storagebox_ssh_config(offsite.repository)
         if "storageBoxSshKey" in secrets:
             key = secrets["storageBoxSshKey"]
             files[STORAGEBOX_KEY_PATH] = key if key.endswith("\n") else key + "\n"
@@ -75,7 +75,7 @@ def ops_files(config: StackConfig, server: str) -> dict[str, str]:
     """Every file the ops step installs on `server`, secrets as `<secret NAME>` placeholders."""
     if not config.ops.enabled:
         return {}
-    return _render_files(config, server, HostRuntime(), _placeholders(config))
+    return _render_files(config, server, HostRuntime(), secret_placeholders(config))
 
 
 def _b64(text: str) -> str:

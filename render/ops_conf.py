@@ -38,7 +38,7 @@ def ops_secret_names(config: StackConfig) -> list[str]:
     return names
 
 
-def _placeholders(config: StackConfig) -> dict[str, str]:
+def secret_placeholders(config: StackConfig) -> dict[str, str]:
     return {name: SECRET_PLACEHOLDER.format(name=name) for name in ops_secret_names(config)}
 
 
@@ -67,7 +67,7 @@ def _sftp_command(view: OpsView) -> str:
     return f"ssh -F {STORAGEBOX_SSH_CONFIG} storagebox -s sftp"
 
 
-def _storagebox_ssh_config(repository: str) -> str:
+def storagebox_ssh_config(repository: str) -> str:
     """ssh_config for restic's sftp.command, parsed from sftp://user@host:port//path or sftp:user@host:/path."""
     rest = repository.split("sftp://", 1)[1] if repository.startswith("sftp://") else repository.split("sftp:", 1)[1]
     authority = rest.split("/", 1)[0].rstrip(":") if repository.startswith("sftp://") else rest.split(":", 1)[0]
