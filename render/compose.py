@@ -31,6 +31,7 @@ from render.compose_user_file import load_user_compose, user_compose_services, u
 from render.compose_values import compose_cpus, compose_memory, env_value, literal, normalise_depends, normalise_env, secret_ref
 from render.secret_files import SecretFile
 from spec.lb_checks import PROXY_CHECK_PORT
+from spec.resources import server_private_ips
 from spec.service_homes import placement, service_homes
 
 COMPOSE_FILE = "docker-compose.yml"
@@ -105,12 +106,6 @@ def _healthcheck_entry(check: HealthcheckConfig) -> dict[str, Any]:
     }
 
 
-def _private_ips(stack: StackConfig) -> dict[str, str]:
-    from spec.resources import resolve
-
-    return {spec.name: spec.private_ip for spec in resolve(stack).servers if spec.private_ip}
-
-
 def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     """The compose project (and its config files) for one server of the stack."""
     app = stack.app
@@ -120,7 +115,7 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     here = where[server]
     hosting = [name for name, services in where.items() if services]
     multi = len(hosting) > 1 and stack.network is not None
-    private_ips = _private_ips(stack) if multi else {}
+    private_ips = server_private_ips(stack) if multi else {}
     data_dir = app.resolved_data_dir(stack.project)
     user_compose = load_user_compose(stack)  # {} without app.composeFile
     user_services = user_compose_services(user_compose)
@@ -310,7 +305,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     redirects = result.redirects
     check = proxy.lb_check_for(stack, result.server)
     if check is not None:
-        private_ip = _private_ips(stack).get(result.server)
+        private_ip = server_private_ips(stack).get(result.server)
         if private_ip:
             ports.append(f"{private_ip}:{PROXY_CHECK_PORT}:{PROXY_CHECK_PORT}")
         else:

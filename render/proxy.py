@@ -23,6 +23,7 @@ from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from config.stack_views import service_fqdn
 from spec.lb_checks import PROXY_CHECK_PORT, ProxyCheck, proxy_check_applies
+from spec.resources import lb_private_ip, lb_targets
 from spec.service_homes import acme_challenge
 
 ACME_DIR = "/letsencrypt"  # Traefik's ACME storage inside the container
@@ -100,23 +101,18 @@ def redirects_for(stack: StackConfig) -> list[Redirect]:
 
 def lb_check_for(stack: StackConfig, server: str) -> ProxyCheck | None:
     """The load balancer's HTTP check this server's proxy answers on PROXY_CHECK_PORT (LB targets only)."""
-    from spec.resources import resolve
-
     check = proxy_check_applies(stack)
-    lb = resolve(stack).load_balancer
-    if check is None or lb is None or server not in lb.targets:
+    if check is None or server not in lb_targets(stack):
         return None
     return check
 
 
 def load_balancer_ip(stack: StackConfig) -> str | None:
     """The LB's private address when it sends PROXY protocol to this stack's proxy."""
-    from spec.resources import resolve
-
-    lb = resolve(stack).load_balancer
+    lb = stack.load_balancer
     if lb is None or not any(service.proxy_protocol for service in lb.services):
         return None
-    return lb.private_ip
+    return lb_private_ip(stack)
 
 
 def proxy_secret_names(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = ()) -> list[str]:
