@@ -16,6 +16,7 @@ from components.secrets import GeneratedSecrets, missing_secrets, secret_require
 from config.errors import ConfigError, ConfigIssue
 from config.pulumi_config import StackSecrets, load_from_pulumi
 from config.schema import StackConfig
+from config.stack_file import is_placeholder
 from cost.api import PlanCost, plan_sections
 from cost.live import credentials_from_env
 from render.steps import HostRuntime, HostStep
@@ -153,6 +154,6 @@ def _live_credentials() -> tuple[str | None, str | None]:
     env_token, env_endpoint = credentials_from_env()
     provider_config = pulumi.Config("hcloud")
     token = env_token or provider_config.get("token")
-    if token is not None and token.startswith("<secret "):
+    if token is not None and is_placeholder(token):
         token = None  # the offline plan's stand-in, not a token
     return token, env_endpoint or provider_config.get("endpoint")

@@ -12,6 +12,7 @@ from config.app_jobs import JobConfig
 from config.schema import StackConfig
 from config.stack_views import placement_names
 from render.registry import DOCKER_CONFIG_DIR
+from spec.host_paths import current_release_dir
 from spec.service_homes import service_homes
 
 DOCKER = "/usr/bin/docker"
@@ -34,7 +35,7 @@ def _systemd_word(word: str) -> str:
 
 def _service_unit(config: StackConfig, name: str, job: JobConfig) -> str:
     project = config.ops.compose_project or config.project
-    directory = config.ops.compose_dir or f"/opt/{config.project}/current"
+    directory = config.ops.compose_dir or current_release_dir(config.project)
     container = job_unit_name(name)
     compose = [
         DOCKER, "compose", "--project-name", project, "--project-directory", directory,

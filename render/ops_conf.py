@@ -9,11 +9,11 @@ from functools import cache
 from pathlib import Path
 
 from config.schema import StackConfig
+from config.stack_file import value_placeholder
 from render.ops_view import OpsView
 from spec.host_paths import DRILL_CONTAINER, SCRIPTS, STATE_DIR, STATE_FILE, STORAGEBOX_KEY_PATH, STORAGEBOX_SSH_CONFIG, TEXTFILE_DIR
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "ops"
-SECRET_PLACEHOLDER = "<secret {name}>"
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -39,7 +39,7 @@ def ops_secret_names(config: StackConfig) -> list[str]:
 
 
 def secret_placeholders(config: StackConfig) -> dict[str, str]:
-    return {name: SECRET_PLACEHOLDER.format(name=name) for name in ops_secret_names(config)}
+    return {name: value_placeholder(name) for name in ops_secret_names(config)}
 
 
 # --- scripts and settings -------------------------------------------------------------------------

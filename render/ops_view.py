@@ -11,7 +11,7 @@ from config.ops import OpsConfig
 from config.schema import StackConfig
 from config.stack_views import service_fqdn
 from render.steps import HostRuntime
-from spec.host_paths import CONF_PATH
+from spec.host_paths import CONF_PATH, current_release_dir, releases_dir
 from spec.service_homes import placement
 
 
@@ -103,7 +103,7 @@ class OpsView:
         configured = self.ops.backup.configs
         if configured is not None:
             return configured
-        return [f"/opt/{self.config.project}", "/etc/docker/daemon.json", CONF_PATH]
+        return [releases_dir(self.config.project), "/etc/docker/daemon.json", CONF_PATH]
 
     @property
     def tls_domains(self) -> list[str]:
@@ -163,5 +163,5 @@ def ops_view(config: StackConfig, server: str) -> OpsView:
         redis_service=redis_service,
         compose_project=project,
         # The app step deploys releases under /opt/<project>/releases and points `current` at the live one.
-        compose_dir=config.ops.compose_dir or f"/opt/{config.project}/current",
+        compose_dir=config.ops.compose_dir or current_release_dir(config.project),
     )

@@ -4,6 +4,8 @@ names. The renderers and the guards read them here, and the bash templates recei
 
 from __future__ import annotations
 
+from config.path_checks import releases_dir as releases_dir  # /opt/<project>: the releases and their env file
+
 SBIN = "/usr/local/sbin"
 UNIT_DIR = "/etc/systemd/system"
 ETC_DIR = "/etc/hetzner-platform"
@@ -27,3 +29,13 @@ ALL_UNITS = (
     "hp-monitoring.service",
 )
 DRILL_CONTAINER = "hp-restore-drill"
+
+# sshd and its socket: cloud-init writes the first and the last at first boot, the ssh step keeps them.
+# render/templates/host/ssh.sh lists the sshd ones in HP_SSHD_FILES (tests/unit/test_host_paths.py).
+PORT_DROPIN = "/etc/ssh/sshd_config.d/00-hetzner-platform-port.conf"
+HARDENING_DROPIN = "/etc/ssh/sshd_config.d/10-hetzner-platform.conf"
+SOCKET_DROPIN = "/etc/systemd/system/ssh.socket.d/10-hetzner-platform-port.conf"
+
+def current_release_dir(project: str) -> str:
+    """The `current` link of the app step: the live release's compose project."""
+    return f"{releases_dir(project)}/current"
