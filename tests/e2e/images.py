@@ -14,6 +14,9 @@ this machine already has (scripts/setup installs them) and the static busybox of
 Each is a `FROM scratch` Dockerfile context streamed as a tar into `docker build -` inside the host,
 tagged for the host's own registry (Debian's docker-registry on 127.0.0.1:5000), pushed, and then
 removed from the engine, so the deploy's `docker compose pull` really fetches it.
+
+`start_private_registry` runs a second docker-registry on 127.0.0.1:5001 that requires a login, and
+`publish_private` copies a stand-in there as a CI job would (test_app_features_docker.py, app.registries).
 """
 
 from __future__ import annotations

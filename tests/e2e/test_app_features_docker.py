@@ -28,7 +28,6 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -150,7 +149,7 @@ class Shop:
 
 
 @pytest.fixture(scope="module")
-def shop(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_rootfs: Rootfs) -> Iterator[Shop]:  # noqa: F811
+def shop(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_rootfs: Rootfs) -> Shop:  # noqa: F811
     prelude: dict[str, Any] = {}
 
     def before_app(host: BootedHost) -> None:
@@ -175,7 +174,7 @@ def shop(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_r
     shop = Shop(stack, admin_key, prelude.get("sink"), prelude.get("anonymous_pull"))
     if "sampler" in prelude:
         shop.sampler_hits, shop.sampler_rounds = prelude["sampler"].stop()
-    yield shop
+    return shop
 
 
 def test_first_and_second_run(shop: Shop) -> None:
