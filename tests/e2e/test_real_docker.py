@@ -31,7 +31,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,6 +165,7 @@ class DockerHost:
     stand_ins: images.StandIns
     report: Report
     timings: dict[str, float]
+    app_secrets: dict[str, str]
     containers: dict[str, str] = field(default_factory=dict)  # service -> container id after the first run
     diagnostics: str = ""  # containers and their logs when the first deploy failed
 
@@ -189,7 +190,7 @@ class DockerHost:
         return Path(self.sudo(f"readlink /opt/{PROJECT}/current").strip()).name
 
     def app(self, config: StackConfig) -> StepRun:
-        step = app_step(config, SERVER, HostRuntime(private_ip=None), APP_SECRETS)
+        step = app_step(config, SERVER, HostRuntime(private_ip=None), self.app_secrets)
         return run_steps(self.host, [step], self.report)[0]
 
 
@@ -248,12 +249,28 @@ def e2e_rootfs(e2e_rootfs: Rootfs) -> Rootfs:
 
 @pytest.fixture(scope="module")
 def stack(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_rootfs: Rootfs) -> DockerHost:
+    return deploy_stack(booted_host_module, admin_key, report, e2e_rootfs, stack_values)
+
+
+def deploy_stack(
+    boot_host: BootHost,
+    admin_key: KeyPair,
+    report: Report,
+    rootfs: Rootfs,
+    values: Callable[[str, str], dict[str, Any]],
+    *,
+    app_secrets: Mapping[str, str] = APP_SECRETS,
+    make_ops_secrets: Callable[[StackConfig], dict[str, str]] = ops_secrets,
+    before_app: Callable[[BootedHost], None] | None = None,
+) -> DockerHost:
+    """Boot a Docker host for the stack ``values(admin key line, admin CIDR)``, run its host steps, publish
+    the stand-in images, call ``before_app(host)``, run the app and ops steps, then every step again."""
     missing = images.missing_machine_binaries() + ([] if COMPOSE_BINARY.exists() else [str(COMPOSE_BINARY)])
     if missing:  # scripts/setup installs them; skipped on a laptop, a failure under CI=true
         _skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
     t0 = time.monotonic()
-    user_data = render_user_data(validate_config(stack_values(admin_key.public_line, "203.0.113.0/24")))
-    host = booted_host_module(user_data, admin_key, ssh_port=SSH_PORT, docker=True)
+    user_data = render_user_data(validate_config(values(admin_key.public_line, "203.0.113.0/24")))
+    host = boot_host(user_data, admin_key, ssh_port=SSH_PORT, docker=True)
     boot = round(time.monotonic() - t0, 2)
     # The compose v2 binary sits on the host like a mirror copy; the docker step fetches it by file:// URL.
     assert host.merged is not None
@@ -261,12 +278,12 @@ def stack(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(COMPOSE_BINARY, target)
 
-    config = validate_config(stack_values(admin_key.public_line, f"{host.host_ip}/32"))
+    config = validate_config(values(admin_key.public_line, f"{host.host_ip}/32"))
     assert render_user_data(config) == user_data
     runtime = HostRuntime(private_ip=None)
-    secrets_ops = ops_secrets(config)
+    secrets_ops = make_ops_secrets(config)
     chain = host_steps(config, SERVER, runtime)
-    app = app_step(config, SERVER, runtime, APP_SECRETS)
+    app = app_step(config, SERVER, runtime, app_secrets)
     ops = ops_step(config, SERVER, runtime, secrets_ops)
     assert ops is not None
     steps = [*chain, app, ops]
@@ -277,7 +294,9 @@ def stack(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_
     stand_ins = images.StandIns(*(("",) * 7), seconds={}, sizes={})
     if all(run.rc == 0 for run in first):
         images.start_registry(host)
-        stand_ins = images.build_and_push(host, e2e_rootfs.path / "bin/busybox")
+        stand_ins = images.build_and_push(host, rootfs.path / "bin/busybox")
+        if before_app is not None:
+            before_app(host)
     t3 = time.monotonic()
     first += run_steps(host, [app], report)
     healthy_at = time.monotonic()
@@ -292,7 +311,7 @@ def stack(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_
         # From nspawn's start to the first deploy's success (stack healthy behind the proxy), images included.
         "boot_to_healthy": round(healthy_at - t0, 2), "boot_to_healthy_without_images": round(healthy_at - t0 - (t3 - t2), 2),
     })  # fmt: skip
-    result = DockerHost(host, config, steps, secrets_ops, first, second, stand_ins, report, timings)
+    result = DockerHost(host, config, steps, secrets_ops, first, second, stand_ins, report, timings, dict(app_secrets))
     version = host.nsenter(["docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"]).stdout.strip()
     compose_version = host.nsenter(["docker", "compose", "version", "--short"]).stdout.strip()
     report.lines += [
