@@ -33,7 +33,8 @@ def _address_values(stack: StackConfig, server: str, *, local: bool = False) -> 
 
 def swarm_init_step(stack: StackConfig) -> HostStep:
     leader = swarm_spec(stack).leader
-    return build_step("swarm-init", server=leader, values={**_address_values(stack, leader, local=True), "HP_SWARM_TOKENS_MARK": TOKENS_MARK})
+    values = {**_address_values(stack, leader, local=True), "HP_SWARM_TOKENS_MARK": TOKENS_MARK}
+    return build_step("swarm-init", server=leader, values=values)
 
 
 def parse_tokens(stdout: str) -> dict[str, str]:
