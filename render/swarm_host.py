@@ -37,6 +37,12 @@ def swarm_init_step(stack: StackConfig) -> HostStep:
     return build_step("swarm-init", server=leader, values=values)
 
 
+def stand_in_tokens_output() -> str:
+    """What the plan's mocks answer for swarm-init: marked stand-ins in the form of real tokens."""
+    tokens = {"worker": "SWMTKN-1-planstandin-worker", "manager": "SWMTKN-1-planstandin-manager"}
+    return f"{TOKENS_MARK} {json.dumps(tokens)}\n"
+
+
 def parse_tokens(stdout: str) -> dict[str, str]:
     """The join tokens from swarm-init's output: {"worker": ..., "manager": ...}."""
     for line in stdout.splitlines():
