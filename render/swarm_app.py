@@ -13,10 +13,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from config.schema import StackConfig
+from render import proxy
+from render.compose import PROXY_STATE_DIR
 from render.secret_files import secret_file_content
 from render.steps import HostStep
 from render.swarm_stack import STACK_FILE, SwarmStackRender, render_stack
-from spec.swarm import swarm_spec
+from spec.swarm import proxy_servers, swarm_spec
 
 TEMPLATE = Path(__file__).parent / "templates" / "app" / "swarm-deploy.sh"
 
@@ -69,6 +71,15 @@ def _functions(render: SwarmStackRender, secrets: Mapping[str, str]) -> list[str
     return lines
 
 
+def _nginx_certificates(config: StackConfig, server: str) -> tuple[list[str], str]:
+    """(hosts, letsencrypt dir) for nginx's placeholder certificates on a node that runs the proxy."""
+    if config.app.proxy.kind != "nginx" or server not in proxy_servers(config):
+        return [], ""
+    routes = proxy.routes_for(config, config.app.services)
+    hosts = sorted(proxy.certificates(routes, proxy.redirects_for(config)))
+    return hosts, f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
+
+
 def swarm_app_step(config: StackConfig, server: str, secrets: Mapping[str, str]) -> HostStep:
     """The "app" HostStep of one server; `secrets` holds swarm_secret_names(config, server)."""
     render = render_stack(config)
@@ -84,6 +95,8 @@ def swarm_app_step(config: StackConfig, server: str, secrets: Mapping[str, str])
     }
     lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
     lines.append(_array("DATA_DIRS", sorted(set(render.data_dirs.get(server, [])))))
+    cert_hosts, cert_dir = _nginx_certificates(config, server)
+    lines += [f"CERT_DIR={shlex.quote(cert_dir)}", _array("CERT_HOSTS", cert_hosts)]
     functions = _functions(render, secrets) if deploy else [
         "install_files() { :; }", "create_secrets() { :; }", "export_interpolated() { :; }", "stage_stack() { :; }",
     ]

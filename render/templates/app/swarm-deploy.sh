@@ -61,6 +61,22 @@ interpolated() {
 
 #@@FUNCTIONS@@
 
+# nginx only, on the nodes that run it: a self-signed placeholder per host until certbot's first run
+# (nginx does not start without its certificate files).
+bootstrap_certificates() {
+    local host dir
+    for host in "${CERT_HOSTS[@]}"; do
+        [ -e "$ROOT$CERT_DIR/live/$host/fullchain.pem" ] && continue
+        dir="$ROOT$CERT_DIR/selfsigned/$host"
+        mkdir -p "$dir" "$ROOT$CERT_DIR/live"
+        (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$host" \
+            -keyout "$dir/privkey.pem" -out "$dir/fullchain.pem" >/dev/null 2>&1)
+        ln -sfn "../selfsigned/$host" "$ROOT$CERT_DIR/live/$host"
+        log "self-signed placeholder certificate for $host"
+        CHANGED=$((CHANGED + 1))
+    done
+}
+
 make_data_dirs() {
     local dir
     for dir in "${DATA_DIRS[@]}"; do
@@ -138,13 +154,14 @@ deploy_stack() {
 prune_secrets() {
     local name
     for name in $(docker secret ls --format '{{.Name}}' | grep "^${PROJECT}_" || true); do
-        if ! printf '%s\n' "${CURRENT_SECRETS[@]}" | grep -qx "$name"; then
+        if ! printf '%s\n' "${CURRENT_SECRETS[@]}" | grep -x "$name" >/dev/null; then
             if docker secret rm "$name" >/dev/null 2>&1; then log "secret $name removed (no longer used)"; fi
         fi
     done
 }
 
 make_data_dirs
+bootstrap_certificates
 if [ "$DEPLOY" = 1 ]; then
     deploy_stack
 fi

@@ -3,7 +3,7 @@
 hp_swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
 
 hp_swarm_check_address() {
-  ip -o -4 addr show dev "$HP_SWARM_INTERFACE" 2>/dev/null | grep -q " inet $HP_SWARM_ADDRESS/" ||
+  ip -o -4 addr show dev "$HP_SWARM_INTERFACE" 2>/dev/null | grep " inet $HP_SWARM_ADDRESS/" >/dev/null ||
     hp_die "private address $HP_SWARM_ADDRESS is not on $HP_SWARM_INTERFACE (app.swarm.privateInterface)"
 }
 

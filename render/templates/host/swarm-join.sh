@@ -9,7 +9,7 @@ hp_step() {
     hp_unchanged "swarm: member"
     return 0
   fi
-  ip -o -4 addr show dev "$HP_SWARM_INTERFACE" 2>/dev/null | grep -q " inet $HP_SWARM_ADDRESS/" ||
+  ip -o -4 addr show dev "$HP_SWARM_INTERFACE" 2>/dev/null | grep " inet $HP_SWARM_ADDRESS/" >/dev/null ||
     hp_die "private address $HP_SWARM_ADDRESS is not on $HP_SWARM_INTERFACE (app.swarm.privateInterface)"
   local body status
   body=$(printf '{"ListenAddr": "%s:%s", "AdvertiseAddr": "%s", "DataPathAddr": "%s", "RemoteAddrs": ["%s:%s"], "JoinToken": "%s"}' \

@@ -25,7 +25,7 @@ hp_step() {
     fi
   done
   for key in $(printf '%s\n' "$current" | tr ' ' '\n' | sed -n "s/^\($HP_SWARM_LABEL_PREFIX\.[^=]*\)=.*/\1/p"); do
-    if ! printf '%s\n' "${HP_SWARM_LABELS[@]}" | grep -q "^$key="; then
+    if ! printf '%s\n' "${HP_SWARM_LABELS[@]}" | grep "^$key=" >/dev/null; then
       docker node update --label-rm "$key" "$id" >/dev/null
       hp_changed "label $key removed"
     fi
