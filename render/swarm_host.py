@@ -19,6 +19,12 @@ from render.steps import HostStep
 from spec.swarm import LABEL_PREFIX, MANAGER_PORT, swarm_spec
 
 TOKENS_MARK = "hetzner-platform-swarm-tokens"
+# docker --format templates, handed to the scripts as values (the bash templates hold no {{ }}).
+FORMAT_STATE = "{{.Swarm.LocalNodeState}}"
+FORMAT_NODE = "{{.ID}} {{.Status.Addr}} {{if .ManagerStatus}}{{.ManagerStatus.Addr}}{{end}}"
+FORMAT_LABELS = "{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}"
+FORMAT_ROLE = "{{.Spec.Role}}"
+FORMAT_AVAILABILITY = "{{.Spec.Availability}}"
 DRAIN_TIMEOUT_S = 120
 _TOKEN_RE = re.compile(r"^SWMTKN-1-[a-z0-9]+-[a-z0-9]+$")
 
@@ -33,7 +39,7 @@ def _address_values(stack: StackConfig, server: str, *, local: bool = False) -> 
 
 def swarm_init_step(stack: StackConfig) -> HostStep:
     leader = swarm_spec(stack).leader
-    values = {**_address_values(stack, leader, local=True), "HP_SWARM_TOKENS_MARK": TOKENS_MARK}
+    values = {**_address_values(stack, leader, local=True), "HP_SWARM_TOKENS_MARK": TOKENS_MARK, "HP_FORMAT_STATE": FORMAT_STATE}
     return build_step("swarm-init", server=leader, values=values)
 
 
@@ -64,6 +70,7 @@ def swarm_join_step(stack: StackConfig, server: str, tokens: dict[str, str]) -> 
         "HP_SWARM_LEADER": spec.node(spec.leader).private_ip,
         "HP_SWARM_ROLE": role,
         "HP_SWARM_TOKEN": token,
+        "HP_FORMAT_STATE": FORMAT_STATE,
     })
 
 
@@ -74,10 +81,15 @@ def swarm_node_step(stack: StackConfig, server: str) -> HostStep:
         "HP_SWARM_ROLE": "manager" if node.manager else "worker",
         "HP_SWARM_LABELS": [f"{key}={value}" for key, value in sorted(node.labels.items())],
         "HP_SWARM_LABEL_PREFIX": LABEL_PREFIX,
+        "HP_FORMAT_NODE": FORMAT_NODE,
+        "HP_FORMAT_LABELS": FORMAT_LABELS,
+        "HP_FORMAT_ROLE": FORMAT_ROLE,
+        "HP_FORMAT_AVAILABILITY": FORMAT_AVAILABILITY,
     })
 
 
 def swarm_leave_step(stack: StackConfig, server: str) -> HostStep:
     return build_step("swarm-leave", server=swarm_spec(stack).leader, values={
         **_address_values(stack, server), "HP_SWARM_DRAIN_TIMEOUT": DRAIN_TIMEOUT_S,
+        "HP_FORMAT_NODE": FORMAT_NODE, "HP_FORMAT_ROLE": FORMAT_ROLE,
     })

@@ -285,22 +285,36 @@ def _proxy_for_swarm(stack: StackConfig, name: str, entry: dict[str, Any], scrat
     return entry
 
 
-def _nginx_resolver_per_second(result: SwarmStackRender) -> None:
-    """nginx re-resolves the dnsrr service names every second, so replaced tasks drop out at once."""
+# nginx in a swarm: task addresses change with every update. Re-resolve the dnsrr names every second, and
+# give up on an address that does not answer within a second (a task that just stopped: its overlay
+# address no longer answers at all) so that nginx tries the service's next address instead of hanging
+# (proxy_next_upstream's default covers error and timeout: https://nginx.org/en/docs/http/ngx_http_proxy_module.html#proxy_next_upstream).
+NGINX_SWARM_SETTINGS = {
+    "resolver 127.0.0.11 valid=30s": "resolver 127.0.0.11 valid=1s",
+    "proxy_connect_timeout 60s;": "proxy_connect_timeout 1s;",
+}
+
+
+def _nginx_for_swarm(result: SwarmStackRender) -> None:
     for path, content in list(result.files.items()):
-        if path.endswith("/default.conf") and "resolver 127.0.0.11 valid=30s" in content:
-            text = content.replace("resolver 127.0.0.11 valid=30s", "resolver 127.0.0.11 valid=1s")
-            digest = hashlib.sha256(text.encode()).hexdigest()[:12]
-            new_path = f"{path.rsplit('/', 2)[0]}/{digest}/default.conf"
-            del result.files[path]
-            result.files[new_path] = text
-            old_key, new_key = config_key(path), config_key(new_path)
-            result.model["configs"][new_key] = {"file": new_path}
-            del result.model["configs"][old_key]
-            for entry in result.model["services"].values():
-                for config in entry.get("configs", []):
-                    if config["source"] == old_key:
-                        config["source"] = new_key
+        if not path.endswith("/default.conf"):
+            continue
+        text = content
+        for before, after in NGINX_SWARM_SETTINGS.items():
+            if before not in text:
+                raise ValueError(f"the nginx site has no '{before}' to adapt for swarm")
+            text = text.replace(before, after)
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        new_path = f"{path.rsplit('/', 2)[0]}/{digest}/default.conf"
+        del result.files[path]
+        result.files[new_path] = text
+        old_key, new_key = config_key(path), config_key(new_path)
+        result.model["configs"][new_key] = {"file": new_path}
+        del result.model["configs"][old_key]
+        for entry in result.model["services"].values():
+            for config in entry.get("configs", []):
+                if config["source"] == old_key:
+                    config["source"] = new_key
 
 
 def render_stack(stack: StackConfig) -> SwarmStackRender:
@@ -349,7 +363,7 @@ def render_stack(stack: StackConfig) -> SwarmStackRender:
             result.data_dirs[server] += scratch.data_dirs
         networks_used.add("edge")
         if app.proxy.kind == "nginx":
-            _nginx_resolver_per_second(result)
+            _nginx_for_swarm(result)
     result.model["networks"] = _networks(stack, networks_used)
     if result.swarm_secrets:
         result.model["secrets"] = {

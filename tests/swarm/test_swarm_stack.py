@@ -126,7 +126,8 @@ def test_nginx_variant_resolves_tasks_every_second(tmp_path: Path) -> None:
     values["app"]["proxy"] = {"kind": "nginx"}
     render = render_stack(swarm_config(values))
     site = next(content for path, content in render.files.items() if path.endswith("/default.conf"))
-    assert "resolver 127.0.0.11 valid=1s" in site
+    assert "resolver 127.0.0.11 valid=1s" in site and "proxy_connect_timeout 1s;" in site
+    assert "valid=30s" not in site and "proxy_connect_timeout 60s" not in site
     nginx = render.model["services"]["nginx"]
     assert nginx["deploy"]["placement"]["constraints"] == ["node.labels.hp.role.web == true"]
     assert all(c["source"] in render.model["configs"] for c in nginx["configs"])

@@ -1,6 +1,6 @@
 # ---- step "swarm-init": this server initialises the swarm on its private address (the first manager) ---
 # Then it prints the join tokens on one line for the Pulumi program, which keeps them as secrets only.
-hp_swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null; }
+hp_swarm_state() { docker info --format "$HP_FORMAT_STATE" 2>/dev/null; }
 
 hp_swarm_check_address() {
   ip -o -4 addr show dev "$HP_SWARM_INTERFACE" 2>/dev/null | grep " inet $HP_SWARM_ADDRESS/" >/dev/null ||

@@ -4,7 +4,7 @@
 # https://docs.docker.com/reference/api/engine/version/v1.43/#tag/Swarm/operation/SwarmJoin).
 hp_step() {
   local state
-  state=$(docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null) || hp_die "docker is not running"
+  state=$(docker info --format "$HP_FORMAT_STATE" 2>/dev/null) || hp_die "docker is not running"
   if [ "$state" = active ]; then
     hp_unchanged "swarm: member"
     return 0

@@ -4,8 +4,8 @@
 hp_step() {
   local id="" ref running _
   for ref in $(docker node ls -q); do
-    if docker node inspect --format '{{.Status.Addr}} {{if .ManagerStatus}}{{.ManagerStatus.Addr}}{{end}}' "$ref" |
-      awk -v a="$HP_SWARM_ADDRESS" '$1 == a || $2 == a ":'"$HP_SWARM_PORT"'" {found = 1} END {exit !found}'; then
+    if docker node inspect --format "$HP_FORMAT_NODE" "$ref" |
+      awk -v a="$HP_SWARM_ADDRESS" '$2 == a || $3 == a ":'"$HP_SWARM_PORT"'" {found = 1} END {exit !found}'; then
       id=$ref
     fi
   done
@@ -20,7 +20,7 @@ hp_step() {
     [ "$running" = 0 ] && break
     sleep 1
   done
-  if [ "$(docker node inspect --format '{{.Spec.Role}}' "$id")" = manager ]; then
+  if [ "$(docker node inspect --format "$HP_FORMAT_ROLE" "$id")" = manager ]; then
     docker node demote "$id" >/dev/null
     hp_changed "node $id demoted"
   fi

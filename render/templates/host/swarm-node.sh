@@ -3,7 +3,7 @@
 hp_node_id() {
   local id
   for id in $(docker node ls -q); do
-    docker node inspect --format '{{.ID}} {{.Status.Addr}} {{if .ManagerStatus}}{{.ManagerStatus.Addr}}{{end}}' "$id"
+    docker node inspect --format "$HP_FORMAT_NODE" "$id"
   done | awk -v a="$HP_SWARM_ADDRESS" '$2 == a || $3 == a ":'"$HP_SWARM_PORT"'" {print $1; exit}'
 }
 
@@ -15,7 +15,7 @@ hp_step() {
     sleep 1
   done
   [ -n "$id" ] || hp_die "no swarm node advertises $HP_SWARM_ADDRESS"
-  current=" $(docker node inspect --format '{{range $k, $v := .Spec.Labels}}{{$k}}={{$v}} {{end}}' "$id")"
+  current=" $(docker node inspect --format "$HP_FORMAT_LABELS" "$id")"
   for label in "${HP_SWARM_LABELS[@]}"; do
     if [[ "$current" == *" $label "* ]]; then
       hp_unchanged "label $label"
@@ -30,12 +30,12 @@ hp_step() {
       hp_changed "label $key removed"
     fi
   done
-  role=$(docker node inspect --format '{{.Spec.Role}}' "$id")
+  role=$(docker node inspect --format "$HP_FORMAT_ROLE" "$id")
   if [ "$role" != "$HP_SWARM_ROLE" ]; then
     if [ "$HP_SWARM_ROLE" = manager ]; then docker node promote "$id" >/dev/null; else docker node demote "$id" >/dev/null; fi
     hp_changed "role $HP_SWARM_ROLE"
   fi
-  availability=$(docker node inspect --format '{{.Spec.Availability}}' "$id")
+  availability=$(docker node inspect --format "$HP_FORMAT_AVAILABILITY" "$id")
   if [ "$availability" != active ]; then
     docker node update --availability active "$id" >/dev/null
     hp_changed "availability active"
