@@ -101,6 +101,14 @@ def swarm_issues(stack: StackConfig) -> list[ConfigIssue]:
         issues.append(ConfigIssue("app.composeFile", "not supported with app.engine swarm: describe the services in app.services"))
     if app.jobs:
         issues.append(ConfigIssue("app.jobs", "scheduled jobs run as one-off compose containers: not supported with app.engine swarm yet"))
+    if app.registries:
+        issues.append(ConfigIssue("app.registries", "the swarm deploy does not log in to private registries yet: use public images"))
+    lb = stack.load_balancer
+    if lb is not None and lb.health_check.protocol == "http" and lb.health_check.port is None:
+        issues.append(ConfigIssue("loadBalancer.healthCheck.protocol", (
+            "the proxy's private HTTP check port is compose-only: with app.engine swarm use protocol tcp "
+            "(the load balancer then checks the proxy on each web node)"
+        )))
     if app.exposed():
         web = stack.servers_with_role("web")
         if not web:

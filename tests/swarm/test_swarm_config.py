@@ -65,3 +65,12 @@ def test_bad_interface_and_update_values_name_their_field() -> None:
     assert "app.swarm.privateInterface" in text
     assert "app.swarm.update.monitor" in text
     assert "app.swarm.update.parallelism" in text
+
+
+def test_compose_only_features_are_refused_by_name() -> None:
+    values = preset_values()
+    values["app"]["registries"] = {"ghcr.io": {"username": "bot", "passwordSecret": "GHCR_TOKEN"}}
+    values["app"]["composeFile"] = "compose.yaml"
+    text = problems(values)
+    assert "app.registries: the swarm deploy does not log in to private registries yet" in text
+    assert "app.composeFile: not supported with app.engine swarm" in text
