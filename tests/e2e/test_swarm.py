@@ -387,7 +387,7 @@ def test_power_cut_worker_reschedules_its_tasks(swarm: Swarm) -> None:
     assert swarm.running("api") == [swarm.hosts["h1"].name] * 2
     workers = swarm.running("worker")
     assert len(workers) == 2 and victim.name not in workers, (workers_before, workers)
-    swarm.report.check(f"power cut of worker h2: node Down after {down_at:.1f} s, api 2/2 on h1 and worker 2/2 off h2 after {moved_at:.1f} s; "
-                       f"{outcome.summary()}")
+    swarm.report.check(f"power cut of worker h2: node Down after {down_at:.1f} s, api 2/2 on h1 and worker 2/2 off h2 "
+                       f"after {moved_at:.1f} s; {outcome.summary()}")
     swarm.report.lines.append("failed requests during the power cut: " + ("; ".join(outcome.failed[:10]) or "none"))
 
