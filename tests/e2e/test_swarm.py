@@ -40,7 +40,7 @@ from render.app import app_step
 from render.cloud_init import render_user_data
 from render.host import host_steps
 from render.steps import HostRuntime
-from render.swarm_host import parse_tokens, swarm_init_step, swarm_join_step, swarm_node_step
+from render.swarm_host import parse_tokens, swarm_init_step, swarm_join_step, swarm_leave_step, swarm_node_step
 
 from . import images
 from .conftest import BootHost, Report, _skip_or_fail
@@ -391,3 +391,16 @@ def test_power_cut_worker_reschedules_its_tasks(swarm: Swarm) -> None:
                        f"after {moved_at:.1f} s; {outcome.summary()}")
     swarm.report.lines.append("failed requests during the power cut: " + ("; ".join(outcome.failed[:10]) or "none"))
 
+
+
+def test_a_server_leaving_is_removed_from_the_swarm(swarm: Swarm) -> None:
+    """The delete command of swarm-node-h2 (what Pulumi runs before deleting the server): h2 is down after
+    the power cut; the script finds it by its private address, drains it and removes it."""
+    run = run_steps(swarm.hosts["h1"], [swarm_leave_step(swarm.config, "h2")], swarm.report)[0]
+    assert run.rc == 0, run.describe()
+    assert "drained" in run.stdout and "removed from the swarm" in run.stdout
+    nodes = swarm.sudo("h1", "docker node ls --format '{{.Hostname}}'").split()
+    assert sorted(nodes) == sorted([swarm.hosts["h1"].name, swarm.hosts["h3"].name])
+    again = run_steps(swarm.hosts["h1"], [swarm_leave_step(swarm.config, "h2")], swarm.report)[0]
+    assert again.rc == 0 and "no node advertises 10.0.1.12" in again.stdout, again.describe()
+    swarm.report.check(f"swarm-leave for h2: drained and removed in {run.seconds} s; a second run finds nothing to do")

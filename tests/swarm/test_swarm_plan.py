@@ -59,6 +59,7 @@ def test_out_holds_the_stack_file_on_the_leader_only(preset_plan: tuple[dict[str
 
 
 def test_capacity_counts_replicas_times_limits_per_node(preset_plan: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
+    assert preset_plan[0]["capacity"]["placement_rule"].startswith("app.engine swarm: a service's replicas spread")
     capacity = {server["server"]: server for server in preset_plan[0]["capacity"]["servers"]}
     assert capacity["m1"]["ram_gb_allocated"] == pytest.approx(2 + 0.125)  # two api tasks + traefik
     values = preset_values()

@@ -57,3 +57,28 @@ def test_tokens_round_trip_and_garbage_is_refused() -> None:
         parse_tokens("hetzner-platform-swarm-tokens {\"worker\": \"x; reboot\", \"manager\": \"y\"}")
     with pytest.raises(ValueError):
         swarm_join_step(swarm_config(), "m2", {"worker": "$(reboot)", "manager": "x"})
+
+
+def test_sentinel_secrets_travel_only_as_swarm_secrets_or_interpolated_values() -> None:
+    from tests.app.test_secrets import decoded_blocks
+
+    config = swarm_config()
+    for server in config.servers:
+        names = secret_names(config, server)
+        sentinels = {name: f"SENTINEL-{name}-7f3a9c" for name in names}
+        step = app_step(config, server, HostRuntime(), sentinels)
+        assert "SENTINEL" not in step.script  # only base64 inside heredocs
+        assert not any("SENTINEL" in content for content in step.files.values())
+        blocks = [(command.splitlines()[-1].strip(), content) for command, content in decoded_blocks(step.script)]
+        carried = {command: content for command, content in blocks if "SENTINEL" in content}
+        if server != "m1":
+            assert not names and not carried
+            continue
+        assert carried == {
+            "swarm_secret POSTGRES_PASSWORD": sentinels["POSTGRES_PASSWORD"],
+            "swarm_secret redis_auth_conf": f'requirepass "{sentinels["REDIS_PASSWORD"]}"\n',
+            "swarm_secret redis_password": sentinels["REDIS_PASSWORD"],
+            "swarm_secret SECRET_KEY": sentinels["SECRET_KEY"],
+            "swarm_secret CF_DNS_API_TOKEN": sentinels["CF_DNS_API_TOKEN"],
+            "interpolated POSTGRES_PASSWORD": sentinels["POSTGRES_PASSWORD"],
+        }
