@@ -17,19 +17,18 @@ import hashlib
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from config.app import CLOUDFLARE_TOKEN_SECRET, placement, service_homes
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
 from render import proxy, swarm_app
+from render.app_templates import fill_app_template
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
 from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
 from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
 
-TEMPLATE = Path(__file__).parent / "templates" / "app" / "deploy.sh"
 SUMMARY = "hetzner-platform step=app changed="
 MANIFEST = "MANIFEST"
 ENV_FILE = ".env"
@@ -290,8 +289,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         functions.append(f'    chown {secret_file.owner_uid} "$1/{secret_file.path}"')
         functions.append(f'    chmod 0400 "$1/{secret_file.path}"')
     functions += ["    :", "}"]
-    template = TEMPLATE.read_text(encoding="utf-8")
-    script = template.replace("#@@SETTINGS@@", "\n".join(lines)).replace("#@@FUNCTIONS@@", "\n".join(functions))
+    script = fill_app_template("deploy.sh", lines, functions)
     return script
 
 

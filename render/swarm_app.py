@@ -10,17 +10,15 @@ from __future__ import annotations
 import base64
 import shlex
 from collections.abc import Mapping
-from pathlib import Path
 
 from config.schema import StackConfig
 from render import proxy
+from render.app_templates import fill_app_template
 from render.compose import PROXY_STATE_DIR
 from render.secret_files import secret_file_content
 from render.steps import HostStep
 from render.swarm_stack import STACK_FILE, SwarmStackRender, render_stack
 from spec.swarm import proxy_servers, swarm_spec
-
-TEMPLATE = Path(__file__).parent / "templates" / "app" / "swarm-deploy.sh"
 
 
 def stack_path(config: StackConfig) -> str:
@@ -100,6 +98,5 @@ def swarm_app_step(config: StackConfig, server: str, secrets: Mapping[str, str])
     functions = _functions(render, secrets) if deploy else [
         "install_files() { :; }", "create_secrets() { :; }", "export_interpolated() { :; }", "stage_stack() { :; }",
     ]
-    text = TEMPLATE.read_text(encoding="utf-8")
-    script = text.replace("#@@SETTINGS@@", "\n".join(lines)).replace("#@@FUNCTIONS@@", "\n".join(functions))
+    script = fill_app_template("swarm-deploy.sh", lines, functions)
     return HostStep(name="app", script=script, files=swarm_app_files(config, server))
