@@ -44,6 +44,10 @@ STACK_VERSION = "3.8"  # the compose file format docker stack deploy reads (depl
 SECRETS_TARGET_DIR = "/run/secrets"
 DOCKER_SOCKET = "/var/run/docker.sock"
 SECRET_NAME_VAR_PREFIX = "HP_SECRET_"
+# secretEnv files: readable by the container's own user, whoever that is (the official postgres image reads
+# POSTGRES_PASSWORD_FILE after dropping to uid 999); the file lives on a tmpfs only that task sees.
+# Docker's own default for stack secrets is 0444 too (https://docs.docker.com/reference/compose-file/services/#secrets).
+SECRET_ENV_MODE = 0o444
 _CONFIG_MOUNT_RE = re.compile(r"^(?P<source>/[^:]+):(?P<target>/[^:]+):ro$")
 _RESTART_CONDITIONS = {"always": "any", "unless-stopped": "any", "on-failure": "on-failure"}
 
@@ -152,7 +156,7 @@ def _secret_env_to_files(entry: dict[str, Any], service: ServiceConfig, result: 
         environment[f"{name}_FILE"] = f"{SECRETS_TARGET_DIR}/{name}"
         if name not in [s.key for s in result.swarm_secrets]:
             result.swarm_secrets.append(SwarmSecret(key=name, secret=name))
-        secrets.append({"source": name, "target": name, "mode": 0o400})
+        secrets.append({"source": name, "target": name, "mode": SECRET_ENV_MODE})
     if environment:
         entry["environment"] = environment
     if secrets:
@@ -252,7 +256,7 @@ def _cloudflare_token_as_file(entry: dict[str, Any], result: SwarmStackRender) -
     environment[f"{CLOUDFLARE_TOKEN_SECRET}_FILE"] = f"{SECRETS_TARGET_DIR}/{CLOUDFLARE_TOKEN_SECRET}"
     if CLOUDFLARE_TOKEN_SECRET not in [s.key for s in result.swarm_secrets]:
         result.swarm_secrets.append(SwarmSecret(key=CLOUDFLARE_TOKEN_SECRET, secret=CLOUDFLARE_TOKEN_SECRET))
-    entry.setdefault("secrets", []).append({"source": CLOUDFLARE_TOKEN_SECRET, "target": CLOUDFLARE_TOKEN_SECRET, "mode": 0o400})
+    entry.setdefault("secrets", []).append({"source": CLOUDFLARE_TOKEN_SECRET, "target": CLOUDFLARE_TOKEN_SECRET, "mode": SECRET_ENV_MODE})
 
 
 def _proxy_for_swarm(stack: StackConfig, name: str, entry: dict[str, Any], scratch: ComposeRender,

@@ -1,16 +1,23 @@
-"""Docker Swarm mode across three booted hosts on a private network (issue 18).
+"""Docker Swarm mode across three booted hosts on a private network (issue 18): examples/Pulumi.swarm.yaml.
+
+The stack is the preset itself (servers m1/m2/m3 and their roles, 3 managers, api 4 replicas, worker 2,
+PostgreSQL with its postgresql.conf and Redis with its password pinned to m3, swarm secrets, the update
+settings) with only what cannot exist here replaced (`preset_for_e2e`): the images by the stand-ins of
+images.py, Traefik by nginx (no Traefik binary on this machine; acme off: no Let's Encrypt), no volume
+(the data directories sit on the root disk), no load balancer (the request loop stands in for it),
+encrypted overlays off (see below), the worker's celery command by `sleep`, Debian's docker.io.
 
 Three Debian 12 hosts with real Docker (container.py `docker=True`, Debian's docker.io) get a private NIC
 on a bridge inside a network namespace this test creates (private_lan.py). Then, as the Pulumi program
 runs them, over SSH with `sudo bash -s`:
 1. the host steps (base, ssh, firewall, fail2ban, upgrades, docker) on each host, in parallel;
-2. stand-in images (images.py) built on h1 and copied to h2/h3 with `docker save | docker load` (the
+2. stand-in images (images.py) built on m1 and copied to m2/m3 with `docker save | docker load` (the
    images are named hpe2e.local/..., in no registry: each node runs its local copy);
-3. swarm-init on h1, swarm-join on h2 and h3 with the token from h1's output, swarm-node for each
-   (labels), then every host's app step, h1's last: `docker stack deploy` and the wait for convergence.
+3. swarm-init on m1, swarm-join on m2 and m3 with the token from m1's output, swarm-node for each
+   (labels), then every host's app step, m1's last: `docker stack deploy` and the wait for convergence.
 Then: the swarm and the stack are checked, a port scan from the "public" side (this machine's end of
 each host's veth) finds only SSH, 80 and 443, a rolling update under a request loop, a broken update
-the swarm rolls back by itself, and a power cut of a worker whose tasks move elsewhere.
+the swarm rolls back by itself, a power cut of m2 whose tasks move elsewhere, and m2's leave step.
 
 What this machine's kernel cannot show (no IPVS, no ESP/GCM; Hetzner's kernels have both, see
 ../shared/research/swarm/README.md): the ingress routing mesh (the stack does not use it: host-mode
@@ -21,6 +28,7 @@ Run: `.venv/bin/pytest tests/e2e/test_swarm.py -m e2e -q -s` (as root).
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import secrets
 import shutil
@@ -36,7 +44,8 @@ import pytest
 
 from config.loader import validate_config
 from config.schema import StackConfig
-from render.app import app_step
+from config.stack_base import read_merged_stack_file
+from render.app import app_step, secret_names
 from render.cloud_init import render_user_data
 from render.host import host_steps
 from render.steps import HostRuntime
@@ -55,7 +64,6 @@ from .test_real_docker import (
     COMPOSE_BINARY,
     COMPOSE_IN_HOST,
     DOCKER_PACKAGES,
-    DOMAIN,
     NOFILE,
     SSH_PORT,
     https_get,
@@ -64,12 +72,12 @@ from .test_real_docker import (
 
 pytestmark = pytest.mark.e2e
 
-PROJECT = "hpswarm"
-SERVERS = {"h1": "10.0.1.11", "h2": "10.0.1.12", "h3": "10.0.1.13"}
-ROLES = {"h1": ["manager", "web"], "h2": ["web", "worker"], "h3": ["db", "worker"]}
+PRESET = Path(__file__).resolve().parents[2] / "examples" / "Pulumi.swarm.yaml"
+PROJECT = "swarmshop"  # the preset's project: the stack and its services are named after it
+SERVERS = {"m1": "10.0.1.11", "m2": "10.0.1.12", "m3": "10.0.1.13"}
+VICTIM = "m2"  # the server whose power is cut (a manager and web node: 2 of 3 managers keep quorum)
 IMAGE_PREFIX = "hpe2e.local"  # in no registry: every node runs its local copy
-JWT_SECRET = "jwt-Swarm-" + secrets.token_hex(6)
-SCAN_PORTS = (22, 80, 443, SSH_PORT, 2376, 2377, 5000, 5432, 7946, 8000, 8080, 9323)
+SCAN_PORTS = (22, 80, 443, SSH_PORT, 2376, 2377, 5000, 5432, 6379, 7946, 8000, 8080, 9323)
 SCAN_TIMEOUT = 0.3
 
 
@@ -77,62 +85,36 @@ def image(name: str, tag: str) -> str:
     return f"{IMAGE_PREFIX}/{name}:{tag}"
 
 
-def stack_values(admin_key_line: str, admin_cidrs: list[str], api_tag: str = "1.0") -> dict[str, Any]:
+def preset_for_e2e(admin_key_line: str, admin_cidrs: list[str], api_tag: str = "1.0") -> dict[str, Any]:
+    values = copy.deepcopy(read_merged_stack_file(PRESET).values)
+    assert values["project"] == PROJECT
     compose_sha = hashlib.sha256(COMPOSE_BINARY.read_bytes()).hexdigest() if COMPOSE_BINARY.exists() else "0" * 64
-    return {
-        "project": PROJECT,
-        "environment": "prod",
-        "location": "nbg1",
-        "ssh": {"adminUser": ADMIN, "port": SSH_PORT, "publicKeys": [admin_key_line], "adminCidrs": admin_cidrs},
-        "servers": {
-            name: {"serverType": "cx33", "image": "debian-12", "roles": ROLES[name], "privateIp": address}
-            for name, address in SERVERS.items()
-        },
-        "network": {"ipRange": "10.0.0.0/16", "subnet": "10.0.1.0/24"},
-        "dns": {"zone": DOMAIN, "records": [{"name": "api"}]},
-        "host": {
-            "publicInterface": "host0",
-            "docker": {"source": "debian", "nofile": NOFILE, "composePlugin": {"url": f"file://{COMPOSE_IN_HOST}", "sha256": compose_sha}},
-        },
-        "app": {
-            "engine": "swarm",
-            # This kernel has no ESP/GCM: encrypted overlays carry nothing here (they do on Hetzner).
-            "swarm": {"privateInterface": "ens10", "encrypted": False, "update": {"monitor": "5s"}},
-            "acmeEmail": f"ops@{DOMAIN}",
-            "proxy": {"kind": "nginx", "image": image("nginx", "1.22"), "acme": False},
-            "deploy": {"waitTimeoutS": 180},
-            "services": {
-                "postgres": {
-                    "image": image("postgres", images.PG_VERSION),
-                    "role": "db",
-                    "environment": {"POSTGRES_USER": "app", "POSTGRES_DB": "app", "POSTGRES_HOST_AUTH_METHOD": "trust"},
-                    "volumes": {"pgdata": "/var/lib/postgresql/data"},
-                    "limits": {"cpus": 1, "memory": "512M"},
-                },
-                "api": {
-                    "image": image("web", api_tag),
-                    "role": "web",
-                    "replicas": 2,
-                    "secretEnv": ["JWT_SECRET"],
-                    "expose": {"port": 8000, "host": "api"},
-                    # /health is missing in the broken image: its tasks never turn healthy.
-                    "healthcheck": {"test": "wget -q -O /dev/null http://127.0.0.1:8000/health", "interval": "1s",
-                                    "retries": 2, "startPeriod": "2s"},
-                    "limits": {"cpus": 0.5, "memory": "64M"},
-                    "extra": {"init": True},  # busybox httpd as PID 1 ignores SIGTERM
-                },
-                "worker": {
-                    "image": image("web", "1.0"),
-                    "role": "worker",
-                    "replicas": 2,
-                    "command": ["sleep", "2147483647"],
-                    "limits": {"cpus": 0.25, "memory": "32M"},
-                    "extra": {"init": True},
-                },
-            },
-        },
-        "budget": {"monthlyEur": 100},
+    values["ssh"] |= {"publicKeys": [admin_key_line], "adminCidrs": admin_cidrs}
+    assert values["ssh"]["port"] == SSH_PORT and values["ssh"]["adminUser"] == ADMIN
+    for name, address in SERVERS.items():
+        values["servers"][name] |= {"image": "debian-12", "privateIp": address}
+    for key in ("volumes", "loadBalancer"):
+        del values[key]
+    values["host"] = {
+        "publicInterface": "host0",
+        "docker": {"source": "debian", "nofile": NOFILE, "composePlugin": {"url": f"file://{COMPOSE_IN_HOST}", "sha256": compose_sha}},
     }
+    app = values["app"]
+    app["swarm"]["encrypted"] = False  # this kernel has no ESP/GCM: encrypted overlays carry nothing here
+    app["proxy"] = {"kind": "nginx", "image": image("nginx", "1.22"), "acme": False}
+    app["deploy"] = {"waitTimeoutS": 240}
+    services = app["services"]
+    services["postgres"]["image"] = image("postgres", images.PG_VERSION)
+    services["redis"]["image"] = image("redis", "7")
+    services["api"]["image"] = image("web", api_tag)
+    services["worker"] |= {"image": image("web", "1.0"), "command": ["sleep", "2147483647"]}
+    return values
+
+
+def server_name(config: StackConfig) -> str:
+    """The host name the proxy serves (the preset's expose host "@": the zone)."""
+    assert config.dns is not None
+    return config.dns.zone
 
 
 @dataclass
@@ -144,6 +126,7 @@ class Swarm:
     report: Report
     runs: dict[str, list[StepRun]]
     deploy: StepRun
+    secrets: dict[str, str]
     timings: dict[str, float] = field(default_factory=dict)
 
     def sudo(self, server: str, script: str, timeout: float = 120.0) -> str:
@@ -153,37 +136,41 @@ class Swarm:
         return res.stdout
 
     def redeploy(self, api_tag: str) -> StepRun:
-        config = validate_config(stack_values(self.admin_key.public_line, self.admin_cidrs, api_tag))
-        step = app_step(config, "h1", HostRuntime(), {"JWT_SECRET": JWT_SECRET})
-        return run_steps(self.hosts["h1"], [step], self.report)[0]
+        config = validate_config(preset_for_e2e(self.admin_key.public_line, self.admin_cidrs, api_tag))
+        step = app_step(config, "m1", HostRuntime(), self.secrets)
+        return run_steps(self.hosts["m1"], [step], self.report)[0]
+
+    def get(self, host: BootedHost, path: str, timeout: float = 5.0) -> tuple[int, str]:
+        return https_get(host, path, timeout, server_name=server_name(self.config))
 
     def api_image(self) -> str:
-        return self.sudo("h1", f"docker service inspect -f '{{{{.Spec.TaskTemplate.ContainerSpec.Image}}}}' {PROJECT}_api").strip()
+        return self.sudo("m1", f"docker service inspect -f '{{{{.Spec.TaskTemplate.ContainerSpec.Image}}}}' {PROJECT}_api").strip()
 
     def running(self, service: str) -> list[str]:
         """Nodes (hostnames) with a running task of the service."""
         template = "'{{.Node}} {{.CurrentState}}'"
-        out = self.sudo("h1", f"docker service ps {PROJECT}_{service} -f desired-state=running --format {template}")
+        out = self.sudo("m1", f"docker service ps {PROJECT}_{service} -f desired-state=running --format {template}")
         return sorted(line.split()[0] for line in out.splitlines() if " Running " in f" {line} ")
 
 
 def build_images(hosts: dict[str, BootedHost], busybox: Path) -> dict[str, float]:
-    """Build the stand-ins on h1, copy them to the others (docker save | docker load)."""
+    """Build the stand-ins on m1, copy them to the others (docker save | docker load)."""
     contexts = {
         image("web", "1.0"): lambda: images.web_context(busybox, "1.0", healthy=True),
         image("web", "1.1"): lambda: images.web_context(busybox, "1.1", healthy=True),
         image("web", "2.0-broken"): lambda: images.web_context(busybox, "2.0-broken", healthy=False),
         image("postgres", images.PG_VERSION): lambda: images.postgres_context(busybox),
+        image("redis", "7"): lambda: images.redis_context(busybox),
         image("nginx", "1.22"): lambda: images.nginx_context(busybox),
     }
     t0 = time.monotonic()
     for tag, context in contexts.items():
-        res = hosts["h1"].pipe(["docker", "build", "-q", "-t", tag, "-"], context(), timeout=300)
+        res = hosts["m1"].pipe(["docker", "build", "-q", "-t", tag, "-"], context(), timeout=300)
         assert res.returncode == 0, res.stderr.decode(errors="replace")
     t1 = time.monotonic()
-    saved = hosts["h1"].pipe(["docker", "save", *contexts], b"", timeout=300)
+    saved = hosts["m1"].pipe(["docker", "save", *contexts], b"", timeout=300)
     assert saved.returncode == 0, saved.stderr.decode(errors="replace")
-    for name in ("h2", "h3"):
+    for name in ("m2", "m3"):
         loaded = hosts[name].pipe(["docker", "load", "-q"], saved.stdout, timeout=300)
         assert loaded.returncode == 0, loaded.stderr.decode(errors="replace")
     return {"build": round(t1 - t0, 2), "copy": round(time.monotonic() - t1, 2), "bytes": float(len(saved.stdout))}
@@ -192,7 +179,7 @@ def build_images(hosts: dict[str, BootedHost], busybox: Path) -> dict[str, float
 # ----------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def e2e_rootfs(e2e_rootfs: Rootfs) -> Rootfs:
-    probe = validate_config(stack_values(PROBE_KEY, ["10.213.0.1/32"]))
+    probe = validate_config(preset_for_e2e(PROBE_KEY, ["10.213.0.1/32"]))
     wanted = {*probe.host.packages(), *IMAGE_PACKAGES, *DOCKER_PACKAGES}
     if wanted <= set(e2e_rootfs.packages):
         return e2e_rootfs
@@ -211,7 +198,7 @@ def swarm(booted_host_module: BootHost, lan: PrivateLan, admin_key: KeyPair, rep
     if missing:
         _skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
     t0 = time.monotonic()
-    user_data = render_user_data(validate_config(stack_values(admin_key.public_line, ["203.0.113.0/24"])))
+    user_data = render_user_data(validate_config(preset_for_e2e(admin_key.public_line, ["203.0.113.0/24"])))
     hosts: dict[str, BootedHost] = {}
     for name, address in SERVERS.items():
         host = booted_host_module(user_data, admin_key, ssh_port=SSH_PORT, docker=True)
@@ -224,8 +211,9 @@ def swarm(booted_host_module: BootHost, lan: PrivateLan, admin_key: KeyPair, rep
     booted = time.monotonic()
     # The admin networks: this machine's end of each host's veth (where the test's SSH comes from).
     admin_cidrs = [f"{host.host_ip}/32" for host in hosts.values()]
-    config = validate_config(stack_values(admin_key.public_line, admin_cidrs))
+    config = validate_config(preset_for_e2e(admin_key.public_line, admin_cidrs))
     runtime = HostRuntime()
+    app_secrets = {name: f"e2e-{name.lower()}-{secrets.token_hex(6)}" for name in secret_names(config)}
 
     def chain(name: str) -> list[StepRun]:
         return run_steps(hosts[name], host_steps(config, name, runtime), report)
@@ -238,21 +226,20 @@ def swarm(booted_host_module: BootHost, lan: PrivateLan, admin_key: KeyPair, rep
     image_times = build_images(hosts, e2e_rootfs.path / "bin/busybox")
     images_done = time.monotonic()
 
-    init = run_steps(hosts["h1"], [swarm_init_step(config)], report)[0]
+    init = run_steps(hosts["m1"], [swarm_init_step(config)], report)[0]
     assert init.rc == 0, init.describe()
     tokens = parse_tokens(init.stdout)
     membership = [init]
-    for name in ("h2", "h3"):
+    for name in ("m2", "m3"):
         membership += run_steps(hosts[name], [swarm_join_step(config, name, tokens)], report)
-    membership += run_steps(hosts["h1"], [swarm_node_step(config, name) for name in SERVERS], report)
+    membership += run_steps(hosts["m1"], [swarm_node_step(config, name) for name in SERVERS], report)
     failed = [run for run in membership if run.rc != 0]
     assert not failed, "\n".join(run.describe() for run in failed)
     formed = time.monotonic()
-    apps = [run_steps(hosts[name], [app_step(config, name, runtime, {"JWT_SECRET": JWT_SECRET} if name == "h1" else {})],
-                      report)[0] for name in ("h2", "h3", "h1")]
+    apps = [run_steps(hosts[name], [app_step(config, name, runtime, app_secrets)], report)[0] for name in ("m2", "m3", "m1")]
     healthy = time.monotonic()
     deploy = apps[-1]
-    result = Swarm(hosts, config, admin_key, admin_cidrs, report, runs, deploy)
+    result = Swarm(hosts, config, admin_key, admin_cidrs, report, runs, deploy, app_secrets)
     images_s = images_done - host_steps_done
     result.timings = report.timings
     report.timings.update({
@@ -260,49 +247,59 @@ def swarm(booted_host_module: BootHost, lan: PrivateLan, admin_key: KeyPair, rep
         "images": round(images_s, 2), "swarm_formed": round(formed - images_done, 2), "first_deploy": round(healthy - formed, 2),
         "boot_to_healthy_cluster": round(healthy - t0, 2), "boot_to_healthy_without_images": round(healthy - t0 - images_s, 2),
     })  # fmt: skip
-    version = hosts["h1"].nsenter(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
+    version = hosts["m1"].nsenter(["docker", "version", "--format", "{{.Server.Version}}"]).stdout.strip()
     report.lines += [
         f"hosts: {', '.join(f'{n} {h.name} public {h.ip} private {SERVERS[n]}' for n, h in hosts.items())}; private LAN netns {lan.name}",
         f"Docker {version} (Debian docker.io); images {image_times}",
         *(f"{name} host steps: {step_table(steps)}" for name, steps in runs.items()),
         f"membership: {step_table(membership)}",
-        f"app steps (h2, h3, h1 deploys): {step_table(apps)}",
+        f"app steps (m2, m3, m1 deploys): {step_table(apps)}",
     ]
     for run in apps:
-        assert run.rc == 0, run.describe() + result.sudo("h1", f"docker stack ps --no-trunc {PROJECT} || true")
+        assert run.rc == 0, run.describe() + result.sudo("m1", f"docker stack ps --no-trunc {PROJECT} || true")
     return result
 
 
 # ----------------------------------------------------------------------------------------- tests
 def test_swarm_forms_on_the_private_network(swarm: Swarm) -> None:
-    nodes = swarm.sudo("h1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'")
+    nodes = swarm.sudo("m1", "docker node ls --format '{{.Hostname}} {{.Status}} {{.Availability}} {{.ManagerStatus}}'")
     rows = sorted(line.split() for line in nodes.splitlines())
     assert len(rows) == 3 and all(row[1:3] == ["Ready", "Active"] for row in rows), nodes
     assert sum(1 for row in rows if row[3:] == ["Leader"]) == 1
     for name, address in SERVERS.items():
         hostname = swarm.hosts[name].name
-        inspect = swarm.sudo("h1", f"docker node inspect -f '{{{{.Status.Addr}}}} {{{{json .Spec.Labels}}}}' {hostname}")
+        inspect = swarm.sudo("m1", f"docker node inspect -f '{{{{.Status.Addr}}}} {{{{json .Spec.Labels}}}}' {hostname}")
         assert inspect.startswith(address + " "), inspect  # advertised on the private NIC
         assert f'"hp.server":"{name}"' in inspect
-        assert all(f'"hp.role.{role}":"true"' in inspect for role in ROLES[name] if role != "manager")
+        roles = swarm.config.servers[name].roles
+        assert all(f'"hp.role.{role}":"true"' in inspect for role in roles if role != "manager")
     swarm.report.check("3 nodes Ready on 10.0.1.11-13 (ens10), one leader, labels hp.server/hp.role.* from the roles")
 
 
 def test_stack_is_healthy_where_the_roles_put_it(swarm: Swarm) -> None:
-    assert swarm.running("api") == sorted([swarm.hosts["h1"].name, swarm.hosts["h2"].name])
-    assert swarm.running("postgres") == [swarm.hosts["h3"].name]
-    assert set(swarm.running("worker")) <= {swarm.hosts["h2"].name, swarm.hosts["h3"].name}
-    assert swarm.running("nginx") == sorted([swarm.hosts["h1"].name, swarm.hosts["h2"].name])
-    for name in ("h1", "h2"):
-        status, body = https_get(swarm.hosts[name], "/version")
+    m1, m2, m3 = (swarm.hosts[name].name for name in SERVERS)
+    assert sorted(set(swarm.running("api"))) == sorted([m1, m2]) and len(swarm.running("api")) == 4
+    assert swarm.running("postgres") == [m3] and swarm.running("redis") == [m3]
+    assert swarm.running("worker") == [m3, m3]
+    assert swarm.running("nginx") == sorted([m1, m2])
+    for name in ("m1", "m2"):
+        status, body = swarm.get(swarm.hosts[name], "/version")
         assert (status, body.strip()) == (200, "1.0")
-    # The secret is a swarm secret file in the task, named in JWT_SECRET_FILE; no env file anywhere.
-    api = swarm.sudo("h1", f"docker ps -q -f name={PROJECT}_api | head -n 1").strip()
-    assert swarm.sudo("h1", f"docker exec {api} sh -c 'cat \"$JWT_SECRET_FILE\"'") == JWT_SECRET
-    assert "JWT_SECRET=" not in swarm.sudo("h1", f"docker inspect -f '{{{{json .Config.Env}}}}' {api}")
+    # SECRET_KEY is a swarm secret file in the task, named in SECRET_KEY_FILE; no env file anywhere.
+    api = swarm.sudo("m1", f"docker ps -q -f name={PROJECT}_api | head -n 1").strip()
+    assert swarm.sudo("m1", f"docker exec {api} sh -c 'cat \"$SECRET_KEY_FILE\"'") == swarm.secrets["SECRET_KEY"]
+    assert "SECRET_KEY=" not in swarm.sudo("m1", f"docker inspect -f '{{{{json .Config.Env}}}}' {api}")
+    # PostgreSQL initialised with the password from POSTGRES_PASSWORD_FILE; Redis requires its password.
+    pg_node, redis_node = swarm.hosts["m3"], swarm.hosts["m3"]
+    pg = pg_node.nsenter(["sh", "-c", f"docker ps -q -f name={PROJECT}_postgres | head -n 1"]).stdout.strip()
+    login = pg_node.nsenter(["docker", "exec", "-e", "PGPASSWORD=" + swarm.secrets["POSTGRES_PASSWORD"], pg,
+                             "psql", "-h", "127.0.0.1", "-U", "shop", "-d", "shop", "-tAc", "select 1"])
+    assert login.stdout.strip() == "1", login.stderr
+    redis = redis_node.nsenter(["sh", "-c", f"docker ps -q -f name={PROJECT}_redis | head -n 1"]).stdout.strip()
+    assert "NOAUTH" in redis_node.nsenter(["docker", "exec", redis, "redis-cli", "ping"]).stdout
     swarm.report.check(f"stack healthy after {swarm.timings['boot_to_healthy_cluster']} s from boot "
-                       f"({swarm.timings['boot_to_healthy_without_images']} s without the image builds); api on h1+h2, "
-                       "postgres on h3, nginx global on the web nodes, JWT_SECRET as /run/secrets file")
+                       f"({swarm.timings['boot_to_healthy_without_images']} s without the image builds); api 4 tasks on m1+m2, "
+                       "postgres and redis on m3 with their secrets, nginx global on the web nodes, SECRET_KEY as a /run/secrets file")
 
 
 def test_public_side_sees_only_ssh_80_and_443(swarm: Swarm) -> None:
@@ -315,13 +312,13 @@ def test_public_side_sees_only_ssh_80_and_443(swarm: Swarm) -> None:
                 probe.settimeout(SCAN_TIMEOUT)
                 if probe.connect_ex((host.ip, port)) == 0:
                     open_ports.append(port)
-        expected = [SSH_PORT, 80, 443] if "web" in ROLES[name] else [SSH_PORT]
+        expected = [SSH_PORT, 80, 443] if "web" in swarm.config.servers[name].roles else [SSH_PORT]
         assert sorted(open_ports) == sorted(expected), (name, open_ports)
-    swarm.report.check(f"scan of {SCAN_PORTS} from the public side: web nodes {SSH_PORT}/80/443 only, h3 {SSH_PORT} only")
+    swarm.report.check(f"scan of {SCAN_PORTS} from the public side: web nodes {SSH_PORT}/80/443 only, m3 {SSH_PORT} only")
 
 
 def measured_update(swarm: Swarm, tag: str) -> tuple[StepRun, Outcome]:
-    with RequestLoop(swarm.hosts["h1"], lambda host, path, timeout: https_get(host, path, timeout)) as loop:
+    with RequestLoop(swarm.hosts["m1"], swarm.get) as loop:
         time.sleep(1)
         run = swarm.redeploy(tag)
         time.sleep(2)
@@ -344,7 +341,7 @@ def test_broken_update_rolls_back_by_itself(swarm: Swarm) -> None:
     assert not outcome.failed, outcome.summary() + "\n" + "\n".join(outcome.failed[:20])
     assert set(outcome.answers) == {"1.1"}  # no broken task ever served
     assert swarm.api_image() == image("web", "1.1")
-    state = swarm.sudo("h1", f"docker service inspect -f '{{{{.UpdateStatus.State}}}}' {PROJECT}_api").strip()
+    state = swarm.sudo("m1", f"docker service inspect -f '{{{{.UpdateStatus.State}}}}' {PROJECT}_api").strip()
     assert state == "rollback_completed"
     swarm.report.check(f"broken update 1.1 -> 2.0-broken rolled back by the swarm in {run.seconds} s: {outcome.summary()}")
 
@@ -353,54 +350,51 @@ def spread(swarm: Swarm, service: str, replicas: int) -> list[str]:
     """Swarm never rebalances running tasks (https://docs.docker.com/engine/swarm/admin_guide/#force-the-swarm-to-rebalance),
     and start-first updates can leave both api tasks on one node: scale down and up, and the new task goes
     to the eligible node with the fewest tasks of the service."""
-    swarm.sudo("h1", f"docker service scale -d {PROJECT}_{service}=1 >/dev/null")
+    swarm.sudo("m1", f"docker service scale -d {PROJECT}_{service}=1 >/dev/null")
     deadline = time.monotonic() + 60
     while len(swarm.running(service)) != 1 and time.monotonic() < deadline:
         time.sleep(0.5)
-    swarm.sudo("h1", f"docker service scale -d {PROJECT}_{service}={replicas} >/dev/null")
+    swarm.sudo("m1", f"docker service scale -d {PROJECT}_{service}={replicas} >/dev/null")
     while len(set(swarm.running(service))) != replicas and time.monotonic() < deadline:
         time.sleep(0.5)
     return swarm.running(service)
 
 
-def test_power_cut_worker_reschedules_its_tasks(swarm: Swarm) -> None:
-    victim = swarm.hosts["h2"]
-    before = spread(swarm, "api", 2)
+def test_power_cut_moves_the_tasks_elsewhere(swarm: Swarm) -> None:
+    victim = swarm.hosts[VICTIM]
+    before = spread(swarm, "api", 4)
     assert victim.name in before, before
-    workers_before = swarm.running("worker")
-    with RequestLoop(swarm.hosts["h1"], lambda host, path, timeout: https_get(host, path, timeout)) as loop:
+    with RequestLoop(swarm.hosts["m1"], swarm.get) as loop:
         time.sleep(1)
         cut = time.monotonic()
         victim._kill_init()  # the machine's PID 1 dies: a power cut, no orderly leave
         down_at = moved_at = None
         while time.monotonic() - cut < 80 and (down_at is None or moved_at is None):
-            nodes = swarm.sudo("h1", "docker node ls --format '{{.Hostname}} {{.Status}}'")
+            nodes = swarm.sudo("m1", "docker node ls --format '{{.Hostname}} {{.Status}}'")
             if down_at is None and f"{victim.name} Down" in nodes:
                 down_at = time.monotonic() - cut
-            api, workers = swarm.running("api"), swarm.running("worker")
-            if moved_at is None and all(len(tasks) == 2 and victim.name not in tasks for tasks in (api, workers)):
+            api = swarm.running("api")
+            if moved_at is None and len(api) == 4 and victim.name not in api:
                 moved_at = time.monotonic() - cut
             time.sleep(0.5)
         time.sleep(2)
     outcome = loop.outcome
     assert down_at is not None and moved_at is not None, (down_at, moved_at, swarm.running("api"))
-    assert swarm.running("api") == [swarm.hosts["h1"].name] * 2
-    workers = swarm.running("worker")
-    assert len(workers) == 2 and victim.name not in workers, (workers_before, workers)
-    swarm.report.check(f"power cut of worker h2: node Down after {down_at:.1f} s, api 2/2 on h1 and worker 2/2 off h2 "
-                       f"after {moved_at:.1f} s; {outcome.summary()}")
+    assert swarm.running("api") == [swarm.hosts["m1"].name] * 4
+    assert swarm.running("postgres") == [swarm.hosts["m3"].name]
+    swarm.report.check(f"power cut of m2 (manager, web; {before.count(victim.name)} api tasks): node Down after {down_at:.1f} s, "
+                       f"api 4/4 on m1 after {moved_at:.1f} s; {outcome.summary()}")
     swarm.report.lines.append("failed requests during the power cut: " + ("; ".join(outcome.failed[:10]) or "none"))
 
 
-
 def test_a_server_leaving_is_removed_from_the_swarm(swarm: Swarm) -> None:
-    """The delete command of swarm-node-h2 (what Pulumi runs before deleting the server): h2 is down after
-    the power cut; the script finds it by its private address, drains it and removes it."""
-    run = run_steps(swarm.hosts["h1"], [swarm_leave_step(swarm.config, "h2")], swarm.report)[0]
+    """The delete command of swarm-node-m2 (what Pulumi runs before deleting the server): m2 is down after
+    the power cut; the script finds it by its private address, drains it, demotes it and removes it."""
+    run = run_steps(swarm.hosts["m1"], [swarm_leave_step(swarm.config, "m2")], swarm.report)[0]
     assert run.rc == 0, run.describe()
     assert "drained" in run.stdout and "removed from the swarm" in run.stdout
-    nodes = swarm.sudo("h1", "docker node ls --format '{{.Hostname}}'").split()
-    assert sorted(nodes) == sorted([swarm.hosts["h1"].name, swarm.hosts["h3"].name])
-    again = run_steps(swarm.hosts["h1"], [swarm_leave_step(swarm.config, "h2")], swarm.report)[0]
+    nodes = swarm.sudo("m1", "docker node ls --format '{{.Hostname}}'").split()
+    assert sorted(nodes) == sorted([swarm.hosts["m1"].name, swarm.hosts["m3"].name])
+    again = run_steps(swarm.hosts["m1"], [swarm_leave_step(swarm.config, "m2")], swarm.report)[0]
     assert again.rc == 0 and "no node advertises 10.0.1.12" in again.stdout, again.describe()
-    swarm.report.check(f"swarm-leave for h2: drained and removed in {run.seconds} s; a second run finds nothing to do")
+    swarm.report.check(f"swarm-leave for m2: drained and removed in {run.seconds} s; a second run finds nothing to do")

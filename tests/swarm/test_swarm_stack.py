@@ -81,7 +81,7 @@ def test_secrets_are_swarm_secrets_not_an_env_file(stack: SwarmStackRender) -> N
     services = stack.model["services"]
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD_FILE"] == "/run/secrets/POSTGRES_PASSWORD"
     assert "POSTGRES_PASSWORD" not in services["postgres"]["environment"]
-    assert {"source": "POSTGRES_PASSWORD", "target": "POSTGRES_PASSWORD", "mode": 0o400} in services["postgres"]["secrets"]
+    assert {"source": "POSTGRES_PASSWORD", "target": "POSTGRES_PASSWORD", "mode": 0o444} in services["postgres"]["secrets"]
     redis_targets = {secret["target"] for secret in services["redis"]["secrets"]}
     assert redis_targets == {"/usr/local/etc/redis/auth/auth.conf", "/usr/local/etc/redis/auth/password"}
     assert services["traefik"]["environment"] == {"CF_DNS_API_TOKEN_FILE": "/run/secrets/CF_DNS_API_TOKEN"}
