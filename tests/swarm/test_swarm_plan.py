@@ -56,6 +56,11 @@ def test_out_holds_the_stack_file_on_the_leader_only(preset_plan: tuple[dict[str
     app = next((out / "m2" / "steps").glob("*-app.sh")).read_text()
     assert "DEPLOY=0" in app and "docker stack deploy" in app  # the template; only the leader runs it
     assert "DEPLOY=1" in next((out / "m1" / "steps").glob("*-app.sh")).read_text()
+    # The membership scripts, as components/swarm.py sends them (join tokens as the plan's stand-ins).
+    assert sorted(path.name for path in (out / "m1" / "swarm").iterdir()) == [
+        "swarm-init.sh", *sorted(f"swarm-{kind}-{server}.sh" for kind in ("leave", "node") for server in ("m1", "m2", "m3")),
+    ]
+    assert "SWMTKN-1-planstandin-manager" in (out / "m2" / "swarm" / "swarm-join.sh").read_text()
 
 
 def test_capacity_counts_replicas_times_limits_per_node(preset_plan: tuple[dict[str, Any], Path], tmp_path: Path) -> None:
