@@ -28,6 +28,7 @@ from config.errors import ConfigIssue
 from config.formats import MAX_DNS_NAME, check_dns_length, check_image, check_postgres_value
 from config.ops import Calendar
 from config.paths import check_host_dir, normalise
+from config.swarm import Engine, SwarmConfig
 
 if TYPE_CHECKING:
     from config.schema import StackConfig
@@ -427,6 +428,8 @@ class ServiceConfig(ConfigModel):
     limits: ResourceLimits
     reservations: ResourceLimits | None = None
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
+    # app.engine swarm only: how many tasks (default: one per server with the role; stateful: 1).
+    replicas: Annotated[int, Field(ge=1, le=100)] | None = None
     config_files: ConfigFiles | None = None
     # Internet access (a non-internal network); None: yes, except for role db and postgres/redis kinds.
     outbound: bool | None = None
@@ -709,6 +712,9 @@ def _split_words(value: str) -> list[str]:
 
 
 class AppConfig(ConfigModel):
+    # compose: one compose project per server; swarm: one Docker Swarm stack across the servers (config/swarm.py).
+    engine: Engine = "compose"
+    swarm: SwarmConfig = Field(default_factory=SwarmConfig)
     # The version to ship: every service whose image has no tag runs this tag (unless it sets its own tag).
     # `pulumi config set --path hetzner-platform:app.release 1.4.3`
     release: str | None = None
@@ -1131,7 +1137,12 @@ def placement(stack: StackConfig) -> dict[str, dict[str, ServiceConfig]]:
     """server -> {compose service name: ServiceConfig}, proxy services included.
 
     Use this for capacity: the sum of `limits` per server is what the compose files reserve.
+    With app.engine swarm, every replica the swarm places on a server (spec/swarm.py).
     """
+    if stack.app.engine == "swarm":
+        from spec.swarm import swarm_placement  # spec builds on config
+
+        return swarm_placement(stack)
     exposed = stack.app.exposed()
     result: dict[str, dict[str, ServiceConfig]] = {}
     for server, names in placement_names(stack).items():

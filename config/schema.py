@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from config.app import AppConfig
-from config.base import DNS_LABEL_RE, MAX_EUR, USER_NAME_RE, ConfigModel, Port, Role, check_cidr
+from config.base import DNS_LABEL_RE, MAX_EUR, USER_NAME_RE, ConfigModel, Port, Role, ServerRole, check_cidr
 from config.catalogue import load_catalogue
 from config.compose_file import closest
 from config.errors import ConfigIssue
@@ -26,6 +26,7 @@ from config.path_checks import path_issues
 from config.paths import check_host_dir
 from config.references import reference_issues
 from config.ssh_keys import check_public_key
+from config.swarm import swarm_issues
 
 ALL_ROLES: tuple[Role, ...] = ("web", "db", "worker")
 SUPPORTED_IMAGES = ("ubuntu-24.04", "debian-12")
@@ -105,7 +106,7 @@ class ServerConfig(ConfigModel):
     server_type: str
     image: str = "ubuntu-24.04"
     backups: bool = True
-    roles: list[Role] = Field(default_factory=lambda: list(ALL_ROLES), min_length=1)
+    roles: list[ServerRole] = Field(default_factory=lambda: list[ServerRole](ALL_ROLES), min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
     # None means "on in prod, off elsewhere". Hetzner requires delete and rebuild protection to match.
     protection: bool | None = None
@@ -586,6 +587,7 @@ class StackConfig(ConfigModel):
         issues += reference_issues(self)
         issues += self.app.role_issues(self.served_roles())
         issues += self.app.stack_issues(self)
+        issues += swarm_issues(self)
         issues += self.ops.schedule_issues()
         return issues
 

@@ -122,6 +122,7 @@ class ServerCapacity:
 class CapacityReport:
     servers: tuple[ServerCapacity, ...]
     unplaced: tuple[ServiceLoad, ...] = ()
+    rule: str = ""  # how services were placed (placement_rule), for the report
 
     @property
     def ok(self) -> bool:
@@ -158,7 +159,17 @@ def placement(config: StackConfig, spec: PlatformSpec) -> tuple[dict[str, list[S
     return placed, unplaced
 
 
-def placement_rule() -> str:
+SWARM_PLACEMENT_RULE = (
+    "app.engine swarm: a service's replicas spread evenly over the servers with its role, so each of them runs "
+    "ceil(replicas / servers) tasks (a stateful or pinned service: one task on its server), and the proxy runs on "
+    "every web server; limits.cpus and limits.memory are summed per server and compared with the type minus the "
+    "system reserve"
+)
+
+
+def placement_rule(engine: str = "compose") -> str:
+    if engine == "swarm":
+        return SWARM_PLACEMENT_RULE
     return PLACEMENT_RULE if app_placement_function() is not None else FALLBACK_RULE
 
 
@@ -237,4 +248,4 @@ def check_capacity(
                     availability.source(server.location),
                 ))
         servers.append(capacity)
-    return CapacityReport(tuple(servers), tuple(unplaced))
+    return CapacityReport(tuple(servers), tuple(unplaced), placement_rule(config.app.engine))

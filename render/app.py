@@ -17,19 +17,18 @@ import hashlib
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from config.app import CLOUDFLARE_TOKEN_SECRET, placement, service_homes
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
-from render import proxy
+from render import proxy, swarm_app
+from render.app_templates import fill_app_template
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
 from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
 from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
 
-TEMPLATE = Path(__file__).parent / "templates" / "app" / "deploy.sh"
 SUMMARY = "hetzner-platform step=app changed="
 MANIFEST = "MANIFEST"
 ENV_FILE = ".env"
@@ -48,6 +47,8 @@ class SecretSpec:
 
 
 def secret_names(config: StackConfig, server: str | None = None) -> list[str]:
+    if config.app.engine == "swarm":
+        return swarm_app.swarm_secret_names(config, server)
     servers = [server] if server is not None else list(config.servers)
     names: set[str] = set()
     for name in servers:
@@ -124,6 +125,8 @@ def app_files(config: StackConfig, server: str, release: Release | None = None) 
 
     `release`: the server's release when the caller already built it (app_step does).
     """
+    if config.app.engine == "swarm":
+        return swarm_app.swarm_app_files(config, server)
     release = release if release is not None else build_release(config, server)
     directory = f"{base_dir(config)}/releases/{release.release_id}"
     files = {f"{directory}/{name}": content for name, content in release.release_files.items()}
@@ -144,6 +147,8 @@ def deploy_order(config: StackConfig) -> list[str]:
     """Servers in the order their app steps should run: a server whose services others depend on
     (dependsOn across servers, e.g. the db server for the web server's migrations) comes first.
     Ties and cycles keep the stack file's order."""
+    if config.app.engine == "swarm":
+        return swarm_app.swarm_deploy_order(config)
     where = placement(config)
     home = service_homes(where)
     before: dict[str, set[str]] = {server: set() for server in config.servers}
@@ -284,8 +289,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         functions.append(f'    chown {secret_file.owner_uid} "$1/{secret_file.path}"')
         functions.append(f'    chmod 0400 "$1/{secret_file.path}"')
     functions += ["    :", "}"]
-    template = TEMPLATE.read_text(encoding="utf-8")
-    script = template.replace("#@@SETTINGS@@", "\n".join(lines)).replace("#@@FUNCTIONS@@", "\n".join(functions))
+    script = fill_app_template("deploy.sh", lines, functions)
     return script
 
 
@@ -305,6 +309,8 @@ def app_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Ma
     which assigns them deterministically, so the rendered files are identical in plan and deploy.
     """
     del runtime
+    if config.app.engine == "swarm":
+        return swarm_app.swarm_app_step(config, server, secrets)
     if not has_app(config, server):
         return HostStep(name="app", script=_noop_script(server), files={})
     release = build_release(config, server)  # rendered once for both the script and the file list

@@ -188,6 +188,10 @@ if [ "$(id -u)" = 0 ]; then
   # Options before the user and "--" before the arguments: busybox su would read a later "-c" as its own.
   exec su -p -s /bin/sh -c 'exec /usr/local/bin/docker-entrypoint.sh "$@"' postgres -- sh "$@"
 fi
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+  # As the official image's file_env: the password from a file (a swarm secret), read as postgres.
+  POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
+fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   user=${POSTGRES_USER:-postgres}
   method=${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256}

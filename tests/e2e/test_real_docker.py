@@ -217,8 +217,8 @@ def ops_secrets(config: StackConfig) -> dict[str, str]:
     return values
 
 
-def https_get(host: BootedHost, path: str, timeout: float = 5.0) -> tuple[int, str]:
-    """GET https://api.example.com<path> at the host's public address (SNI + Host), certificate not checked."""
+def https_get(host: BootedHost, path: str, timeout: float = 5.0, server_name: str = API_HOST) -> tuple[int, str]:
+    """GET https://<server_name><path> at the host's public address (SNI + Host), certificate not checked."""
     host.assert_route()
     assert_safe_destination(host.ip)
     context = ssl.create_default_context()
@@ -226,10 +226,10 @@ def https_get(host: BootedHost, path: str, timeout: float = 5.0) -> tuple[int, s
     context.verify_mode = ssl.CERT_NONE
     raw = socket.create_connection((host.ip, 443), timeout=timeout)
     try:
-        tls = context.wrap_socket(raw, server_hostname=API_HOST)
-        conn = http.client.HTTPSConnection(API_HOST, 443, timeout=timeout, context=context)
+        tls = context.wrap_socket(raw, server_hostname=server_name)
+        conn = http.client.HTTPSConnection(server_name, 443, timeout=timeout, context=context)
         conn.sock = tls
-        conn.request("GET", path, headers={"Host": API_HOST})
+        conn.request("GET", path, headers={"Host": server_name})
         response = conn.getresponse()
         return response.status, response.read().decode(errors="replace")
     finally:
