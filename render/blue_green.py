@@ -44,6 +44,7 @@ TRAEFIK_DYNAMIC_DIR = "/etc/traefik/dynamic"
 TRAEFIK_APP_FILE = "app.yml"
 TRAEFIK_LIVE_FILE = "live.yml"
 LIVE_DIR = "live"  # under the proxy state dir on the host
+LIVE_COLOUR_STATE = "live_colour"  # /opt/<project>/live_colour: the colour the proxy sends traffic to
 # Release files holding each colour's live file (the deploy copies one into the live directory).
 RELEASE_LIVE_PREFIX = "proxy-live-"
 RELEASE_TRAEFIK_APP = "proxy-app.yml"  # Traefik's routers etc., copied to the live directory as app.yml
@@ -120,6 +121,7 @@ def strategy_settings(stack: StackConfig, compose: ComposeRender) -> tuple[dict[
         "DRAIN_TIMEOUT": str(deploy.drain_timeout_s),
         "KEEP_PREVIOUS_MINUTES": str(deploy.keep_previous_minutes),
         "ROLLBACK_BIN": ROLLBACK_BIN,
+        "LIVE_STATE": LIVE_COLOUR_STATE,
         # The new colour's own check, straight to its container (the proxy does not send it traffic yet).
         "BG_CHECK_SERVICE": check.service if check else "",
         "BG_CHECK_HOST": check.fqdn if check else "",

@@ -23,6 +23,7 @@ import pytest
 from config.loader import validate_config
 from config.schema import StackConfig
 from render.app import app_step
+from render.blue_green import LIVE_COLOUR_STATE
 from render.cloud_init import render_user_data
 from render.host import host_steps
 from render.steps import HostRuntime
@@ -70,7 +71,7 @@ class BlueGreenHost:
         return run_steps(self.host, [step], self.report)[0]
 
     def live(self) -> str:
-        return self.root(f"cat /opt/{PROJECT}/live-colour")[1].strip()
+        return self.root(f"cat /opt/{PROJECT}/{LIVE_COLOUR_STATE}")[1].strip()
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 # --- blue-green colours (inlined into deploy.sh and hp-rollback; render/blue_green.py explains) ---------
-# State under $BASE: live-colour ("blue" | "green") and colour-<colour> (the release that colour runs).
+# State under $BASE: $LIVE_STATE ("blue" | "green") and colour-<colour> (the release that colour runs).
 
 log() { printf 'app: %s\n' "$*"; }
 
@@ -24,7 +24,7 @@ colour_compose() {  # DIR COLOUR ARGS...: the colour's compose project, from a r
 
 other_colour() { if [ "$1" = blue ]; then echo green; else echo blue; fi; }
 
-live_colour() { cat "$BASE/live-colour" 2>/dev/null || true; }
+live_colour() { cat "$BASE/$LIVE_STATE" 2>/dev/null || true; }
 
 set_state() {  # NAME VALUE: one state file, replaced atomically
     printf '%s\n' "$2" >"$BASE/.$1.new"
@@ -87,7 +87,7 @@ write_live() {  # COLOUR DIR
 switch_proxy() {  # COLOUR DIR
     local cid
     write_live "$1" "$2"
-    set_state live-colour "$1"
+    set_state "$LIVE_STATE" "$1"
     if [ "$PROXY_KIND" = nginx ]; then
         cid=$(container_of "$PROJECT" "$PROXY_SERVICE")
         [ -n "$cid" ] || return 0
