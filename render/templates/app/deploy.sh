@@ -179,6 +179,8 @@ cleanup() {
 
 # --- blue-green ---------------------------------------------------------------------------------------
 NEW_COLOUR=""
+LIVE_BEFORE=""
+COLOUR_RELEASE_BEFORE=""
 
 # Before the switch nothing users reach has changed: stop the new colour, keep the previous release.
 abort_before_switch() {
@@ -186,7 +188,14 @@ abort_before_switch() {
     if [ -n "$HEALTH_OUTPUT" ]; then
         log "health: $HEALTH_OUTPUT"
     fi
+    if [ -n "$LIVE_BEFORE" ] && [ "$(live_colour)" != "$LIVE_BEFORE" ] && [ -d "$RELEASES/$PREVIOUS" ]; then
+        write_live "$LIVE_BEFORE" "$RELEASES/$PREVIOUS"  # the proxy refused the switch: keep its file as it was
+        set_state "$LIVE_STATE" "$LIVE_BEFORE"
+    fi
     if [ -n "$NEW_COLOUR" ]; then
+        if [ -n "$COLOUR_RELEASE_BEFORE" ]; then
+            set_state "colour-$NEW_COLOUR" "$COLOUR_RELEASE_BEFORE"
+        fi
         colour_compose "$TARGET" "$NEW_COLOUR" stop >/dev/null 2>&1 || true
         log "the stopped $NEW_COLOUR containers of $RELEASE are left for inspection (docker logs)"
     fi
@@ -208,7 +217,9 @@ deploy_blue_green() {
     local live started switched
     started=$SECONDS
     live=$(live_colour)
+    LIVE_BEFORE=$live
     NEW_COLOUR=$(other_colour "${live:-green}")
+    COLOUR_RELEASE_BEFORE=$(cat "$BASE/colour-$NEW_COLOUR" 2>/dev/null || true)
     systemctl stop "hp-retire-$PROJECT-$NEW_COLOUR.timer" >/dev/null 2>&1 || true
     if [ ! -f "$ROOT$LIVE_DIR/$LIVE_FILE" ]; then
         write_live "$NEW_COLOUR" "$TARGET"  # the first blue-green deploy: the proxy starts with it
@@ -236,7 +247,7 @@ deploy_blue_green() {
     if ! wait_healthy; then
         log "FAILED: release $RELEASE: health check through the proxy failed $HEALTH_RETRIES times; hp-rollback switches back"
         log "health: $HEALTH_OUTPUT"
-        "$ROOT$ROLLBACK_BIN" || true
+        HP_DEPLOY_LOCKED=1 "$TARGET/hp-rollback" || true
         exit 1
     fi
     if [ -n "$ASIDE" ]; then
