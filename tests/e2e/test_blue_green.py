@@ -7,7 +7,8 @@ bounded request loop (request_loop.py: <= 50 req/s, <= 90 s, only to the host's 
 `ip route get`) asks GET https://api.example.com/version through the proxy:
 (a) v1 (web 1.0) -> v2 (1.1): 0 failed, the answers switch from 1.0 to 1.1 once;
 (b) v3 (2.0-broken, /health 404): 0 failed, every answer 1.1, the step fails with the health output;
-(c) `hp-rollback`: back to 1.0, 0 failed.
+(c) `hp-rollback`: back to 1.0, 0 failed;
+(d) `hp-rollback` again: the stopped 1.1 containers (same ids) start and take over, 0 failed.
 Each prints requests sent, failed, the switch time (first answer of the new version, from the step's
 start) and the step's time. Run: `.venv/bin/pytest tests/e2e/test_blue_green.py -m e2e -q -s` (root).
 """
@@ -69,6 +70,10 @@ class BlueGreenHost:
     def deploy(self, image: str) -> StepRun:
         step = app_step(self.config_for(image), SERVER, HostRuntime(private_ip=None), APP_SECRETS)
         return run_steps(self.host, [step], self.report)[0]
+
+    def deploy_output(self, image: str) -> tuple[int, str]:
+        run = self.deploy(image)
+        return run.rc, run.stdout + run.stderr
 
     def live(self) -> str:
         return self.root(f"cat /opt/{PROJECT}/{LIVE_COLOUR_STATE}")[1].strip()
@@ -134,12 +139,7 @@ def measured(bg: BlueGreenHost, name: str, action: Callable[[], tuple[int, str]]
 
 def test_a_v1_to_v2_switches_without_a_failed_request(bg: BlueGreenHost) -> None:
     before = bg.live()
-
-    def deploy() -> tuple[int, str]:
-        run = bg.deploy(V2)
-        return run.rc, run.stdout + run.stderr
-
-    rc, output, loop = measured(bg, "(a) v1 -> v2 deploy", deploy, "1.1", "1.0")
+    rc, output, loop = measured(bg, "(a) v1 -> v2 deploy", lambda: bg.deploy_output(V2), "1.1", "1.0")
     figures = loop.figures
     assert rc == 0, output
     assert figures.failed == [], f"{figures.summary()}\n{output}"
@@ -148,17 +148,15 @@ def test_a_v1_to_v2_switches_without_a_failed_request(bg: BlueGreenHost) -> None
     # The previous colour is stopped but present, for hp-rollback.
     rc, states = bg.root(f"docker ps -a --filter label=com.docker.compose.project={PROJECT}-{before} --format '{{{{.State}}}}'")
     assert states.split() == ["exited"], states
-    bg.report.check(f"(a) v1 -> v2 blue-green: {bg.figures['(a) v1 -> v2 deploy']}")
+    # The same release again: nothing to do (the live colour runs it and is healthy).
+    again = bg.deploy(V2)
+    assert (again.rc, again.changed) == (0, 0), again.describe()
+    bg.report.check(f"(a) v1 -> v2 blue-green: {bg.figures['(a) v1 -> v2 deploy']}; the same release again: changed=0")
 
 
 def test_b_broken_v3_is_never_served(bg: BlueGreenHost) -> None:
     live = bg.live()
-
-    def deploy() -> tuple[int, str]:
-        run = bg.deploy(V3)
-        return run.rc, run.stdout + run.stderr
-
-    rc, output, loop = measured(bg, "(b) broken v3 deploy", deploy, "2.0-broken", "1.1")
+    rc, output, loop = measured(bg, "(b) broken v3 deploy", lambda: bg.deploy_output(V3), "2.0-broken", "1.1")
     figures = loop.figures
     assert rc != 0, output
     assert "health: GET http://api-" in output and "/health" in output and "HTTP 404" in output, output
@@ -177,3 +175,19 @@ def test_c_hp_rollback_switches_back_to_v1(bg: BlueGreenHost) -> None:
     assert switched(figures, "1.1", "1.0"), f"{figures.summary()} {figures.versions()}\n{output}"
     assert bg.live() != live
     bg.report.check(f"(c) hp-rollback: {bg.figures['(c) hp-rollback to v1']}")
+
+
+def test_d_hp_rollback_right_after_a_switch_only_starts_the_stopped_colour(bg: BlueGreenHost) -> None:
+    """After (c) the v2 colour is stopped but present: rolling back to it starts the same containers."""
+    live = bg.live()
+    idle = "green" if live == "blue" else "blue"
+    listing = f"docker ps -aq --no-trunc --filter label=com.docker.compose.project={PROJECT}-{idle}"
+    before = bg.root(listing)[1].split()
+    rc, output, loop = measured(bg, "(d) hp-rollback to the stopped v2", lambda: bg.root("/usr/local/sbin/hp-rollback"),
+                                "1.1", "1.0")
+    figures = loop.figures
+    assert rc == 0, output
+    assert figures.failed == [], f"{figures.summary()}\n{output}"
+    assert switched(figures, "1.0", "1.1"), f"{figures.summary()} {figures.versions()}\n{output}"
+    assert bg.root(listing)[1].split() == before and before, "the stopped containers were replaced, not started"
+    bg.report.check(f"(d) hp-rollback to stopped containers (same ids): {bg.figures['(d) hp-rollback to the stopped v2']}")

@@ -116,16 +116,23 @@ wait_healthy() {
     return 1
 }
 
-rollback() {
+log_failure() {  # REASON, and the last health output
     log "FAILED: release $RELEASE: $1"
     if [ -n "$HEALTH_OUTPUT" ]; then
         log "health: $HEALTH_OUTPUT"
     fi
+}
+
+restore_aside() {  # the same release was re-deployed (new env): put the previous copy back
     if [ -n "$ASIDE" ]; then
-        # The same release was re-deployed (new env): put the previous copy back.
         rm -rf "$TARGET"
         mv "$ASIDE" "$TARGET"
     fi
+}
+
+rollback() {
+    log_failure "$1"
+    restore_aside
     if [ -n "$PREVIOUS" ] && [ -d "$RELEASES/$PREVIOUS" ]; then
         switch_to "$PREVIOUS"
         if compose "$RELEASES/$PREVIOUS" up -d --remove-orphans --wait --wait-timeout "$WAIT_TIMEOUT"; then
@@ -184,10 +191,7 @@ COLOUR_RELEASE_BEFORE=""
 
 # Before the switch nothing users reach has changed: stop the new colour, keep the previous release.
 abort_before_switch() {
-    log "FAILED: release $RELEASE: $1"
-    if [ -n "$HEALTH_OUTPUT" ]; then
-        log "health: $HEALTH_OUTPUT"
-    fi
+    log_failure "$1"
     if [ -n "$LIVE_BEFORE" ] && [ "$(live_colour)" != "$LIVE_BEFORE" ] && [ -d "$RELEASES/$PREVIOUS" ]; then
         write_live "$LIVE_BEFORE" "$RELEASES/$PREVIOUS"  # the proxy refused the switch: keep its file as it was
         set_state "$LIVE_STATE" "$LIVE_BEFORE"
@@ -199,10 +203,7 @@ abort_before_switch() {
         colour_compose "$TARGET" "$NEW_COLOUR" stop >/dev/null 2>&1 || true
         log "the stopped $NEW_COLOUR containers of $RELEASE are left for inspection (docker logs)"
     fi
-    if [ -n "$ASIDE" ]; then
-        rm -rf "$TARGET"
-        mv "$ASIDE" "$TARGET"
-    fi
+    restore_aside
     if [ -n "$PREVIOUS" ] && [ -d "$RELEASES/$PREVIOUS" ]; then
         switch_to "$PREVIOUS"
         compose "$RELEASES/$PREVIOUS" up -d --remove-orphans --wait --wait-timeout "$WAIT_TIMEOUT" "${RECREATE[@]}" >/dev/null 2>&1 ||
@@ -245,8 +246,7 @@ deploy_blue_green() {
         log "WARNING: release $RELEASE: ${RECREATE[*]} did not all become healthy"
     compose "$TARGET" rm --stop --force "${BLUE_GREEN[@]}" >/dev/null 2>&1 || true
     if ! wait_healthy; then
-        log "FAILED: release $RELEASE: health check through the proxy failed $HEALTH_RETRIES times; hp-rollback switches back"
-        log "health: $HEALTH_OUTPUT"
+        log_failure "health check through the proxy failed $HEALTH_RETRIES times; hp-rollback switches back"
         HP_DEPLOY_LOCKED=1 "$TARGET/hp-rollback" || true
         exit 1
     fi
