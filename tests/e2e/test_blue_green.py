@@ -148,6 +148,9 @@ def test_a_v1_to_v2_switches_without_a_failed_request(bg: BlueGreenHost) -> None
     # The previous colour is stopped but present, for hp-rollback.
     rc, states = bg.root(f"docker ps -a --filter label=com.docker.compose.project={PROJECT}-{before} --format '{{{{.State}}}}'")
     assert states.split() == ["exited"], states
+    # ... and a transient timer removes it after deploy.keepPreviousMinutes.
+    rc, timer = bg.root(f"systemctl is-active hp-retire-{PROJECT}-{before}.timer")
+    assert timer.strip() == "active", timer
     # The same release again: nothing to do (the live colour runs it and is healthy).
     again = bg.deploy(V2)
     assert (again.rc, again.changed) == (0, 0), again.describe()
@@ -191,3 +194,19 @@ def test_d_hp_rollback_right_after_a_switch_only_starts_the_stopped_colour(bg: B
     assert switched(figures, "1.0", "1.1"), f"{figures.summary()} {figures.versions()}\n{output}"
     assert bg.root(listing)[1].split() == before and before, "the stopped containers were replaced, not started"
     bg.report.check(f"(d) hp-rollback to stopped containers (same ids): {bg.figures['(d) hp-rollback to the stopped v2']}")
+
+
+def test_e_retire_removes_only_a_stopped_colour(bg: BlueGreenHost) -> None:
+    """What the keepPreviousMinutes timer runs: `hp-rollback --retire COLOUR`."""
+    live = bg.live()
+    idle = "green" if live == "blue" else "blue"
+    count = "docker ps -aq --filter label=com.docker.compose.project={project} | wc -l"
+    rc, output = bg.root(f"/usr/local/sbin/hp-rollback --retire {live}")
+    assert rc == 0 and "is live again; keeping it" in output, output
+    assert int(bg.root(count.format(project=f"{PROJECT}-{live}"))[1]) == 1
+    rc, output = bg.root(f"/usr/local/sbin/hp-rollback --retire {idle}")
+    assert rc == 0 and f"removed the stopped {idle} containers" in output, output
+    assert int(bg.root(count.format(project=f"{PROJECT}-{idle}"))[1]) == 0
+    rc, output = bg.root("/usr/local/sbin/hp-rollback")
+    assert rc != 0 and "nothing to roll back to" in output, output
+    bg.report.check(f"hp-rollback --retire: keeps the live {live}, removes the stopped {idle}; then nothing to roll back to")
