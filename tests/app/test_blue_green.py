@@ -69,22 +69,12 @@ def test_defaults_exposed_stateless_services_are_blue_green_the_rest_recreate() 
 
 
 @pytest.mark.parametrize("colour", ["blue", "green"])
-def test_compose_gives_each_colour_its_alias_on_shared_networks(colour: str, tmp_path: Path) -> None:
+def test_compose_gives_each_colour_its_alias_on_shared_networks(colour: str, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
     config = load(base_values(blue_green_app("nginx")))
     render = render_compose(config, "app")
-    monkey_env = {"HP_COLOUR": colour}
-    import os
-
-    old = {key: os.environ.get(key) for key in monkey_env}
-    os.environ.update(monkey_env)
-    try:
-        model = compose_check(render.text, render.secrets, tmp_path)  # the real `docker compose config`
-    finally:
-        for key, value in old.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    monkeypatch.setenv("HP_COLOUR", colour)  # as colour_compose sets it for `docker compose`
+    model = compose_check(render.text, render.secrets, tmp_path)  # the real `docker compose config`
     assert model["services"]["api"]["networks"]["edge"]["aliases"] == [f"api-{colour}"]
     assert model["networks"]["edge"]["name"] == "leap_edge" and model["networks"]["internal"]["name"] == "leap_internal"
 
@@ -98,7 +88,7 @@ def test_nginx_reaches_the_live_colour_and_reads_it_from_the_live_directory() ->
     mounts = render.model["services"]["nginx"]["volumes"]
     assert {"type": "bind", "source": render.live_dir, "target": NGINX_LIVE_MOUNT, "read_only": True} in mounts
     release = build_release(config, "app").release_files
-    assert release[f"{RELEASE_LIVE_PREFIX}green"] .endswith("map $host $hp_colour {\n    default green;\n}\n")
+    assert release[f"{RELEASE_LIVE_PREFIX}green"].endswith("map $host $hp_colour {\n    default green;\n}\n")
 
 
 def test_traefik_watches_the_live_directory_and_live_yml_defines_the_switched_service() -> None:
