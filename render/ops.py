@@ -28,7 +28,7 @@ import config.app as app_config
 from config.ops import OpsConfig
 from config.path_checks import releases_dir
 from config.schema import StackConfig
-from render.blue_green import LIVE_COLOUR_STATE
+from render.blue_green import LIVE_COLOUR_STATE, blue_green_services
 from render.jobs import UNIT_PREFIX as JOB_UNIT_PREFIX
 from render.jobs import job_units
 from render.steps import HostRuntime, HostStep
@@ -337,6 +337,7 @@ def ops_conf(view: OpsView) -> str:
         ("HP_DRILL_SQL_DB", drill.sql_database or ""),
         ("HP_DRILL_MIN_ROWS", drill.min_rows),
         ("HP_APP_SERVICES", " ".join(view.app_services)),
+        ("HP_BLUE_GREEN_SERVICES", " ".join(blue_green_services(config, view.app_services))),
         ("HP_CLEANUP_RULES", "\n".join(f"{r.max_age_days}|{r.pattern}|{r.path}" for r in cleanup.rules)),
         ("HP_DOCKER_PRUNE", cleanup.docker_prune),
         ("HP_WEBHOOK_KIND", alerts.webhook),
