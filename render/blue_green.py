@@ -10,12 +10,14 @@ by that alias, and which colour is live is one small file in a directory the pro
   validates (`nginx -t`) and sends `nginx -s reload`: nginx starts new workers with the new file and lets
   the old workers finish their open requests before they exit (graceful shutdown,
   https://nginx.org/en/docs/control.html#reconfiguration).
-- Traefik: the file provider reads every file of `/etc/traefik/dynamic` (subdirectories too,
-  https://github.com/traefik/traefik/blob/master/pkg/provider/file/file.go loadFileConfigFromDirectory)
-  and with `watch: true` reloads on a change (https://doc.traefik.io/traefik/providers/file/#watch);
-  `live.yml` defines each blue-green service with the live colour's URL and an active health check, so
-  Traefik also stops sending to a server whose check fails
-  (https://doc.traefik.io/traefik/routing/services/#health-check).
+- Traefik: the file provider merges every file of its `directory`
+  (https://github.com/traefik/traefik/blob/master/pkg/provider/file/file.go loadFileConfigFromDirectory)
+  and with `watch: true` reloads on a change (https://doc.traefik.io/traefik/providers/file/#watch). Its
+  watcher is not recursive (https://github.com/traefik/traefik/issues/3986), so the deploy writes
+  `live.yml` and a copy of `app.yml` at the top of the watched directory, the live directory itself.
+  `live.yml` defines each blue-green service with the live colour's URL and a health check, so Traefik
+  also stops sending to a server whose check fails
+  (https://doc.traefik.io/reference/routing-configuration/http/load-balancing/service, healthcheck).
 
 The files for both colours are rendered here (deterministic, part of the release); the deploy script
 copies the one it switches to.

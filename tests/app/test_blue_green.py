@@ -2,14 +2,15 @@
 hp-rollback (the real switch with Docker and nginx runs in tests/e2e/test_blue_green.py).
 
 Traefik cannot run here, so its part is checked against its documented behaviour:
-- the file provider reads every file of its `directory`, subdirectories included
+- the file provider merges every file of its `directory`
   (https://github.com/traefik/traefik/blob/master/pkg/provider/file/file.go loadFileConfigFromDirectory),
-  and `watch: true` reloads on changes (https://doc.traefik.io/traefik/providers/file/#watch): the
-  watched directory must be the live directory the deploy writes live.yml into;
+  and `watch: true` reloads on changes (https://doc.traefik.io/traefik/providers/file/#watch), but not on
+  changes in subdirectories (https://github.com/traefik/traefik/issues/3986): the watched directory must
+  be the live directory the deploy writes live.yml into;
 - a router's `service` names a service of any file of the provider: app.yml's routers reach the service
   live.yml defines (https://doc.traefik.io/traefik/routing/routers/#service);
 - `loadBalancer.healthCheck` takes a failing server out of the rotation
-  (https://doc.traefik.io/traefik/routing/services/#health-check).
+  (https://doc.traefik.io/reference/routing-configuration/http/load-balancing/service, healthcheck).
 """
 
 from __future__ import annotations
