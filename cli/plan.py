@@ -16,6 +16,8 @@ from cli.previous import load_previous
 from cli.render_out import write_rendered_files
 from cli.resource_diff import plan_resources
 from components.specs import PlatformSpec
+from config.app import placement
+from config.deploy_strategy import strategies_by_server
 from config.errors import ConfigError
 from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
@@ -46,6 +48,10 @@ class Plan:
     def host_steps(self) -> dict[str, list[str]]:
         return {name: host.step_names for name, host in self.evaluation.platform.hosts.items()}
 
+    def deploy_strategies(self) -> dict[str, dict[str, str]]:
+        """server -> {app service: recreate | blue-green}: how the app step moves each to a new release."""
+        return strategies_by_server(placement(self.config), self.config.app.services)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack.stack_name,
@@ -55,6 +61,7 @@ class Plan:
             # Each resource with its inputs (secrets masked, scripts as digests): `plan --compare` diffs them.
             "resources": plan_resources(self.evaluation.resources),
             "host_steps": self.host_steps(),
+            "deploy_strategies": self.deploy_strategies(),
             "outputs": self.evaluation.outputs,
             "cost": self.cost.cost_json(),
             "capacity": self.cost.capacity_json(),
@@ -117,8 +124,12 @@ def render_text(plan: Plan, out: TextIO) -> None:
     for resource in resources:
         print(f"  {resource.type:<{width}}  {resource.name}", file=out)
     print("\nHost configuration steps (remote commands, in order):", file=out)
+    strategies = plan.deploy_strategies()
     for server, steps in plan.host_steps().items():
         print(f"  {server}: {' -> '.join(steps) if steps else '(none)'}", file=out)
+        if server in strategies:
+            listed = ", ".join(f"{name} {strategy}" for name, strategy in strategies[server].items())
+            print(f"    app deploy strategies: {listed}", file=out)
     if plan.evaluation.secret_notes:
         print("\nSecrets:", file=out)
         for key, note in sorted(plan.evaluation.secret_notes.items()):

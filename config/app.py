@@ -24,6 +24,7 @@ from pydantic import Field, field_validator, model_validator
 
 from config.base import DNS_LABEL_RE, ConfigModel, Port, Role
 from config.compose_file import closest, compose_file_issues
+from config.deploy_strategy import Strategy, strategy_problem
 from config.errors import ConfigIssue
 from config.formats import MAX_DNS_NAME, check_dns_length, check_image, check_postgres_value
 from config.ops import Calendar
@@ -434,6 +435,8 @@ class ServiceConfig(ConfigModel):
     # Internet access (a non-internal network); None: yes, except for role db and postgres/redis kinds.
     outbound: bool | None = None
     stop_grace_period: Duration | None = None
+    # recreate | blue-green; default blue-green for exposed services (config/deploy_strategy.py).
+    strategy: Strategy | None = None
     # Read-only host paths ({host path: container path}), e.g. /proc for a monitoring agent.
     host_mounts: dict[str, str] = Field(default_factory=dict)
     # hostMounts may reach the Docker socket, the host's root, credentials or the platform's state
@@ -533,6 +536,8 @@ class ServiceConfig(ConfigModel):
                 problems.append(f"reservations.cpus {self.reservations.cpus:g} is above limits.cpus {self.limits.cpus:g}")
             if self.reservations.memory_mb > self.limits.memory_mb:
                 problems.append(f"reservations.memory {self.reservations.memory} is above limits.memory {self.limits.memory}")
+        if strategy_problem(self) is not None:
+            problems.append(str(strategy_problem(self)))
         if self.admin_only and self.expose is None:
             problems.append("adminOnly needs expose (it restricts who reaches the service through the proxy)")
         overlap = sorted(set(self.secret_env) & set(self.environment))
@@ -644,6 +649,10 @@ class DeployConfig(ConfigModel):
     wait_timeout_s: Annotated[int, Field(ge=10, le=3600)] = 300
     # Release directories kept under /opt/<project>/releases (current and previous always kept).
     keep_releases: Annotated[int, Field(ge=2, le=50)] = 5
+    # Blue-green: seconds in-flight requests get on the old colour after the switch, and minutes its
+    # stopped containers are kept for `hp-rollback` (config/deploy_strategy.py).
+    drain_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    keep_previous_minutes: Annotated[int, Field(ge=0, le=10080)] = 1440
 
 
 _REGISTRY_RE = re.compile(r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:\d{1,5})?$")

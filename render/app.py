@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from config.app import CLOUDFLARE_TOKEN_SECRET, placement, service_homes
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
-from render import proxy, swarm_app
+from render import blue_green, proxy, swarm_app
 from render.app_templates import fill_app_template
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
 from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
@@ -104,16 +104,20 @@ class Release:
     compose: ComposeRender
     release_files: dict[str, str]  # relative to the release directory (no env file)
     shared_files: dict[str, str]  # absolute, content-addressed
+    settings: str  # the shell settings deploy.sh and hp-rollback share (no secrets)
 
 
 def build_release(config: StackConfig, server: str) -> Release:
     compose = render_compose(config, server)
     shared = dict(sorted(compose.files.items()))
-    files = {COMPOSE_FILE: compose.text, MANIFEST: "".join(f"{path}\n" for path in shared)}
+    settings = _shared_settings(config, compose)
+    files = {COMPOSE_FILE: compose.text, MANIFEST: "".join(f"{path}\n" for path in shared), **compose.live_files,
+             blue_green.ROLLBACK_FILE: blue_green.render_rollback(settings)}
     digest = hashlib.sha256()
     for path, content in [*files.items(), *shared.items()]:
         digest.update(path.encode() + b"\0" + content.encode() + b"\0")
-    return Release(server=server, release_id=digest.hexdigest()[:12], compose=compose, release_files=files, shared_files=shared)
+    return Release(server=server, release_id=digest.hexdigest()[:12], compose=compose, release_files=files,
+                   shared_files=shared, settings=settings)
 
 
 def release_id(config: StackConfig, server: str) -> str:
@@ -206,6 +210,23 @@ def _health(config: StackConfig, compose: ComposeRender) -> dict[str, str]:
             "HEALTH_DESC": f"https://{host}{path} via 127.0.0.1:{port}"}
 
 
+def _shared_settings(config: StackConfig, compose: ComposeRender) -> str:
+    """Settings both deploy.sh and hp-rollback read: the project, health checks and the strategies."""
+    deploy = config.app.deploy
+    scalars, arrays = blue_green.strategy_settings(config, compose)
+    settings = {
+        "PROJECT": config.project,
+        "HEALTH_RETRIES": str(deploy.health_retries),
+        "HEALTH_INTERVAL": str(deploy.health_interval_s),
+        "HEALTH_TIMEOUT": str(deploy.health_timeout_s),
+        "WAIT_TIMEOUT": str(deploy.wait_timeout_s),
+        "DOCKER_CONFIG_DIR": DOCKER_CONFIG_DIR,
+        **scalars,
+    }
+    lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
+    return "\n".join(lines + [_array(name, values) for name, values in arrays.items()])
+
+
 def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str, str], release: Release | None = None) -> str:
     release = release if release is not None else build_release(config, server)
     compose = release.compose
@@ -232,22 +253,16 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         cert_hosts = sorted(proxy.certificates(compose.routes, compose.redirects))
         cert_dir = f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
     settings = {
-        "PROJECT": config.project,
         "RELEASE": release.release_id,
         "KEEP": str(deploy.keep_releases),
-        "HEALTH_RETRIES": str(deploy.health_retries),
-        "HEALTH_INTERVAL": str(deploy.health_interval_s),
-        "HEALTH_TIMEOUT": str(deploy.health_timeout_s),
-        "WAIT_TIMEOUT": str(deploy.wait_timeout_s),
         "MIGRATE_SERVICE": migrate_service,
         "CERT_DIR": cert_dir,
-        "DOCKER_CONFIG_DIR": DOCKER_CONFIG_DIR,
         **_health(config, compose),
     }
-    lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
+    lines = [release.settings]
+    lines += [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
     lines += [
         _array("MIGRATE_ARGS", migrate_args),
-        _array("SERVICES", compose.service_names),
         _array("DATA_DIRS", sorted(set(compose.data_dirs))),
         _array("CERT_HOSTS", cert_hosts),
     ]
@@ -290,6 +305,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         functions.append(f'    chmod 0400 "$1/{secret_file.path}"')
     functions += ["    :", "}"]
     script = fill_app_template("deploy.sh", lines, functions)
+    script = script.replace("#@@COLOURS@@", blue_green.colours_library())
     return script
 
 

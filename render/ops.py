@@ -26,7 +26,9 @@ import yaml
 
 import config.app as app_config
 from config.ops import OpsConfig
+from config.path_checks import releases_dir
 from config.schema import StackConfig
+from render.blue_green import LIVE_COLOUR_STATE, blue_green_services
 from render.jobs import UNIT_PREFIX as JOB_UNIT_PREFIX
 from render.jobs import job_units
 from render.steps import HostRuntime, HostStep
@@ -335,6 +337,7 @@ def ops_conf(view: OpsView) -> str:
         ("HP_DRILL_SQL_DB", drill.sql_database or ""),
         ("HP_DRILL_MIN_ROWS", drill.min_rows),
         ("HP_APP_SERVICES", " ".join(view.app_services)),
+        ("HP_BLUE_GREEN_SERVICES", " ".join(blue_green_services(config, view.app_services))),
         ("HP_CLEANUP_RULES", "\n".join(f"{r.max_age_days}|{r.pattern}|{r.path}" for r in cleanup.rules)),
         ("HP_DOCKER_PRUNE", cleanup.docker_prune),
         ("HP_WEBHOOK_KIND", alerts.webhook),
@@ -343,6 +346,7 @@ def ops_conf(view: OpsView) -> str:
         ("HP_MEMORY_PERCENT", alerts.memory_percent),
         ("HP_CHECK_COMPOSE", bool(view.services_here)),
         ("HP_EXPECTED_SERVICES", " ".join(view.services_here)),
+        ("HP_LIVE_COLOUR_FILE", f"{releases_dir(config.project)}/{LIVE_COLOUR_STATE}"),
         ("HP_CHECK_BACKUP", view.backups),
         ("HP_RPO_MINUTES", ops.rpo_minutes),
         ("HP_CHECK_DRILL", view.drill),

@@ -77,8 +77,10 @@ SCAN_PORTS = (*range(1, 1025), SSH_PORT, 3000, 5000, 5432, 6379, 8000, EXTRA_POR
 SCAN_TIMEOUT = 0.3
 
 
-def app_values(web_image: str) -> dict[str, Any]:
-    """The preset shape (proxy, api, worker, postgres, redis) with the stand-in images of images.py."""
+def app_values(web_image: str, strategy: str = "recreate") -> dict[str, Any]:
+    """The preset shape (proxy, api, worker, postgres, redis) with the stand-in images of images.py.
+
+    This module proves the recreate path (`strategy: recreate`); test_blue_green.py the blue-green one."""
     return {
         "acmeEmail": f"ops@{DOMAIN}",
         "proxy": {"kind": "nginx", "image": images.ref("nginx", "1.22"), "acme": False},
@@ -111,6 +113,7 @@ def app_values(web_image: str) -> dict[str, Any]:
                 },
                 "secretEnv": ["JWT_SECRET"],
                 "expose": {"port": 8000, "host": "api"},
+                "strategy": strategy,
                 # Liveness only (/version): the deploy's HTTP check through the proxy asks /health.
                 "healthcheck": {"test": "wget -q -O /dev/null http://127.0.0.1:8000/version", "interval": "2s", "startPeriod": "10s"},
                 "dependsOn": {"postgres": "healthy", "redis": "healthy"},
@@ -130,7 +133,8 @@ def app_values(web_image: str) -> dict[str, Any]:
     }
 
 
-def stack_values(admin_key_line: str, admin_cidr: str, web_image: str = images.ref("web", "1.0")) -> dict[str, Any]:
+def stack_values(admin_key_line: str, admin_cidr: str, web_image: str = images.ref("web", "1.0"),
+                 strategy: str = "recreate") -> dict[str, Any]:
     compose_sha = hashlib.sha256(COMPOSE_BINARY.read_bytes()).hexdigest() if COMPOSE_BINARY.exists() else "0" * 64
     return {
         "project": PROJECT,
@@ -143,7 +147,7 @@ def stack_values(admin_key_line: str, admin_cidr: str, web_image: str = images.r
             "publicInterface": "host0",
             "docker": {"source": "debian", "nofile": NOFILE, "composePlugin": {"url": f"file://{COMPOSE_IN_HOST}", "sha256": compose_sha}},
         },
-        "app": app_values(web_image),
+        "app": app_values(web_image, strategy),
         "ops": {"monitoring": {"nodeExporter": {"image": images.ref("node-exporter", images.NODE_EXPORTER_VERSION)}}},
         "budget": {"monthlyEur": 50},
     }
