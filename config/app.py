@@ -773,6 +773,17 @@ class AppConfig(ConfigModel):
         object.__setattr__(self, "services", resolved)
         return self
 
+    @model_validator(mode="after")
+    def _swarm_rolls_out_itself(self) -> AppConfig:
+        """With app.engine swarm, `docker stack deploy` replaces tasks itself (start-first, app.swarm.update):
+        every service without a strategy of its own is recreate, so no compose colours are rendered.
+        An explicit blue-green is refused in config/swarm.py."""
+        if self.engine == "swarm":
+            resolved = {name: service if service.strategy is not None else service.model_copy(update={"strategy": "recreate"})
+                        for name, service in self.services.items()}
+            object.__setattr__(self, "services", resolved)
+        return self
+
     @field_validator("jobs")
     @classmethod
     def _job_names(cls, value: dict[str, JobConfig]) -> dict[str, JobConfig]:

@@ -99,6 +99,12 @@ def swarm_issues(stack: StackConfig) -> list[ConfigIssue]:
         )))
     if app.compose_file is not None:
         issues.append(ConfigIssue("app.composeFile", "not supported with app.engine swarm: describe the services in app.services"))
+    for name, service in app.services.items():
+        if service.strategy == "blue-green":
+            issues.append(ConfigIssue(f"app.services.{name}.strategy", (
+                "blue-green is the compose engine's rollout; with app.engine swarm the swarm starts the new task "
+                "first and rolls back by itself (app.swarm.update): remove strategy"
+            )))
     if app.jobs:
         issues.append(ConfigIssue("app.jobs", "scheduled jobs run as one-off compose containers: not supported with app.engine swarm yet"))
     if app.registries:

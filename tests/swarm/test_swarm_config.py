@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from config.errors import ConfigError
+from config.loader import validate_config
 from tests.swarm.conftest import preset_values, swarm_config
 
 
@@ -74,3 +75,13 @@ def test_compose_only_features_are_refused_by_name() -> None:
     text = problems(values)
     assert "app.registries: the swarm deploy does not log in to private registries yet" in text
     assert "app.composeFile: not supported with app.engine swarm" in text
+
+
+def test_blue_green_is_the_compose_engines_rollout() -> None:
+    """Under swarm every service defaults to recreate (no compose colours); asking for blue-green is refused."""
+    config = validate_config(preset_values())
+    assert {service.strategy for service in config.app.services.values()} == {"recreate"}
+    values = preset_values()
+    exposed = next(name for name, service in values["app"]["services"].items() if service.get("expose"))
+    values["app"]["services"][exposed]["strategy"] = "blue-green"
+    assert f"app.services.{exposed}.strategy: blue-green is the compose engine's rollout" in problems(values)

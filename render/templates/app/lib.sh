@@ -1,4 +1,4 @@
-# ---- shared by deploy.sh and swarm-deploy.sh (render/app_templates.py puts it where #@@LIB@@ stands) ----
+# ---- shared by deploy.sh and swarm-deploy.sh (render/app_templates.py inserts it at the LIB marker) ----
 
 # install_file PATH: write stdin (base64) to the content-addressed PATH unless it is already intact.
 install_file() {
