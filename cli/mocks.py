@@ -13,6 +13,8 @@ from typing import Any
 
 import pulumi
 
+from render.swarm_host import TOKENS_MARK, stand_in_tokens_output
+
 # Pulumi wraps secret values in inputs with this signature key.
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 
@@ -87,6 +89,8 @@ class RecordingMocks(pulumi.runtime.Mocks):
             outputs["result"] = f"<generated {name}>"
         elif typ == "command:remote:Command":
             outputs |= {"stdout": "", "stderr": ""}
+            if TOKENS_MARK in str(inputs.get("stdin", "")):
+                outputs["stdout"] = stand_in_tokens_output()  # the swarm's join tokens (components/swarm.py)
         return outputs
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:

@@ -16,12 +16,14 @@ from cli.previous import load_previous
 from cli.render_out import write_rendered_files
 from cli.resource_diff import plan_resources
 from cli.stack_loading import load, stack_path
+from config.deploy_strategy import strategies_by_server
 from config.errors import ConfigError
 from config.schema import StackConfig
 from config.stack_file import StackFile
 from cost.report import render_plan
 from spec.notes import plan_notes
 from spec.resources import PlatformSpec
+from spec.service_homes import placement
 from spec.warnings import config_warnings
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
@@ -45,6 +47,10 @@ class Plan:
     def host_steps(self) -> dict[str, list[str]]:
         return {name: host.step_names for name, host in self.evaluation.platform.hosts.items()}
 
+    def deploy_strategies(self) -> dict[str, dict[str, str]]:
+        """server -> {app service: recreate | blue-green}: how the app step moves each to a new release."""
+        return strategies_by_server(placement(self.config), self.config.app.services)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "stack": self.stack.stack_name,
@@ -54,6 +60,7 @@ class Plan:
             # Each resource with its inputs (secrets masked, scripts as digests): `plan --compare` diffs them.
             "resources": plan_resources(self.evaluation.resources),
             "host_steps": self.host_steps(),
+            "deploy_strategies": self.deploy_strategies(),
             "outputs": self.evaluation.outputs,
             "cost": self.cost.cost_json(),
             "capacity": self.cost.capacity_json(),
@@ -91,8 +98,12 @@ def render_text(plan: Plan, out: TextIO) -> None:
     for resource in resources:
         print(f"  {resource.type:<{width}}  {resource.name}", file=out)
     print("\nHost configuration steps (remote commands, in order):", file=out)
+    strategies = plan.deploy_strategies()
     for server, steps in plan.host_steps().items():
         print(f"  {server}: {' -> '.join(steps) if steps else '(none)'}", file=out)
+        if server in strategies:
+            listed = ", ".join(f"{name} {strategy}" for name, strategy in strategies[server].items())
+            print(f"    app deploy strategies: {listed}", file=out)
     if plan.evaluation.secret_notes:
         print("\nSecrets:", file=out)
         for key, note in sorted(plan.evaluation.secret_notes.items()):

@@ -38,6 +38,30 @@ def server_files(config: StackConfig, server: str, runtime: HostRuntime) -> dict
     return files
 
 
+def swarm_scripts(config: StackConfig, server: str) -> dict[str, str]:
+    """app.engine swarm: the membership scripts this server runs (components/swarm.py), tokens as stand-ins."""
+    if config.app.engine != "swarm":
+        return {}
+    from render.swarm_host import (
+        parse_tokens,
+        stand_in_tokens_output,
+        swarm_init_step,
+        swarm_join_step,
+        swarm_leave_step,
+        swarm_node_step,
+    )
+    from spec.swarm import swarm_spec
+
+    leader = swarm_spec(config).leader
+    if server != leader:
+        return {"swarm-join.sh": swarm_join_step(config, server, parse_tokens(stand_in_tokens_output())).script}
+    scripts = {"swarm-init.sh": swarm_init_step(config).script}
+    for node in config.servers:
+        scripts[f"swarm-node-{node}.sh"] = swarm_node_step(config, node).script
+        scripts[f"swarm-leave-{node}.sh"] = swarm_leave_step(config, node).script  # the delete command
+    return scripts
+
+
 def write_rendered_files(config: StackConfig, spec: PlatformSpec, evaluation: Evaluation, out_dir: Path) -> list[Path]:
     written: list[Path] = []
 
@@ -57,6 +81,8 @@ def write_rendered_files(config: StackConfig, spec: PlatformSpec, evaluation: Ev
             recorded = commands[f"host-{server.name}-{step}"]
             # The step as written; on the host the app and ops steps run inside render/redacted_step.py.
             write(base / "steps" / f"{index:02d}-{step}.sh", unwrapped_script(str(recorded.inputs.get("stdin", ""))), 0o755)
+        for name, script in swarm_scripts(config, server.name).items():
+            write(base / "swarm" / name, script, 0o755)
         runtime = runtime_from_mocks(spec, evaluation, server.name)
         for host_path, content in sorted(server_files(config, server.name, runtime).items()):
             write(base / "rootfs" / host_path.lstrip("/"), content)

@@ -98,6 +98,7 @@ class HostConfiguration(pulumi.ComponentResource):
         sources: Sequence[StepSource],
         depends_on: Sequence[pulumi.Resource] = (),
         step_after: Mapping[str, Sequence[pulumi.Resource]] | None = None,
+        before_step: Callable[[str, Sequence[pulumi.Resource]], Sequence[pulumi.Resource]] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:host:HostConfiguration", name, None, opts)
@@ -135,6 +136,8 @@ class HostConfiguration(pulumi.ComponentResource):
                 if fields not in renderings:
                     renderings[fields] = render_source(source, fields)
                 step = renderings[fields].apply(lambda steps, n=step_name: steps[n])  # type: ignore[misc]
+                # Resources made just before this step, after the ones before it (the swarm's membership).
+                made_before = before_step(step_name, previous) if before_step is not None else ()
                 command = remote.Command(
                     f"{name}-{step_name}",
                     connection=connection,
@@ -149,7 +152,7 @@ class HostConfiguration(pulumi.ComponentResource):
                     # web servers waits for the database server's app step).
                     opts=pulumi.ResourceOptions(
                         parent=self,
-                        depends_on=[*previous, *(step_after or {}).get(step_name, ())],
+                        depends_on=[*previous, *(step_after or {}).get(step_name, ()), *made_before],
                         additional_secret_outputs=["stdout", "stderr"] if source.uses_secrets else None,
                     ),
                 )

@@ -17,6 +17,7 @@ from components.resize_steps import ResizeHooks
 from components.servers import PlacementGroups, Server
 from components.ssh_keys import SshKeys
 from components.storage import Volume
+from components.swarm import SwarmCluster
 from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.app import deploy_order
@@ -27,6 +28,7 @@ from spec.dns_adoption import DNS_RECORD_IDS_OUTPUT
 from spec.order_dates import ORDERED_ON_OUTPUT_KEY
 from spec.placement import PLACEMENT_OUTPUT_KEY, assign_placement_groups, groups_in_use
 from spec.resources import PlatformSpec
+from spec.swarm import swarm_spec
 from spec.web_sources import web_sources
 
 
@@ -168,6 +170,7 @@ class Platform(pulumi.ComponentResource):
                     *([self.floating_ip.assignment] if self.floating_ip else []),
                 ],
                 step_after={"app": previous_app},
+                before_step=self._swarm_before_app(server.name, server_ids, secrets) if config.app.engine == "swarm" else None,
                 opts=child,
             )
             self.hosts[server.name] = host
@@ -191,6 +194,26 @@ class Platform(pulumi.ComponentResource):
             targets[f"server:{name}/A"] = server.ipv4
             targets[f"server:{name}/AAAA"] = server.ipv6
         return targets
+
+    def _swarm_before_app(
+        self, server: str, server_ids: dict[str, pulumi.Output[int]], secrets: StackSecrets
+    ) -> Callable[[str, Sequence[pulumi.Resource]], Sequence[pulumi.Resource]] | None:
+        """On the swarm leader (whose app step runs last): the swarm's membership before its stack deploy."""
+        if server != swarm_spec(self.config).leader:
+            return None
+
+        def before(step: str, previous: Sequence[pulumi.Resource]) -> Sequence[pulumi.Resource]:
+            if step != "app":
+                return ()
+            after: dict[str, Sequence[pulumi.Resource]] = {name: [host.commands["app"]] for name, host in self.hosts.items()}
+            after[server] = previous
+            self.swarm = SwarmCluster(
+                "swarm", self.config, hosts={name: s.ipv4 for name, s in self.servers.items()}, server_ids=server_ids,
+                private_key=secrets.ssh_private_key, after=after, opts=pulumi.ResourceOptions(parent=self),
+            )
+            return list(self.swarm.nodes.values())
+
+        return before
 
     def _runtime(self, server: str) -> RuntimeInputs:
         volumes = {v.name: self.volumes[v.name].volume_id for v in self.spec.volumes if v.server == server}

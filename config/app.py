@@ -45,6 +45,7 @@ from config.compose_file import closest
 from config.errors import ConfigIssue
 from config.formats import check_dns_length, check_image
 from config.paths import check_host_dir
+from config.swarm import Engine, SwarmConfig
 
 
 class RateLimit(ConfigModel):
@@ -91,9 +92,16 @@ class DeployConfig(ConfigModel):
     wait_timeout_s: Annotated[int, Field(ge=10, le=3600)] = 300
     # Release directories kept under /opt/<project>/releases (current and previous always kept).
     keep_releases: Annotated[int, Field(ge=2, le=50)] = 5
+    # Blue-green: seconds in-flight requests get on the old colour after the switch, and minutes its
+    # stopped containers are kept for `hp-rollback` (config/deploy_strategy.py).
+    drain_timeout_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    keep_previous_minutes: Annotated[int, Field(ge=0, le=10080)] = 1440
 
 
 class AppConfig(ConfigModel):
+    # compose: one compose project per server; swarm: one Docker Swarm stack across the servers (config/swarm.py).
+    engine: Engine = "compose"
+    swarm: SwarmConfig = Field(default_factory=SwarmConfig)
     # The version to ship: every service whose image has no tag runs this tag (unless it sets its own tag).
     # `pulumi config set --path hetzner-platform:app.release 1.4.3`
     release: str | None = None
@@ -141,6 +149,17 @@ class AppConfig(ConfigModel):
             resolved[name] = service
         # The models are frozen; this runs once, during validation.
         object.__setattr__(self, "services", resolved)
+        return self
+
+    @model_validator(mode="after")
+    def _swarm_rolls_out_itself(self) -> AppConfig:
+        """With app.engine swarm, `docker stack deploy` replaces tasks itself (start-first, app.swarm.update):
+        every service without a strategy of its own is recreate, so no compose colours are rendered.
+        An explicit blue-green is refused in config/swarm_checks.py."""
+        if self.engine == "swarm":
+            resolved = {name: service if service.strategy is not None else service.model_copy(update={"strategy": "recreate"})
+                        for name, service in self.services.items()}
+            object.__setattr__(self, "services", resolved)
         return self
 
     @field_validator("jobs")

@@ -17,6 +17,7 @@ from config.app_values import (
     SECRET_REF_RE,
     VOLUME_NAME_RE,
     Duration,
+    Strategy,
     check_abs_path,
     check_duration,
     check_secret_name,
@@ -119,10 +120,14 @@ class ServiceConfig(ConfigModel):
     limits: ResourceLimits
     reservations: ResourceLimits | None = None
     restart: Literal["no", "always", "on-failure", "unless-stopped"] = "unless-stopped"
+    # app.engine swarm only: how many tasks (default: one per server with the role; stateful: 1).
+    replicas: Annotated[int, Field(ge=1, le=100)] | None = None
     config_files: ConfigFiles | None = None
     # Internet access (a non-internal network); None: yes, except for role db and postgres/redis kinds.
     outbound: bool | None = None
     stop_grace_period: Duration | None = None
+    # recreate | blue-green; default blue-green for exposed services (config/deploy_strategy.py).
+    strategy: Strategy | None = None
     # Read-only host paths ({host path: container path}), e.g. /proc for a monitoring agent.
     host_mounts: dict[str, str] = Field(default_factory=dict)
     # hostMounts may reach the Docker socket, the host's root, credentials or the platform's state
@@ -222,6 +227,8 @@ class ServiceConfig(ConfigModel):
                 problems.append(f"reservations.cpus {self.reservations.cpus:g} is above limits.cpus {self.limits.cpus:g}")
             if self.reservations.memory_mb > self.limits.memory_mb:
                 problems.append(f"reservations.memory {self.reservations.memory} is above limits.memory {self.limits.memory}")
+        if strategy_problem(self) is not None:
+            problems.append(str(strategy_problem(self)))
         if self.admin_only and self.expose is None:
             problems.append("adminOnly needs expose (it restricts who reaches the service through the proxy)")
         overlap = sorted(set(self.secret_env) & set(self.environment))
@@ -287,3 +294,14 @@ class ServiceConfig(ConfigModel):
         if isinstance(self.config_files, RedisTuning) and self.config_files.password_secret:
             names.add(self.config_files.password_secret)
         return names
+
+
+def strategy_problem(service: ServiceConfig) -> str | None:
+    """Why `strategy: blue-green` cannot work for this service, or None."""
+    if service.strategy != "blue-green":
+        return None
+    if service.expose is None:
+        return "strategy blue-green needs expose: the proxy is what switches traffic between the two colours"
+    if service.kind in ("postgres", "redis") or service.role == "db":
+        return "strategy blue-green runs two containers of the service at once, which a database must not do (use recreate)"
+    return None

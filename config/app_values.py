@@ -50,6 +50,8 @@ def plain_secret_problem(key: str, value: str | int | float | bool) -> str | Non
     return None
 
 ProxyKind = Literal["traefik", "nginx"]
+# How a service moves to a new release (config/deploy_strategy.py).
+Strategy = Literal["recreate", "blue-green"]
 # Names the renderer uses for its own compose services.
 RESERVED_SERVICE_NAMES = ("traefik", "nginx", "certbot")
 # The Cloudflare token the proxy needs for Let's Encrypt DNS-01; supplied by the Pulumi wiring.

@@ -14,6 +14,8 @@ from pydantic.alias_generators import to_camel
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Role = Literal["web", "db", "worker"]
+# A server's roles: where services of a role run, plus `manager` (a swarm manager, app.engine swarm).
+ServerRole = Literal["web", "db", "worker", "manager"]
 # A Linux user name, and one DNS label (a host name part, a Hetzner label).
 USER_NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$", re.ASCII)
 DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.ASCII)

@@ -18,6 +18,7 @@ from config.path_checks import path_issues
 from config.private_network import FIRST_SERVER_HOST_INDEX, LOAD_BALANCER_HOST_INDEX, reserved_addresses
 from config.references import reference_issues
 from config.schema import StackConfig
+from config.swarm_checks import swarm_issues
 
 
 def cross_field_issues(stack: StackConfig) -> list[ConfigIssue]:
@@ -27,7 +28,7 @@ def cross_field_issues(stack: StackConfig) -> list[ConfigIssue]:
         _server_issues(stack, catalogue) + _volume_issues(stack) + _load_balancer_issues(stack, catalogue)
         + _floating_ip_issues(stack) + _private_ip_issues(stack) + _network_issues(stack) + _docker_issues(stack)
         + path_issues(stack) + reference_issues(stack) + stack.app.role_issues(stack.served_roles())
-        + app_stack_issues(stack) + stack.ops.schedule_issues()
+        + app_stack_issues(stack) + swarm_issues(stack) + stack.ops.schedule_issues()
     )
 
 

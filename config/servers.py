@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from config.base import USER_NAME_RE, ConfigModel, Port, Role, check_cidr
+from config.base import USER_NAME_RE, ConfigModel, Port, Role, ServerRole, check_cidr
 from config.catalogue import load_catalogue
 from config.paths import check_host_dir
 from config.ssh_keys import check_public_key
@@ -73,7 +73,7 @@ class ServerConfig(ConfigModel):
     server_type: str
     image: str = "ubuntu-24.04"
     backups: bool = True
-    roles: list[Role] = Field(default_factory=lambda: list(ALL_ROLES), min_length=1)
+    roles: list[ServerRole] = Field(default_factory=lambda: list[ServerRole](ALL_ROLES), min_length=1)
     labels: dict[str, str] = Field(default_factory=dict)
     # None means "on in prod, off elsewhere". Hetzner requires delete and rebuild protection to match.
     protection: bool | None = None

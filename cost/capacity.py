@@ -116,6 +116,7 @@ class ServerCapacity:
 class CapacityReport:
     servers: tuple[ServerCapacity, ...]
     unplaced: tuple[ServiceLoad, ...] = ()
+    rule: str = ""  # how services were placed (placement_rule), for the report
 
     @property
     def ok(self) -> bool:
@@ -136,8 +137,16 @@ def placement(config: StackConfig, spec: PlatformSpec) -> tuple[dict[str, list[S
     return placed, unplaced
 
 
-def placement_rule() -> str:
-    return PLACEMENT_RULE
+SWARM_PLACEMENT_RULE = (
+    "app.engine swarm: a service's replicas spread evenly over the servers with its role, so each of them runs "
+    "ceil(replicas / servers) tasks (a stateful or pinned service: one task on its server), and the proxy runs on "
+    "every web server; limits.cpus and limits.memory are summed per server and compared with the type minus the "
+    "system reserve"
+)
+
+
+def placement_rule(engine: str = "compose") -> str:
+    return SWARM_PLACEMENT_RULE if engine == "swarm" else PLACEMENT_RULE
 
 
 def fits(server_type: ServerType, vcpu_needed: Decimal, ram_gb_needed: Decimal) -> bool:
@@ -215,4 +224,4 @@ def check_capacity(
                     availability.source(server.location),
                 ))
         servers.append(capacity)
-    return CapacityReport(tuple(servers), tuple(unplaced))
+    return CapacityReport(tuple(servers), tuple(unplaced), placement_rule(config.app.engine))

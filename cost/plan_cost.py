@@ -210,7 +210,7 @@ class PlanCost:
             })
         return {
             "ok": self.capacity.ok,
-            "placement_rule": placement_rule(),
+            "placement_rule": self.capacity.rule or placement_rule(),
             "servers": servers,
             "unplaced_services": [s.name for s in self.capacity.unplaced],
         }

@@ -149,7 +149,7 @@ def render_plan(plan: PlanCost) -> str:
         out += ["", *allocation_summary(server, plan.location)]
     if plan.capacity.unplaced:
         out += ["", "Services without a server: " + ", ".join(_service(s) for s in plan.capacity.unplaced)]
-    out += ["", f"Placement: {placement_rule()}."]
+    out += ["", f"Placement: {plan.capacity.rule or placement_rule()}."]
     return "\n".join(out) + "\n"
 
 

@@ -17,20 +17,19 @@ import hashlib
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
-from render import proxy
+from render import blue_green_deploy, proxy, swarm_app
+from render.app_templates import fill_app_template
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
 from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
 from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
 from spec.service_homes import placement, service_homes
 
-TEMPLATE = Path(__file__).parent / "templates" / "app" / "deploy.sh"
 SUMMARY = "hetzner-platform step=app changed="
 MANIFEST = "MANIFEST"
 ENV_FILE = ".env"
@@ -49,6 +48,8 @@ class SecretSpec:
 
 
 def secret_names(config: StackConfig, server: str | None = None) -> list[str]:
+    if config.app.engine == "swarm":
+        return swarm_app.swarm_secret_names(config, server)
     servers = [server] if server is not None else list(config.servers)
     names: set[str] = set()
     for name in servers:
@@ -104,16 +105,20 @@ class Release:
     compose: ComposeRender
     release_files: dict[str, str]  # relative to the release directory (no env file)
     shared_files: dict[str, str]  # absolute, content-addressed
+    settings: str  # the shell settings deploy.sh and hp-rollback share (no secrets)
 
 
 def build_release(config: StackConfig, server: str) -> Release:
     compose = render_compose(config, server)
     shared = dict(sorted(compose.files.items()))
-    files = {COMPOSE_FILE: compose.text, MANIFEST: "".join(f"{path}\n" for path in shared)}
+    settings = _shared_settings(config, compose)
+    files = {COMPOSE_FILE: compose.text, MANIFEST: "".join(f"{path}\n" for path in shared), **compose.live_files,
+             blue_green_deploy.ROLLBACK_FILE: blue_green_deploy.render_rollback(settings)}
     digest = hashlib.sha256()
     for path, content in [*files.items(), *shared.items()]:
         digest.update(path.encode() + b"\0" + content.encode() + b"\0")
-    return Release(server=server, release_id=digest.hexdigest()[:12], compose=compose, release_files=files, shared_files=shared)
+    return Release(server=server, release_id=digest.hexdigest()[:12], compose=compose, release_files=files,
+                   shared_files=shared, settings=settings)
 
 
 def release_id(config: StackConfig, server: str) -> str:
@@ -125,6 +130,8 @@ def app_files(config: StackConfig, server: str, release: Release | None = None) 
 
     `release`: the server's release when the caller already built it (app_step does).
     """
+    if config.app.engine == "swarm":
+        return swarm_app.swarm_app_files(config, server)
     release = release if release is not None else build_release(config, server)
     directory = f"{base_dir(config)}/releases/{release.release_id}"
     files = {f"{directory}/{name}": content for name, content in release.release_files.items()}
@@ -145,6 +152,8 @@ def deploy_order(config: StackConfig) -> list[str]:
     """Servers in the order their app steps should run: a server whose services others depend on
     (dependsOn across servers, e.g. the db server for the web server's migrations) comes first.
     Ties and cycles keep the stack file's order."""
+    if config.app.engine == "swarm":
+        return swarm_app.swarm_deploy_order(config)
     where = placement(config)
     home = service_homes(where)
     before: dict[str, set[str]] = {server: set() for server in config.servers}
@@ -202,6 +211,23 @@ def _health(config: StackConfig, compose: ComposeRender) -> dict[str, str]:
             "HEALTH_DESC": f"https://{host}{path} via 127.0.0.1:{port}"}
 
 
+def _shared_settings(config: StackConfig, compose: ComposeRender) -> str:
+    """Settings both deploy.sh and hp-rollback read: the project, health checks and the strategies."""
+    deploy = config.app.deploy
+    scalars, arrays = blue_green_deploy.strategy_settings(config, compose)
+    settings = {
+        "PROJECT": config.project,
+        "HEALTH_RETRIES": str(deploy.health_retries),
+        "HEALTH_INTERVAL": str(deploy.health_interval_s),
+        "HEALTH_TIMEOUT": str(deploy.health_timeout_s),
+        "WAIT_TIMEOUT": str(deploy.wait_timeout_s),
+        "DOCKER_CONFIG_DIR": DOCKER_CONFIG_DIR,
+        **scalars,
+    }
+    lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
+    return "\n".join(lines + [_array(name, values) for name, values in arrays.items()])
+
+
 def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str, str], release: Release | None = None) -> str:
     release = release if release is not None else build_release(config, server)
     compose = release.compose
@@ -228,22 +254,16 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         cert_hosts = sorted(proxy.certificates(compose.routes, compose.redirects))
         cert_dir = f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
     settings = {
-        "PROJECT": config.project,
         "RELEASE": release.release_id,
         "KEEP": str(deploy.keep_releases),
-        "HEALTH_RETRIES": str(deploy.health_retries),
-        "HEALTH_INTERVAL": str(deploy.health_interval_s),
-        "HEALTH_TIMEOUT": str(deploy.health_timeout_s),
-        "WAIT_TIMEOUT": str(deploy.wait_timeout_s),
         "MIGRATE_SERVICE": migrate_service,
         "CERT_DIR": cert_dir,
-        "DOCKER_CONFIG_DIR": DOCKER_CONFIG_DIR,
         **_health(config, compose),
     }
-    lines = [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
+    lines = [release.settings]
+    lines += [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
     lines += [
         _array("MIGRATE_ARGS", migrate_args),
-        _array("SERVICES", compose.service_names),
         _array("DATA_DIRS", sorted(set(compose.data_dirs))),
         _array("CERT_HOSTS", cert_hosts),
     ]
@@ -285,8 +305,8 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         functions.append(f'    chown {secret_file.owner_uid} "$1/{secret_file.path}"')
         functions.append(f'    chmod 0400 "$1/{secret_file.path}"')
     functions += ["    :", "}"]
-    template = TEMPLATE.read_text(encoding="utf-8")
-    script = template.replace("#@@SETTINGS@@", "\n".join(lines)).replace("#@@FUNCTIONS@@", "\n".join(functions))
+    script = fill_app_template("deploy.sh", lines, functions)
+    script = script.replace("#@@COLOURS@@", blue_green_deploy.colours_library())
     return script
 
 
@@ -306,6 +326,8 @@ def app_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Ma
     which assigns them deterministically, so the rendered files are identical in plan and deploy.
     """
     del runtime
+    if config.app.engine == "swarm":
+        return swarm_app.swarm_app_step(config, server, secrets)
     if not has_app(config, server):
         return HostStep(name="app", script=_noop_script(server), files={})
     release = build_release(config, server)  # rendered once for both the script and the file list

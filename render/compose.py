@@ -26,7 +26,7 @@ from config.app_service import HealthcheckConfig, ServiceConfig
 from config.app_values import CERTBOT_IMAGES, CLOUDFLARE_TOKEN_SECRET
 from config.path_checks import releases_dir
 from config.schema import StackConfig
-from render import postgres, proxy, redis
+from render import blue_green, postgres, proxy, redis
 from render.compose_user_file import load_user_compose, user_compose_services, user_compose_volumes
 from render.compose_values import compose_cpus, compose_memory, env_value, literal, normalise_depends, normalise_env, secret_ref
 from render.secret_files import SecretFile
@@ -52,6 +52,10 @@ class ComposeRender:
     routes: list[proxy.Route] = field(default_factory=list)
     redirects: list[proxy.Redirect] = field(default_factory=list)
     proxy_kind: str | None = None
+    # Blue-green services of this server and the proxy's live-colour files (render/blue_green.py).
+    blue_green: list[str] = field(default_factory=list)
+    live_files: dict[str, str] = field(default_factory=dict)
+    live_dir: str = ""  # host directory the proxy reads the live colour from
 
     @property
     def text(self) -> str:
@@ -131,6 +135,7 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     )
     secrets: set[str] = set()
     networks_used: set[str] = set()
+    result.blue_green = blue_green.blue_green_services(stack, list(app_here))
     for name, svc in app_here.items():
         entry = _service_entry(stack, name, svc, user_services.get(name), result, data_dir)
         nets = ["internal"]
@@ -139,8 +144,13 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
             nets.append("edge")
         elif svc.needs_outbound or publish:
             nets.append("outbound")
-        entry["networks"] = nets
         networks_used.update(nets)
+        if name in result.blue_green:
+            # Each colour answers to <service>-<colour> as well as to <service> (compose's own alias).
+            alias = blue_green.colour_alias_template(name)
+            entry["networks"] = {net: {"aliases": [alias]} for net in nets}
+        else:
+            entry["networks"] = nets
         if publish:
             entry["ports"] = [f"{private_ips[server]}:{port}:{port}" for port in svc.private_ports]
         if remote_hosts:
@@ -178,6 +188,11 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
         networks["edge"] = {}
     if "outbound" in networks_used:
         networks["outbound"] = {}
+    if result.blue_green:
+        # The colour projects (<project>-blue/-green) join the main project's networks by their names
+        # (compose's default name <project>_<network>, written out so every project uses the same one).
+        for key, network in networks.items():
+            network["name"] = f"{stack.project}_{key}"
     if networks:
         result.model["networks"] = networks
     user_volumes = user_compose_volumes(user_compose)
@@ -312,6 +327,15 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
             check = None
     dns01 = config.acme and "dns-01" in proxy.certificates(routes, redirects).values()
     proxy_services = app.proxy_services()
+    switched = {route.service: route.port for route in routes if route.blue_green}
+    live_mount: dict[str, Any] | None = None
+    if switched:
+        result.live_dir = f"{state}/{blue_green.LIVE_DIR}"
+        result.data_dirs.append(result.live_dir)
+        health = app.health_url if app.health_url is not None and app.health_url.startswith("/") else "/health"
+        result.live_files = blue_green.release_live_files(config.kind, {name: (port, health) for name, port in switched.items()})
+        target = blue_green.NGINX_LIVE_MOUNT if config.kind == "nginx" else blue_green.TRAEFIK_DYNAMIC_DIR
+        live_mount = {"type": "bind", "source": result.live_dir, "target": target, "read_only": True}
     if config.kind == "traefik":
         static = proxy.traefik_static(stack, routes, redirects, check)
         dynamic = proxy.traefik_dynamic(stack, routes, redirects, check)
@@ -324,12 +348,18 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         environment = dict(auth_env)
         if dns01:
             environment[CLOUDFLARE_TOKEN_SECRET] = secret_ref(CLOUDFLARE_TOKEN_SECRET)
+        # With blue-green services the watched directory is the live directory: the deploy copies app.yml
+        # next to live.yml there, so a colour switch is a file change Traefik picks up without a restart.
+        dynamic_mount: Any = f"{dynamic_path}:{blue_green.TRAEFIK_DYNAMIC_DIR}/{blue_green.TRAEFIK_APP_FILE}:ro"
+        if live_mount is not None:
+            dynamic_mount = live_mount
+            result.live_files[blue_green.RELEASE_TRAEFIK_APP] = dynamic
         entry: dict[str, Any] = {
             "image": config.resolved_image,
             "ports": ports,
             "volumes": [
                 f"{static_path}:/etc/traefik/traefik.yml:ro",
-                f"{dynamic_path}:/etc/traefik/dynamic/app.yml:ro",
+                dynamic_mount,
                 {"type": "bind", "source": acme_dir, "target": proxy.ACME_DIR},
             ],
         }
@@ -366,6 +396,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
             f"{start_path}:/hp/start.sh:ro",
             {"type": "bind", "source": letsencrypt, "target": proxy.NGINX_CERT_ROOT, "read_only": True},
             {"type": "bind", "source": webroot, "target": proxy.CERTBOT_WEBROOT, "read_only": True},
+            *([live_mount] if live_mount is not None else []),
         ],
     }
     if auth_env:

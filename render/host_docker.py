@@ -26,7 +26,9 @@ def daemon_json(config: StackConfig) -> str:
     settings: dict[str, object] = {
         "log-driver": "json-file",
         "log-opts": {"max-size": docker.log_max_size, "max-file": str(docker.log_max_file)},
-        "live-restore": docker.live_restore,
+        # dockerd refuses swarm mode with live-restore (moby's daemon config, func isSwarmCompatible:
+        # "--live-restore daemon configuration is incompatible with swarm mode"): off on swarm nodes.
+        "live-restore": docker.live_restore and config.app.engine != "swarm",
         "userland-proxy": docker.userland_proxy,
         "default-ulimits": {"nofile": {"Name": "nofile", "Soft": docker.nofile, "Hard": docker.nofile}},
     }

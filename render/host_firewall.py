@@ -12,6 +12,7 @@ import ipaddress
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill
 from render.steps import HostStep
+from render.swarm_firewall import swarm_docker_user_rules, swarm_ufw_rules
 from spec.web_sources import web_sources
 
 AFTER_RULES = "/etc/ufw/after.rules"
@@ -51,7 +52,9 @@ def ufw_rules(config: StackConfig) -> tuple[list[str], list[str]]:
             rules.append(_port_rule(public, None, name))
         else:
             rules += [_port_rule(public, ufw_source(cidr), f"{name} cloudflare") for cidr in sources]
-    if config.network is not None:
+    if config.app.engine == "swarm":
+        rules += swarm_ufw_rules(config)
+    elif config.network is not None:
         rules.append(f"allow from {config.network.ip_range} comment 'private network'")
     for admin_port in config.host.admin_ports:
         rules += [_port_rule(admin_port, source, "admin port") for source in admin_sources]
@@ -66,7 +69,7 @@ def _dnat_port_rule(port: int, source: str | None) -> str:
 def docker_user_rules(config: StackConfig, version: int) -> list[str]:
     """The rules between the fixed head (replies, loopback, container bridges) and the final DROP,
     exactly as iptables-save/ip6tables-save print them."""
-    rules: list[str] = []
+    rules: list[str] = swarm_docker_user_rules(config)
     if version == 4 and config.network is not None:
         rules.append(f"-A DOCKER-USER -s {config.network.ip_range} -j RETURN")
     sources = web_sources(config)

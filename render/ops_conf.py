@@ -8,8 +8,10 @@ from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
+from config.path_checks import releases_dir
 from config.schema import StackConfig
 from config.stack_file import value_placeholder
+from render.blue_green import LIVE_COLOUR_STATE, blue_green_services
 from render.ops_view import OpsView
 from spec.host_paths import DRILL_CONTAINER, SCRIPTS, STATE_DIR, STATE_FILE, STORAGEBOX_KEY_PATH, STORAGEBOX_SSH_CONFIG, TEXTFILE_DIR
 
@@ -136,6 +138,7 @@ def ops_conf(view: OpsView) -> str:
         ("HP_DRILL_SQL_DB", drill.sql_database or ""),
         ("HP_DRILL_MIN_ROWS", drill.min_rows),
         ("HP_APP_SERVICES", " ".join(view.app_services)),
+        ("HP_BLUE_GREEN_SERVICES", " ".join(blue_green_services(config, view.app_services))),
         ("HP_CLEANUP_RULES", "\n".join(f"{r.max_age_days}|{r.pattern}|{r.path}" for r in cleanup.rules)),
         ("HP_DOCKER_PRUNE", cleanup.docker_prune),
         ("HP_WEBHOOK_KIND", alerts.webhook),
@@ -144,6 +147,7 @@ def ops_conf(view: OpsView) -> str:
         ("HP_MEMORY_PERCENT", alerts.memory_percent),
         ("HP_CHECK_COMPOSE", bool(view.services_here)),
         ("HP_EXPECTED_SERVICES", " ".join(view.services_here)),
+        ("HP_LIVE_COLOUR_FILE", f"{releases_dir(config.project)}/{LIVE_COLOUR_STATE}"),
         ("HP_CHECK_BACKUP", view.backups),
         ("HP_RPO_MINUTES", ops.rpo_minutes),
         ("HP_CHECK_DRILL", view.drill),

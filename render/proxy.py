@@ -20,8 +20,10 @@ import yaml
 
 from config.app_service import ServiceConfig
 from config.app_values import CLOUDFLARE_TOKEN_SECRET
+from config.deploy_strategy import strategy_of
 from config.schema import StackConfig
 from config.stack_views import service_fqdn
+from render.blue_green import NGINX_LIVE_FILE, NGINX_LIVE_MOUNT, nginx_upstream_host
 from spec.lb_checks import PROXY_CHECK_PORT, ProxyCheck, proxy_check_applies
 from spec.resources import lb_private_ip, lb_targets
 from spec.service_homes import acme_challenge
@@ -44,6 +46,7 @@ class Route:
     basic_auth_secret: str | None
     challenge: str  # "http-01" | "dns-01"
     name: str = ""  # Traefik router name: the service for its first host, then <service>-<n>
+    blue_green: bool = False  # the proxy reaches it as <service>-<live colour> (render/blue_green.py)
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,7 @@ def routes_for(stack: StackConfig, services: dict[str, ServiceConfig]) -> list[R
                 basic_auth_secret=expose.basic_auth_secret,
                 challenge=acme_challenge(stack, host),
                 name=name if index == 0 else f"{name}-{index + 1}",
+                blue_green=strategy_of(service) == "blue-green",
             ))
     return routes
 
@@ -225,7 +229,8 @@ def traefik_dynamic(stack: StackConfig, routes: list[Route], redirects: Sequence
             "middlewares": chain,
             "tls": tls,
         }
-        services[route.service] = {"loadBalancer": {"servers": [{"url": f"http://{route.service}:{route.port}"}]}}
+        if not route.blue_green:  # a blue-green service is defined by the live colour's live.yml
+            services[route.service] = {"loadBalancer": {"servers": [{"url": f"http://{route.service}:{route.port}"}]}}
     for redirect in redirects:
         middlewares[redirect.name] = _redirect_regex(redirect)
         tls = {"certResolver": "le-dns" if redirect.challenge == "dns-01" else "le-http"} if proxy.acme else {}
@@ -280,6 +285,11 @@ def nginx_site(stack: StackConfig, routes: list[Route], redirects: Sequence[Redi
         ]
     if lb_ip:
         out += [f"set_real_ip_from {lb_ip}/32;", "real_ip_header proxy_protocol;"]
+    if any(route.blue_green for route in routes):
+        out += [
+            "# The live colour of the blue-green services (the deploy switches it, then reloads nginx).",
+            f"include {NGINX_LIVE_MOUNT}/{NGINX_LIVE_FILE};",
+        ]
     listen_443 = [f"    listen 443 ssl http2{pp};"]
     if lb_ip:
         listen_443.append(f"    listen {NGINX_LOCAL_PORT} ssl http2;")
@@ -339,7 +349,7 @@ def nginx_site(stack: StackConfig, routes: list[Route], redirects: Sequence[Redi
             f"    listen {PROXY_CHECK_PORT};",
             f"    server_name {check.domain};",
             f"    location = {check.path.split('?')[0]} {{",
-            f"        set $hp_upstream http://{check.service}:{check.port};",
+            f"        set $hp_upstream http://{nginx_upstream_host(check.service, _is_blue_green(routes, check.service))}:{check.port};",
             "        proxy_pass $hp_upstream;",
             "        proxy_set_header Host $host;",
             "        proxy_connect_timeout 5s;",
@@ -353,6 +363,10 @@ def nginx_site(stack: StackConfig, routes: list[Route], redirects: Sequence[Redi
     return "\n".join(out) + "\n"
 
 
+def _is_blue_green(routes: Sequence[Route], service: str) -> bool:
+    return any(route.blue_green for route in routes if route.service == service)
+
+
 def _nginx_location(stack: StackConfig, route: Route) -> list[str]:
     proxy = stack.app.proxy
     lines = [f"    location {route.path or '/'} {{"]
@@ -363,7 +377,7 @@ def _nginx_location(stack: StackConfig, route: Route) -> list[str]:
         lines.append(f"        limit_req zone=hp_public burst={proxy.rate_limit.burst} nodelay;")
     if route.basic_auth_secret:
         lines += ['        auth_basic "restricted";', f"        auth_basic_user_file /etc/nginx/htpasswd/{route.service};"]
-    lines.append(f"        set $hp_upstream http://{route.service}:{route.port};")
+    lines.append(f"        set $hp_upstream http://{nginx_upstream_host(route.service, route.blue_green)}:{route.port};")
     if route.path and route.strip_prefix:
         lines.append(f"        rewrite ^{route.path}/?(.*)$ /$1 break;")
     lines += [

@@ -9,13 +9,17 @@ from config.app_service import ServiceConfig
 from config.app_values import RESERVED_SERVICE_NAMES
 from config.schema import StackConfig
 from config.stack_views import dns_record_for, placement_names
+from spec.swarm import swarm_placement
 
 
 def placement(stack: StackConfig) -> dict[str, dict[str, ServiceConfig]]:
     """server -> {compose service name: ServiceConfig}, proxy services included.
 
     Use this for capacity: the sum of `limits` per server is what the compose files reserve.
+    With app.engine swarm, every replica the swarm places on a server (spec/swarm.py).
     """
+    if stack.app.engine == "swarm":
+        return swarm_placement(stack)
     exposed = stack.app.exposed()
     result: dict[str, dict[str, ServiceConfig]] = {}
     for server, names in placement_names(stack).items():

@@ -74,6 +74,8 @@ def small_app(api_image: str = "ghcr.io/acme/api:1.0", **overrides: Any) -> dict
                 },
                 "secretEnv": ["JWT_SECRET"],
                 "expose": {"port": 8000, "host": "api"},
+                # The recreate path (fake_docker plays `docker compose` only); blue-green: test_blue_green.py.
+                "strategy": "recreate",
                 "healthcheck": {"test": "curl -fsS http://127.0.0.1:8000/health"},
                 "dependsOn": {"postgres": "healthy", "redis": "healthy"},
                 "limits": {"cpus": 1, "memory": "1G"},

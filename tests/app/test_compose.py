@@ -185,7 +185,9 @@ def test_overlay_keeps_the_users_services_and_applies_our_rules(tmp_path: Path) 
     assert services["postgres"]["deploy"]["resources"]["limits"] == {"cpus": "2.0", "memory": "4G"}
     assert services["backend"]["deploy"]["resources"]["reservations"] == {"cpus": "1.0", "memory": "1G"}
     assert services["postgres"]["networks"] == ["internal"]
-    assert services["backend"]["networks"] == ["internal", "edge"]
+    # Exposed, so blue-green by default: each colour also answers to backend-<colour>.
+    alias = {"aliases": ["backend-${HP_COLOUR:-blue}"]}
+    assert services["backend"]["networks"] == {"internal": alias, "edge": alias}
     assert services["postgres"]["healthcheck"]["test"] == ["CMD-SHELL", "pg_isready -U ytempire"]
     assert services["postgres"]["environment"]["DB_PASSWORD"].startswith("${DB_PASSWORD:?")
     assert render.model["volumes"] == {"postgres-data": {}}

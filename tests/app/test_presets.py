@@ -27,6 +27,7 @@ EXPECTED = {
     "Pulumi.django-shop.yaml": ("issue 19", {"app": "cx33"}),
     "Pulumi.django-shop-staging.yaml": ("issue 19 staging", {"app": "cx23"}),
     "Pulumi.ytempire.yaml": ("seed 004", {"main": "ccx53"}),
+    "Pulumi.swarm.yaml": ("issue 18", {"m1": "cx33", "m2": "cx33", "m3": "cx43"}),
 }
 
 
@@ -61,7 +62,8 @@ def test_preset_services_fit_their_servers(path: Path) -> None:
         assert services, f"{server} runs nothing"
 
 
-@pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
+# A swarm preset has one stack file instead: tests/swarm/test_swarm_stack.py runs `docker stack config` on it.
+@pytest.mark.parametrize("path", [p for p in PRESETS if preset_config(p).app.engine == "compose"], ids=lambda p: p.name)
 def test_preset_compose_files_pass_the_real_compose_binary_and_the_schema(path: Path, tmp_path: Path) -> None:
     require_tool("docker-compose")
     config = preset_config(path)

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
+from config.deploy_strategy import colour_alias
 from config.schema import StackConfig
 from render import proxy
+from render.blue_green import DEFAULT_COLOUR, NGINX_LIVE_FILE, NGINX_LIVE_MOUNT, nginx_live_conf
 from render.compose import render_compose
 from spec.resources import resolve
 
@@ -50,7 +52,10 @@ def test_traefik_seed_000_headers_rate_limit_redirect_and_admin_allowlist() -> N
     assert routers["api"]["middlewares"] == ["security-headers", "rate-limit"]
     assert routers["flower"]["middlewares"] == ["security-headers", "admin-allowlist"]
     assert all(router["tls"] == {"certResolver": "le-http"} for router in routers.values())
-    assert dynamic["http"]["services"]["flower"]["loadBalancer"]["servers"] == [{"url": "http://flower:5555"}]
+    # flower deploys blue-green: its service lives in the live colour's file, not in app.yml.
+    assert "flower" not in dynamic["http"]["services"]
+    live = yaml.safe_load(render_compose(config, "app").live_files["proxy-live-blue"])
+    assert live["http"]["services"]["flower"]["loadBalancer"]["servers"] == [{"url": "http://flower-blue:5555"}]
     assert dynamic["tls"]["options"]["default"]["minVersion"] == "VersionTLS12"
     assert service["ports"] == ["80:80", "443:443"]
     assert "environment" not in service  # HTTP-01: no Cloudflare token in the proxy
@@ -120,7 +125,9 @@ for host in {hosts}; do
     cp "$P/key.pem" "/etc/letsencrypt/live/$host/privkey.pem"
 done
 mount --bind "$P/hosts" /etc/hosts
-"""
+mkdir -p LIVE_DIR
+cp "$P/live.conf" LIVE_DIR/LIVE_FILE
+""".replace("LIVE_DIR", NGINX_LIVE_MOUNT).replace("LIVE_FILE", NGINX_LIVE_FILE)
 
 
 def _prepare(site: str, hosts: list[str], services: list[str], tmp: Path) -> Path:
@@ -130,7 +137,10 @@ def _prepare(site: str, hosts: list[str], services: list[str], tmp: Path) -> Pat
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     (tmp / "site.conf").write_text(site)
     (tmp / "nginx.conf").write_text(NGINX_WRAPPER.format(p=tmp))
-    (tmp / "hosts").write_text(f"127.0.0.1 localhost {' '.join(services)}\n")
+    # Blue-green services are reached as <service>-<live colour>; the deploy writes the live file.
+    names = [name for service in services for name in (service, colour_alias(service, DEFAULT_COLOUR))]
+    (tmp / "hosts").write_text(f"127.0.0.1 localhost {' '.join(names)}\n")
+    (tmp / "live.conf").write_text(nginx_live_conf(DEFAULT_COLOUR))
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=hp-test", "-days", "2",
          "-keyout", str(tmp / "key.pem"), "-out", str(tmp / "cert.pem")],
@@ -235,7 +245,7 @@ def test_live_nginx_redirects_sets_headers_limits_rate_and_guards_admin_routes(t
     require_tool("curl")
     site, hosts, services = nginx_site_of(nginx_stack(), "app")
     # Docker's DNS does not exist here: point the upstreams at the stub backend on 127.0.0.1:8000.
-    site = site.replace("http://api:8000", "http://127.0.0.1:8000").replace("http://docs:80", "http://127.0.0.1:8000")
+    site = site.replace("http://api:8000", "http://127.0.0.1:8000").replace("http://docs-$hp_colour:80", "http://127.0.0.1:8000")
     p = _prepare(site, hosts, services, tmp_path)
     script = NAMESPACE_SETUP.format(p=shlex.quote(str(p)), hosts=" ".join(map(shlex.quote, hosts))) + LIVE_CHECKS
     done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc",

@@ -14,6 +14,9 @@ this machine already has (scripts/setup installs them) and the static busybox of
 Each is a `FROM scratch` Dockerfile context streamed as a tar into `docker build -` inside the host,
 tagged for the host's own registry (Debian's docker-registry on 127.0.0.1:5000), pushed, and then
 removed from the engine, so the deploy's `docker compose pull` really fetches it.
+
+`start_private_registry` runs a second docker-registry on 127.0.0.1:5001 that requires a login, and
+`publish_private` copies a stand-in there as a CI job would (test_app_features_docker.py, app.registries).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import bcrypt
 
 from .container import BootedHost
 
@@ -43,16 +48,30 @@ MACHINE_BINARIES = (
     Path("/usr/bin/pgrep"),
     Path("/usr/bin/prometheus-node-exporter"),
 )
-# The registry inside the host: Debian's docker-registry, without its htpasswd section, on loopback only.
-REGISTRY_CONFIG = f"""\
-# Written by the hetzner-platform e2e harness (tests/e2e/images.py): the stand-in images' registry.
-version: 0.1
-storage:
-  filesystem:
-    rootdirectory: /var/lib/docker-registry
-http:
-  addr: {REGISTRY}
-"""
+# A second registry in the host that requires a login (htpasswd), for app.registries: a private image.
+PRIVATE_REGISTRY = "127.0.0.1:5001"
+PRIVATE_REGISTRY_UNIT = "hp-e2e-private-registry"
+PRIVATE_REGISTRY_DIR = "/var/lib/hp-e2e-private-registry"
+PRIVATE_REGISTRY_CONFIG = "/etc/docker/registry/hp-e2e-private.yml"
+PRIVATE_HTPASSWD = "/etc/docker/registry/hp-e2e-private.htpasswd"
+REGISTRY_BINARY = "/usr/bin/docker-registry"  # Debian's docker-registry (distribution 2.8)
+
+
+def registry_config(addr: str, rootdir: str, htpasswd: str | None = None) -> str:
+    """A docker-registry config.yml on loopback only, open or (with ``htpasswd``) behind basic auth.
+
+    distribution's `auth.htpasswd` takes a realm and an htpasswd file with bcrypt entries only:
+    https://github.com/distribution/distribution/blob/5fe693474eb91a07d928b45477898ecf7a612582/docs/configuration.md#htpasswd
+    """
+    auth = f"auth:\n  htpasswd:\n    realm: hp-e2e-private\n    path: {htpasswd}\n" if htpasswd else ""
+    return (
+        "# Written by the hetzner-platform e2e harness (tests/e2e/images.py).\n"
+        f"version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: {rootdir}\nhttp:\n  addr: {addr}\n{auth}"
+    )
+
+
+# The stand-in images' registry: Debian's docker-registry, without its htpasswd section.
+REGISTRY_CONFIG = registry_config(REGISTRY, "/var/lib/docker-registry")
 
 
 def ref(name: str, tag: str) -> str:
@@ -168,6 +187,10 @@ if [ "$(id -u)" = 0 ]; then
   chmod 700 "$PGDATA"
   # Options before the user and "--" before the arguments: busybox su would read a later "-c" as its own.
   exec su -p -s /bin/sh -c 'exec /usr/local/bin/docker-entrypoint.sh "$@"' postgres -- sh "$@"
+fi
+if [ -n "${POSTGRES_PASSWORD_FILE:-}" ]; then
+  # As the official image's file_env: the password from a file (a swarm secret), read as postgres.
+  POSTGRES_PASSWORD=$(cat "$POSTGRES_PASSWORD_FILE")
 fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
   user=${POSTGRES_USER:-postgres}
@@ -306,11 +329,48 @@ def _run(host: BootedHost, argv: list[str], data: bytes | None = None, timeout: 
 def start_registry(host: BootedHost) -> None:
     """Debian's docker-registry on 127.0.0.1:5000 inside the host, without authentication."""
     _run(host, ["sh", "-c", "cat >/etc/docker/registry/config.yml && systemctl restart docker-registry"], REGISTRY_CONFIG.encode())
+    _wait_for_registry(host, REGISTRY, "200")
+
+
+def _wait_for_registry(host: BootedHost, addr: str, status: str) -> None:
     deadline = time.monotonic() + 30
-    while _run(host, ["sh", "-c", f"curl -s -o /dev/null -w '%{{http_code}}' http://{REGISTRY}/v2/ || true"]).strip() != "200":
+    while _run(host, ["sh", "-c", f"curl -s -o /dev/null -w '%{{http_code}}' http://{addr}/v2/ || true"]).strip() != status:
         if time.monotonic() > deadline:
-            raise RuntimeError("docker-registry did not answer on " + REGISTRY)
+            raise RuntimeError(f"docker-registry did not answer {status} on {addr}")
         time.sleep(0.2)
+
+
+def start_private_registry(host: BootedHost, users: dict[str, str]) -> None:
+    """A second docker-registry on PRIVATE_REGISTRY that answers only ``users`` (name -> password).
+
+    The htpasswd lines are bcrypt hashes made here (bcrypt comes with paramiko); the passwords never
+    reach the host. `/v2/` then answers 401 to an anonymous client.
+    """
+    htpasswd = "".join(
+        f"{user}:{bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=5)).decode()}\n" for user, password in users.items()
+    )
+    config = registry_config(PRIVATE_REGISTRY, PRIVATE_REGISTRY_DIR, PRIVATE_HTPASSWD)
+    _run(host, ["sh", "-c", f"umask 077 && cat >{PRIVATE_HTPASSWD} && chown docker-registry {PRIVATE_HTPASSWD}"], htpasswd.encode())
+    _run(host, ["sh", "-c", f"cat >{PRIVATE_REGISTRY_CONFIG} && install -d -o docker-registry {PRIVATE_REGISTRY_DIR}"], config.encode())
+    _run(host, [
+        "systemd-run", f"--unit={PRIVATE_REGISTRY_UNIT}", "--property=User=docker-registry",
+        REGISTRY_BINARY, "serve", PRIVATE_REGISTRY_CONFIG,
+    ])  # fmt: skip
+    _wait_for_registry(host, PRIVATE_REGISTRY, "401")
+
+
+def publish_private(host: BootedHost, source: str, target: str, user: str, password: str) -> None:
+    """Copy ``source`` (a stand-in on the open registry) to ``target`` on the private registry as a CI job
+    would: log in with its own throwaway docker config (password on stdin), push, log out, drop the
+    local copies, so only a client that logs in can pull ``target`` again."""
+    ci_config = "/root/.hp-e2e-ci-docker"
+    _run(host, ["sh", "-c", f"docker pull -q {source} && docker tag {source} {target}"])
+    _run(host, ["docker", "--config", ci_config, "login", "--username", user, "--password-stdin", PRIVATE_REGISTRY], password.encode())
+    try:
+        _run(host, ["docker", "--config", ci_config, "push", "-q", target])
+    finally:
+        _run(host, ["sh", "-c", f"docker --config {ci_config} logout {PRIVATE_REGISTRY} >/dev/null; rm -rf {ci_config}"])
+    _run(host, ["docker", "image", "rm", target, source])
 
 
 def build_and_push(host: BootedHost, busybox: Path) -> StandIns:

@@ -31,7 +31,7 @@ import ssl
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,8 +78,10 @@ SCAN_PORTS = (*range(1, 1025), SSH_PORT, 3000, 5000, 5432, 6379, 8000, EXTRA_POR
 SCAN_TIMEOUT = 0.3
 
 
-def app_values(web_image: str) -> dict[str, Any]:
-    """The preset shape (proxy, api, worker, postgres, redis) with the stand-in images of images.py."""
+def app_values(web_image: str, strategy: str = "recreate") -> dict[str, Any]:
+    """The preset shape (proxy, api, worker, postgres, redis) with the stand-in images of images.py.
+
+    This module proves the recreate path (`strategy: recreate`); test_blue_green.py the blue-green one."""
     return {
         "acmeEmail": f"ops@{DOMAIN}",
         "proxy": {"kind": "nginx", "image": images.ref("nginx", "1.22"), "acme": False},
@@ -112,6 +114,7 @@ def app_values(web_image: str) -> dict[str, Any]:
                 },
                 "secretEnv": ["JWT_SECRET"],
                 "expose": {"port": 8000, "host": "api"},
+                "strategy": strategy,
                 # Liveness only (/version): the deploy's HTTP check through the proxy asks /health.
                 "healthcheck": {"test": "wget -q -O /dev/null http://127.0.0.1:8000/version", "interval": "2s", "startPeriod": "10s"},
                 "dependsOn": {"postgres": "healthy", "redis": "healthy"},
@@ -131,7 +134,8 @@ def app_values(web_image: str) -> dict[str, Any]:
     }
 
 
-def stack_values(admin_key_line: str, admin_cidr: str, web_image: str = images.ref("web", "1.0")) -> dict[str, Any]:
+def stack_values(admin_key_line: str, admin_cidr: str, web_image: str = images.ref("web", "1.0"),
+                 strategy: str = "recreate") -> dict[str, Any]:
     compose_sha = hashlib.sha256(COMPOSE_BINARY.read_bytes()).hexdigest() if COMPOSE_BINARY.exists() else "0" * 64
     return {
         "project": PROJECT,
@@ -144,7 +148,7 @@ def stack_values(admin_key_line: str, admin_cidr: str, web_image: str = images.r
             "publicInterface": "host0",
             "docker": {"source": "debian", "nofile": NOFILE, "composePlugin": {"url": f"file://{COMPOSE_IN_HOST}", "sha256": compose_sha}},
         },
-        "app": app_values(web_image),
+        "app": app_values(web_image, strategy),
         "ops": {"monitoring": {"nodeExporter": {"image": images.ref("node-exporter", images.NODE_EXPORTER_VERSION)}}},
         "budget": {"monthlyEur": 50},
     }
@@ -166,6 +170,7 @@ class DockerHost:
     stand_ins: images.StandIns
     report: Report
     timings: dict[str, float]
+    app_secrets: dict[str, str]
     containers: dict[str, str] = field(default_factory=dict)  # service -> container id after the first run
     diagnostics: str = ""  # containers and their logs when the first deploy failed
 
@@ -190,7 +195,7 @@ class DockerHost:
         return Path(self.sudo(f"readlink /opt/{PROJECT}/current").strip()).name
 
     def app(self, config: StackConfig) -> StepRun:
-        step = app_step(config, SERVER, HostRuntime(private_ip=None), APP_SECRETS)
+        step = app_step(config, SERVER, HostRuntime(private_ip=None), self.app_secrets)
         return run_steps(self.host, [step], self.report)[0]
 
 
@@ -217,8 +222,8 @@ def ops_secrets(config: StackConfig) -> dict[str, str]:
     return values
 
 
-def https_get(host: BootedHost, path: str, timeout: float = 5.0) -> tuple[int, str]:
-    """GET https://api.example.com<path> at the host's public address (SNI + Host), certificate not checked."""
+def https_get(host: BootedHost, path: str, timeout: float = 5.0, server_name: str = API_HOST) -> tuple[int, str]:
+    """GET https://<server_name><path> at the host's public address (SNI + Host), certificate not checked."""
     host.assert_route()
     assert_safe_destination(host.ip)
     context = ssl.create_default_context()
@@ -226,10 +231,10 @@ def https_get(host: BootedHost, path: str, timeout: float = 5.0) -> tuple[int, s
     context.verify_mode = ssl.CERT_NONE
     raw = socket.create_connection((host.ip, 443), timeout=timeout)
     try:
-        tls = context.wrap_socket(raw, server_hostname=API_HOST)
-        conn = http.client.HTTPSConnection(API_HOST, 443, timeout=timeout, context=context)
+        tls = context.wrap_socket(raw, server_hostname=server_name)
+        conn = http.client.HTTPSConnection(server_name, 443, timeout=timeout, context=context)
         conn.sock = tls
-        conn.request("GET", path, headers={"Host": API_HOST})
+        conn.request("GET", path, headers={"Host": server_name})
         response = conn.getresponse()
         return response.status, response.read().decode(errors="replace")
     finally:
@@ -249,12 +254,28 @@ def e2e_rootfs(e2e_rootfs: Rootfs) -> Rootfs:
 
 @pytest.fixture(scope="module")
 def stack(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_rootfs: Rootfs) -> DockerHost:
+    return deploy_stack(booted_host_module, admin_key, report, e2e_rootfs, stack_values)
+
+
+def deploy_stack(
+    boot_host: BootHost,
+    admin_key: KeyPair,
+    report: Report,
+    rootfs: Rootfs,
+    values: Callable[[str, str], dict[str, Any]],
+    *,
+    app_secrets: Mapping[str, str] = APP_SECRETS,
+    make_ops_secrets: Callable[[StackConfig], dict[str, str]] = ops_secrets,
+    before_app: Callable[[BootedHost], None] | None = None,
+) -> DockerHost:
+    """Boot a Docker host for the stack ``values(admin key line, admin CIDR)``, run its host steps, publish
+    the stand-in images, call ``before_app(host)``, run the app and ops steps, then every step again."""
     missing = images.missing_machine_binaries() + ([] if COMPOSE_BINARY.exists() else [str(COMPOSE_BINARY)])
     if missing:  # scripts/setup installs them; skipped on a laptop, a failure under CI=true
         _skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
     t0 = time.monotonic()
-    user_data = render_user_data(validate_config(stack_values(admin_key.public_line, "203.0.113.0/24")))
-    host = booted_host_module(user_data, admin_key, ssh_port=SSH_PORT, docker=True)
+    user_data = render_user_data(validate_config(values(admin_key.public_line, "203.0.113.0/24")))
+    host = boot_host(user_data, admin_key, ssh_port=SSH_PORT, docker=True)
     boot = round(time.monotonic() - t0, 2)
     # The compose v2 binary sits on the host like a mirror copy; the docker step fetches it by file:// URL.
     assert host.merged is not None
@@ -262,12 +283,12 @@ def stack(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(COMPOSE_BINARY, target)
 
-    config = validate_config(stack_values(admin_key.public_line, f"{host.host_ip}/32"))
+    config = validate_config(values(admin_key.public_line, f"{host.host_ip}/32"))
     assert render_user_data(config) == user_data
     runtime = HostRuntime(private_ip=None)
-    secrets_ops = ops_secrets(config)
+    secrets_ops = make_ops_secrets(config)
     chain = host_steps(config, SERVER, runtime)
-    app = app_step(config, SERVER, runtime, APP_SECRETS)
+    app = app_step(config, SERVER, runtime, app_secrets)
     ops = ops_step(config, SERVER, runtime, secrets_ops)
     assert ops is not None
     steps = [*chain, app, ops]
@@ -278,7 +299,9 @@ def stack(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_
     stand_ins = images.StandIns(*(("",) * 7), seconds={}, sizes={})
     if all(run.rc == 0 for run in first):
         images.start_registry(host)
-        stand_ins = images.build_and_push(host, e2e_rootfs.path / "bin/busybox")
+        stand_ins = images.build_and_push(host, rootfs.path / "bin/busybox")
+        if before_app is not None:
+            before_app(host)
     t3 = time.monotonic()
     first += run_steps(host, [app], report)
     healthy_at = time.monotonic()
@@ -293,7 +316,7 @@ def stack(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_
         # From nspawn's start to the first deploy's success (stack healthy behind the proxy), images included.
         "boot_to_healthy": round(healthy_at - t0, 2), "boot_to_healthy_without_images": round(healthy_at - t0 - (t3 - t2), 2),
     })  # fmt: skip
-    result = DockerHost(host, config, steps, secrets_ops, first, second, stand_ins, report, timings)
+    result = DockerHost(host, config, steps, secrets_ops, first, second, stand_ins, report, timings, dict(app_secrets))
     version = host.nsenter(["docker", "version", "--format", "{{.Server.Version}} (API {{.Server.APIVersion}})"]).stdout.strip()
     compose_version = host.nsenter(["docker", "compose", "version", "--short"]).stdout.strip()
     report.lines += [

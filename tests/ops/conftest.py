@@ -27,6 +27,7 @@ import pytest
 from config.schema import StackConfig
 from render.ops_conf import render_script
 from spec.host_paths import SCRIPTS
+from tests.clock import clock_env
 
 OPS_DIR = Path(__file__).resolve().parent
 HELPERS = OPS_DIR / "helpers"
@@ -124,6 +125,7 @@ def base_env(script_dir: Path, tmp_path: Path) -> dict[str, str]:
         "HP_COMPOSE": "false",
         "HP_ALERT_SEND": str(script_dir / "hp-alert-send"),
         "RESTIC_CACHE_DIR": str(tmp_path / "restic-cache"),
+        **clock_env(),
     }
     return env
 

@@ -248,3 +248,37 @@ def test_webhook_formats_and_unit_failures(base_env: dict[str, str], webhook: We
 def test_no_webhook_configured_logs_only(base_env: dict[str, str]) -> None:
     result = run("hp-alert-send", "disk:/", "critical", "firing", "disk full", env=base_env)
     assert "no alert webhook configured" in result.stderr
+
+
+FAKE_COMPOSE_BY_PROJECT = """#!/bin/sh
+# A `docker compose ps --format json` double: the last --project-name decides which file it prints.
+project=""
+while [ $# -gt 0 ]; do
+    if [ "$1" = --project-name ]; then project=$2; shift; fi
+    shift
+done
+cat "{dir}/ps-$project.json" 2>/dev/null || echo '[]'
+"""
+
+
+@pytest.mark.parametrize("api_health", ["healthy", "unhealthy"])
+def test_blue_green_service_is_checked_in_the_live_colour_project(probe: Fixture, webhook: Webhook, api_health: str) -> None:
+    """The api runs in chrono-green (the live colour), not in chrono; the stopped blue one is not checked."""
+    probe.healthy()
+    fake = probe.dir / "compose"
+    fake.write_text(FAKE_COMPOSE_BY_PROJECT.replace("{dir}", str(probe.dir)))
+    fake.chmod(0o755)
+    rows = {name: {"Service": name, "State": "running", "Health": "healthy", "ExitCode": 0}
+            for name in ("postgres", "redis", "worker", "beat")}
+    (probe.dir / "ps-chrono.json").write_text(json.dumps(list(rows.values())))
+    (probe.dir / "ps-chrono-green.json").write_text(json.dumps([{"Service": "api", "State": "running", "Health": api_health}]))
+    (probe.dir / "ps-chrono-blue.json").write_text(json.dumps([{"Service": "api", "State": "exited", "ExitCode": 143}]))
+    (probe.dir / "live-colour").write_text("green\n")
+    probe.env.update({"HP_COMPOSE_PS_JSON": "", "HP_COMPOSE": f"{fake} --project-name chrono",
+                      "HP_COMPOSE_PROJECT": "chrono", "HP_LIVE_COLOUR_FILE": str(probe.dir / "live-colour")})
+    probe.check()
+    assert webhook.alert_keys() == ([] if api_health == "healthy" else ["service:api"])
+    # Without the live-colour file the api has no container in the main project: that is an alert.
+    (probe.dir / "live-colour").unlink()
+    probe.check()
+    assert "service:api" in webhook.alert_keys()

@@ -277,6 +277,26 @@ def test_manual_restore_brings_back_the_data(pg_env: dict[str, str], pg: PgClust
     pg.psql("DROP DATABASE shop")
 
 
+def test_restore_stops_a_blue_green_service_in_its_live_colour(pg_env: dict[str, str], pg: PgCluster, tmp_path: Path) -> None:
+    """The api deploys blue-green: it runs in chrono-green (the live colour), so that is where it is stopped."""
+    pg.psql("CREATE DATABASE shop")
+    env = dict(pg_env, HP_PG_DATABASES="shop")
+    run("hp-backup", "hourly", env=env)
+    compose_log = tmp_path / "compose.log"
+    fake_compose = tmp_path / "fake-compose"
+    fake_compose.write_text(f"#!/bin/sh\necho \"$*\" >> {compose_log}\n")
+    fake_compose.chmod(0o755)
+    live = tmp_path / "live_colour"
+    live.write_text("green\n")
+    env.update({"HP_COMPOSE": str(fake_compose), "HP_COMPOSE_PROJECT": "chrono", "HP_APP_SERVICES": "api worker",
+                "HP_BLUE_GREEN_SERVICES": "api", "HP_LIVE_COLOUR_FILE": str(live)})
+    result = run("hp-restore", "--yes", "--no-safety-dump", "latest", env=env)
+    assert "hp-restore ok" in result.stdout
+    assert compose_log.read_text().splitlines() == [
+        "stop worker", "--project-name chrono-green stop api", "start worker", "--project-name chrono-green start api"]
+    pg.psql("DROP DATABASE shop")
+
+
 def test_retention_with_crafted_mtimes(base_env: dict[str, str]) -> None:
     backups = Path(base_env["HP_BACKUP_DIR"])
     now = time.time()

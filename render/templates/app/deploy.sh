@@ -26,29 +26,9 @@ ASIDE=""
 STAGING=""
 HEALTH_OUTPUT=""
 
-log() { printf 'app: %s\n' "$*"; }
+#@@COLOURS@@
 
-compose() {
-    local dir=$1
-    shift
-    docker compose --project-name "$PROJECT" --project-directory "$dir" \
-        --file "$dir/docker-compose.yml" --env-file "$dir/.env" "$@"
-}
-
-# install_file PATH: write stdin (base64) to the content-addressed PATH unless it is already intact.
-install_file() {
-    local path="$ROOT$1" expected tmp
-    expected=$(basename "$(dirname "$1")")
-    if [ -f "$path" ] && [ "$(sha256sum "$path" | cut -c1-12)" = "$expected" ]; then
-        cat >/dev/null
-        return 0
-    fi
-    mkdir -p "$(dirname "$path")"
-    tmp=$(mktemp "$path.XXXXXX")
-    base64 -d >"$tmp"
-    chmod 644 "$tmp"
-    mv -f "$tmp" "$path"
-}
+#@@LIB@@
 
 # docker_login USER SERVER HOST: the token, base64, on stdin; SERVER "" is Docker Hub (docker's default).
 docker_login() {
@@ -61,23 +41,18 @@ docker_login() {
 
 #@@FUNCTIONS@@
 
-bootstrap_certificates() {
-    # nginx only: a self-signed placeholder per host so nginx starts before certbot's first run.
-    local host dir
-    for host in "${CERT_HOSTS[@]}"; do
-        [ -e "$ROOT$CERT_DIR/live/$host/fullchain.pem" ] && continue
-        dir="$ROOT$CERT_DIR/selfsigned/$host"
-        mkdir -p "$dir" "$ROOT$CERT_DIR/live"
-        (umask 077 && openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$host" \
-            -keyout "$dir/privkey.pem" -out "$dir/fullchain.pem" >/dev/null 2>&1)
-        ln -sfn "../selfsigned/$host" "$ROOT$CERT_DIR/live/$host"
-    done
-}
-
 services_running() {
-    local running svc
+    local running svc colour
     running=$(compose "$1" ps --services --status running 2>/dev/null) || return 1
-    for svc in "${SERVICES[@]}"; do
+    for svc in "${RECREATE[@]}"; do
+        grep -qxF -- "$svc" <<<"$running" || return 1
+    done
+    [ "${#BLUE_GREEN[@]}" -gt 0 ] || return 0
+    # Blue-green services run in the live colour's project, which must be this release.
+    colour=$(live_colour)
+    [ -n "$colour" ] && [ "$(cat "$BASE/colour-$colour" 2>/dev/null)" = "$RELEASE" ] || return 1
+    running=$(colour_compose "$1" "$colour" ps --services --status running 2>/dev/null) || return 1
+    for svc in "${BLUE_GREEN[@]}"; do
         grep -qxF -- "$svc" <<<"$running" || return 1
     done
 }
@@ -115,21 +90,23 @@ wait_healthy() {
     return 1
 }
 
-switch_to() {
-    ln -sfn "releases/$1" "$BASE/.current.new"
-    mv -Tf "$BASE/.current.new" "$CURRENT"
-}
-
-rollback() {
+log_failure() {  # REASON, and the last health output
     log "FAILED: release $RELEASE: $1"
     if [ -n "$HEALTH_OUTPUT" ]; then
         log "health: $HEALTH_OUTPUT"
     fi
+}
+
+restore_aside() {  # the same release was re-deployed (new env): put the previous copy back
     if [ -n "$ASIDE" ]; then
-        # The same release was re-deployed (new env): put the previous copy back.
         rm -rf "$TARGET"
         mv "$ASIDE" "$TARGET"
     fi
+}
+
+rollback() {
+    log_failure "$1"
+    restore_aside
     if [ -n "$PREVIOUS" ] && [ -d "$RELEASES/$PREVIOUS" ]; then
         switch_to "$PREVIOUS"
         if compose "$RELEASES/$PREVIOUS" up -d --remove-orphans --wait --wait-timeout "$WAIT_TIMEOUT"; then
@@ -149,9 +126,14 @@ prune() {
     if [ -n "$PREVIOUS" ] && [ "$PREVIOUS" != "$RELEASE" ]; then
         budget=$((budget - 1))
     fi
+    local colours
+    colours=" $(cat "$BASE"/colour-* 2>/dev/null | tr '\n' ' ' || true) "
     while IFS= read -r name; do
         case "$name" in
             "$RELEASE" | "$PREVIOUS") continue ;;
+        esac
+        case "$colours" in
+            *" $name "*) continue ;;  # a colour's release stays while its containers may be started again
         esac
         if [ "$budget" -gt 0 ]; then
             budget=$((budget - 1))
@@ -176,6 +158,80 @@ cleanup() {
     fi
 }
 
+# --- blue-green ---------------------------------------------------------------------------------------
+NEW_COLOUR=""
+LIVE_BEFORE=""
+COLOUR_RELEASE_BEFORE=""
+
+# Before the switch nothing users reach has changed: stop the new colour, keep the previous release.
+abort_before_switch() {
+    log_failure "$1"
+    if [ -n "$LIVE_BEFORE" ] && [ "$(live_colour)" != "$LIVE_BEFORE" ] && [ -d "$RELEASES/$PREVIOUS" ]; then
+        write_live "$LIVE_BEFORE" "$RELEASES/$PREVIOUS"  # the proxy refused the switch: keep its file as it was
+        set_state "$LIVE_STATE" "$LIVE_BEFORE"
+    fi
+    if [ -n "$NEW_COLOUR" ]; then
+        if [ -n "$COLOUR_RELEASE_BEFORE" ]; then
+            set_state "colour-$NEW_COLOUR" "$COLOUR_RELEASE_BEFORE"
+        fi
+        colour_compose "$TARGET" "$NEW_COLOUR" stop >/dev/null 2>&1 || true
+        log "the stopped $NEW_COLOUR containers of $RELEASE are left for inspection (docker logs)"
+    fi
+    restore_aside
+    if [ -n "$PREVIOUS" ] && [ -d "$RELEASES/$PREVIOUS" ]; then
+        switch_to "$PREVIOUS"
+        compose "$RELEASES/$PREVIOUS" up -d --remove-orphans --wait --wait-timeout "$WAIT_TIMEOUT" "${RECREATE[@]}" >/dev/null 2>&1 ||
+            log "the previous release's other services did not all come back healthy"
+        log "kept: release $PREVIOUS ($(live_colour)) is current and still serving"
+    fi
+    exit 1
+}
+
+# The new release as the idle colour next to the live one; traffic moves only once it is healthy.
+deploy_blue_green() {
+    local live started switched
+    started=$SECONDS
+    live=$(live_colour)
+    LIVE_BEFORE=$live
+    NEW_COLOUR=$(other_colour "${live:-green}")
+    COLOUR_RELEASE_BEFORE=$(cat "$BASE/colour-$NEW_COLOUR" 2>/dev/null || true)
+    systemctl stop "hp-retire-$PROJECT-$NEW_COLOUR.timer" >/dev/null 2>&1 || true
+    if [ ! -f "$ROOT$LIVE_DIR/$LIVE_FILE" ]; then
+        write_live "$NEW_COLOUR" "$TARGET"  # the first blue-green deploy: the proxy starts with it
+    fi
+    log "release $RELEASE: starting ${PREPARE[*]}"
+    compose "$TARGET" up -d --remove-orphans --wait --wait-timeout "$WAIT_TIMEOUT" "${PREPARE[@]}" ||
+        abort_before_switch "containers did not start or become healthy"
+    if [ -n "$MIGRATE_SERVICE" ]; then
+        log "release $RELEASE: running migrations once, before the switch, in a one-off '$MIGRATE_SERVICE' container"
+        compose "$TARGET" run --rm --no-TTY "$MIGRATE_SERVICE" "${MIGRATE_ARGS[@]}" || abort_before_switch "migrations failed"
+    fi
+    log "release $RELEASE: starting the $NEW_COLOUR colour (${BLUE_GREEN[*]}) next to ${live:-nothing}"
+    colour_compose "$TARGET" "$NEW_COLOUR" up -d --no-deps --wait --wait-timeout "$WAIT_TIMEOUT" "${BLUE_GREEN[@]}" ||
+        abort_before_switch "the $NEW_COLOUR colour did not start or become healthy"
+    colour_healthy "$NEW_COLOUR" || abort_before_switch "the $NEW_COLOUR colour failed its health check $HEALTH_RETRIES times"
+    switch_to "$RELEASE"
+    set_state "colour-$NEW_COLOUR" "$RELEASE"
+    cut_over "$NEW_COLOUR" "$TARGET" || abort_before_switch "the proxy did not accept the switch to $NEW_COLOUR"
+    switched=$SECONDS
+    log "release $RELEASE: traffic switched to $NEW_COLOUR after $((switched - started)) s"
+    # The other services (workers) follow; the pre-blue-green container of a switched service goes.
+    compose "$TARGET" up -d --remove-orphans --wait --wait-timeout "$WAIT_TIMEOUT" "${RECREATE[@]}" ||
+        log "WARNING: release $RELEASE: ${RECREATE[*]} did not all become healthy"
+    compose "$TARGET" rm --stop --force "${BLUE_GREEN[@]}" >/dev/null 2>&1 || true
+    if ! wait_healthy; then
+        log_failure "health check through the proxy failed $HEALTH_RETRIES times; hp-rollback switches back"
+        HP_DEPLOY_LOCKED=1 "$TARGET/hp-rollback" || true
+        exit 1
+    fi
+    if [ -n "$ASIDE" ]; then
+        rm -rf "$ASIDE"
+    fi
+    prune
+    log "release $RELEASE is live on $NEW_COLOUR (deploy $((SECONDS - started)) s). $HEALTH_OUTPUT"
+    echo "hetzner-platform step=app changed=1"
+}
+
 main() {
     local dir
     mkdir -p "$RELEASES"
@@ -189,6 +245,8 @@ main() {
     done
     install_files
     bootstrap_certificates
+    mkdir -p "$(dirname "$ROOT$ROLLBACK_BIN")"
+    ln -sfn "$BASE/current/hp-rollback" "$ROOT$ROLLBACK_BIN"
     install -d -m 0700 "$DOCKER_CONFIG"
     registry_login
     if [ -L "$CURRENT" ]; then
@@ -222,10 +280,15 @@ main() {
     fi
     mv "$STAGING" "$TARGET"
     STAGING=""
+    chmod 755 "$TARGET/hp-rollback"
     touch "$TARGET"
 
     log "release $RELEASE (previous: ${PREVIOUS:-none}): pulling images"
     compose "$TARGET" pull --quiet || rollback "docker compose pull failed"
+    if [ "${#BLUE_GREEN[@]}" -gt 0 ]; then
+        deploy_blue_green
+        return 0
+    fi
     if [ -n "$MIGRATE_SERVICE" ]; then
         log "release $RELEASE: running migrations in a one-off '$MIGRATE_SERVICE' container"
         compose "$TARGET" run --rm --no-TTY "$MIGRATE_SERVICE" "${MIGRATE_ARGS[@]}" || rollback "migrations failed"

@@ -20,6 +20,8 @@ HP_STATE_FILE=${HP_STATE_FILE-$HP_STATE_DIR/backup-state.json}
 HP_TEXTFILE_DIR=${HP_TEXTFILE_DIR-/var/lib/prometheus/node-exporter}
 HP_BACKUP_DIR=${HP_BACKUP_DIR-/var/backups/hetzner-platform}
 HP_COMPOSE=${HP_COMPOSE-docker compose -p $HP_PROJECT}
+HP_COMPOSE_PROJECT=${HP_COMPOSE_PROJECT-$HP_PROJECT}
+HP_LIVE_COLOUR_FILE=${HP_LIVE_COLOUR_FILE-}
 HP_PG_EXEC=${HP_PG_EXEC-$HP_COMPOSE exec -T postgres}
 HP_PG_ARGS=${HP_PG_ARGS--U postgres}
 HP_DRILL_EXEC=${HP_DRILL_EXEC-docker exec -i hp-restore-drill}
@@ -87,6 +89,15 @@ hp_compose() {
   local -a cmd=()
   read -r -a cmd <<< "$HP_COMPOSE"
   "${cmd[@]}" "$@"
+}
+
+# The live blue-green colour's own compose project (<project>-<colour>, render/blue_green.py); nothing
+# without one. A second --project-name after HP_COMPOSE's wins (the last value of a flag counts).
+hp_live_compose() {
+  local colour
+  colour=$(cat "$HP_LIVE_COLOUR_FILE" 2> /dev/null || true)
+  [[ $colour =~ ^(blue|green)$ ]] || return 0
+  hp_compose --project-name "$HP_COMPOSE_PROJECT-$colour" "$@"
 }
 
 # Merge into the JSON state file under a lock: hp_state_update [jq options...] FILTER
