@@ -24,7 +24,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from cli.diagram import mermaid
 from cli.resource_diff import ResourceChange, resource_diff
+from cli.stack_loading import load
 
 MARKER = "<!-- hetzner-platform-cost:{stack} -->"
 MAX_RESOURCES_LISTED = 20
@@ -293,9 +295,6 @@ def main(argv: list[str] | None = None) -> int:
         head_error = args.head_error.read_text(encoding="utf-8") if args.head_error.exists() else "(no output)"
     diagram = None
     if args.config_file is not None and head:
-        from cli.diagram import mermaid
-        from cli.plan import load
-
         _, config = load(args.config_file)
         diagram = mermaid(head, config)
     sys.stdout.write(pr_comment(load_plan(args.base), head, args.stack, diagram=diagram, head_error=head_error))

@@ -1,7 +1,8 @@
-"""Generate the README's configuration reference from the pydantic schema, so the two never drift.
+"""Generate the configuration reference in docs/configuration.md from the pydantic schema, so the two
+never drift.
 
 Run `python -m cli.config_reference --write` after changing config/; a unit test fails while the
-README's block differs from this output.
+document's block differs from this output.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pydantic_core import PydanticUndefined
 
 from config.schema import StackConfig
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 START, END = "<!-- config-reference:start -->", "<!-- config-reference:end -->"
 
 
@@ -102,17 +103,17 @@ def generate() -> str:
 def replace_block(text: str, block: str) -> str:
     pattern = re.compile(re.escape(START) + ".*?" + re.escape(END), re.S)
     if not pattern.search(text):
-        raise SystemExit(f"README has no {START} ... {END} block")
+        raise SystemExit(f"{DOC} has no {START} ... {END} block")
     return pattern.sub(lambda _: block, text)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--write", action="store_true", help="update README.md in place")
+    parser.add_argument("--write", action="store_true", help="update docs/configuration.md in place")
     args = parser.parse_args()
     block = generate()
     if args.write:
-        README.write_text(replace_block(README.read_text(encoding="utf-8"), block), encoding="utf-8")
+        DOC.write_text(replace_block(DOC.read_text(encoding="utf-8"), block), encoding="utf-8")
     else:
         sys.stdout.write(block + "\n")
     return 0

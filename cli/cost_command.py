@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from cli.plan import load, report_refusal, stack_path
-from components.specs import resolve
+from spec.resources import resolve
 
 
 def run_cost(stack: str | None, config_file: str | None, project_dir: Path,

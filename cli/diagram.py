@@ -16,9 +16,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from components.specs import PlatformSpec, ServerSpec, resolve
-from config.app import placement
 from config.schema import StackConfig
+from spec.resources import PlatformSpec, ServerSpec, resolve
+from spec.service_homes import placement
 
 
 def node_id(prefix: str, name: str) -> str:

@@ -1,4 +1,4 @@
-"""Entry point of the `hetzner-platform` command (see README: plan, cost, and ssh/logs/exec/status)."""
+"""Entry point of the `hetzner-platform` command (docs/plan.md; docs/app.md for ssh/logs/exec/status)."""
 
 from __future__ import annotations
 

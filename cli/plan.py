@@ -15,16 +15,15 @@ from cli.evaluate import Evaluation, evaluate
 from cli.previous import load_previous
 from cli.render_out import write_rendered_files
 from cli.resource_diff import plan_resources
-from components.specs import PlatformSpec
-from config.app import placement
+from cli.stack_loading import load, stack_path
 from config.deploy_strategy import strategies_by_server
 from config.errors import ConfigError
-from config.loader import misplaced_secret_issues, validate_config
 from config.schema import StackConfig
-from config.stack_base import read_merged_stack_file
 from config.stack_file import StackFile
-from spec.checks import spec_issues
+from cost.report import render_plan
 from spec.notes import plan_notes
+from spec.resources import PlatformSpec
+from spec.service_homes import placement
 from spec.warnings import config_warnings
 
 EXIT_OK, EXIT_OVER, EXIT_INVALID = 0, 1, 2
@@ -78,31 +77,6 @@ def sorted_resources(evaluation: Evaluation) -> list[Any]:
     return sorted(evaluation.resources, key=lambda r: (r.type, r.name))
 
 
-def stack_path(stack: str | None, config_file: str | None, project_dir: Path) -> Path:
-    if config_file:
-        return Path(config_file)
-    return project_dir / f"Pulumi.{stack}.yaml"
-
-
-def load(path: Path, as_of: dt.date | None = None) -> tuple[StackFile, StackConfig]:
-    """Read and validate; ConfigError carries every problem. `as_of` replaces the stack's pricing.asOf
-    (the program reads it from the stack values, so it is set there, not on the validated model)."""
-    stack = read_merged_stack_file(path)
-    if as_of is not None:
-        pricing = stack.values.get("pricing")
-        stack.values["pricing"] = {**(pricing if isinstance(pricing, dict) else {}), "asOf": as_of.isoformat()}
-    misplaced = stack.plain_secret_issues()
-    misplaced += misplaced_secret_issues({key.split(".")[0].split("[")[0] for key in stack.secret_keys if ":" not in key})
-    try:
-        config = validate_config(stack.values, source=str(path))
-    except ConfigError as error:
-        raise ConfigError(misplaced + error.issues, error.source) from None
-    issues = misplaced + spec_issues(config)
-    if issues:
-        raise ConfigError(issues, str(path))
-    return stack, config
-
-
 def build_plan(stack: StackFile, config: StackConfig, previous: dict[str, Any] | None = None, *,
                live_prices: bool = False) -> Plan:
     """`previous`: the last deployment's outputs; the guard then refuses what `pulumi up` would refuse
@@ -135,7 +109,7 @@ def render_text(plan: Plan, out: TextIO) -> None:
         for key, note in sorted(plan.evaluation.secret_notes.items()):
             print(f"  {key}: {note}", file=out)
     print("", file=out)
-    print(plan.cost.render_text(), file=out)
+    print(render_plan(plan.cost), file=out)
     for warning in plan.warnings:
         print(f"warning: {warning}", file=out)
     for note in plan_notes(plan.config):

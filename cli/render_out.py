@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from cli.evaluate import Evaluation
-from components.specs import PlatformSpec
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
 from render.redacted_step import unwrapped_script
 from render.steps import HostRuntime
+from spec.resources import PlatformSpec
 
 
 def runtime_from_mocks(spec: PlatformSpec, evaluation: Evaluation, server: str) -> HostRuntime:

@@ -3,8 +3,8 @@
 Some changes only show their damage halfway through an update, so they are checked against the LAST
 deployment (the stack's own outputs, read through a StackReference to the running stack):
 
-* a server type change that cannot be done in place (components/resize.py);
-* an SSH port or admin user change that would lock every remote command out (components/access_guard.py);
+* a server type change that cannot be done in place (cost/resize.py);
+* an SSH port or admin user change that would lock every remote command out (spec/access.py);
 * a server that would move to another private address (spec/private_ips.py).
 
 Other checks that need the last deployment join the same gate through `require` (the program's budget
@@ -27,13 +27,14 @@ from typing import Any
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.access_guard import access_problem
-from components.resize import PlannedResize, before_resize_snapshot, plan_resizes, refusal_message
+from components.resize_snapshot import before_resize_snapshot
 from components.resize_steps import ResizeHooks
-from components.specs import PlatformSpec, ServerSpec
-from config.schema import SshConfig
+from config.servers import SshConfig
+from cost.resize import PlannedResize, plan_resizes, refusal_message
+from spec.access import access_problem
 from spec.order_dates import SERVERS_OUTPUT
 from spec.private_ips import private_ip_problem
+from spec.resources import PlatformSpec, ServerSpec
 
 STACK_REFERENCE_NAME = "previous-deployment"
 # The stack outputs the checks compare against (both exported by components/platform.py); SERVERS_OUTPUT

@@ -8,7 +8,6 @@ from typing import Any
 import pulumi
 import pulumi_cloudflare as cloudflare
 
-from components.specs import DnsRecordSpec, PlatformSpec
 from spec.dns_adoption import (
     ADOPTION_IGNORED_INPUTS,
     DNS_RECORD_IDS_OUTPUT,
@@ -18,6 +17,7 @@ from spec.dns_adoption import (
     managed_comment,
     plan_adoption,
 )
+from spec.resources import DnsRecordSpec, PlatformSpec
 
 LETSENCRYPT_CAA: dict[str, Any] = {"flags": 0, "tag": "issue", "value": LETSENCRYPT}
 # getDnsRecords returns at most this many records (the provider's default is 100 per page / 1000 items).

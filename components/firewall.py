@@ -6,7 +6,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.naming import named
-from components.specs import PlatformSpec
+from spec.resources import PlatformSpec
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
 

@@ -6,8 +6,8 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.naming import named
-from components.specs import FloatingIpSpec, PlatformSpec
 from spec.addresses import floating_host_address
+from spec.resources import FloatingIpSpec, PlatformSpec
 
 
 class FloatingIp(pulumi.ComponentResource):

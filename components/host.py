@@ -16,6 +16,7 @@ import pulumi
 from pulumi_command import remote
 
 from config.schema import StackConfig
+from config.stack_file import value_placeholder
 from render.redacted_step import redacting_wrapper
 from render.steps import HostRuntime, HostStep, runtime_fields
 
@@ -78,7 +79,7 @@ def ssh_connection(config: StackConfig, host: pulumi.Input[str], private_key: pu
 
 def step_names(config: StackConfig, server: str, sources: Sequence[StepSource], secret_names: Sequence[str]) -> list[str]:
     """Step names are fixed by the config alone, so resources can be declared before any id is known."""
-    placeholders = {name: f"<secret {name}>" for name in secret_names}
+    placeholders = {name: value_placeholder(name) for name in secret_names}
     return [step.name for source in sources for step in source.render(config, server, HostRuntime(), placeholders)]
 
 

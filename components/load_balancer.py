@@ -6,7 +6,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.naming import named
-from components.specs import LoadBalancerSpec, PlatformSpec
+from spec.resources import LoadBalancerSpec, PlatformSpec
 
 
 class LoadBalancer(pulumi.ComponentResource):

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.naming import named
-from components.specs import NetworkSpec, PlatformSpec
+from spec.resources import NetworkSpec, PlatformSpec
 
 
 class PrivateNetwork(pulumi.ComponentResource):

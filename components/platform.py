@@ -7,7 +7,6 @@ from typing import Any
 
 import pulumi
 
-from components.access_guard import access_output
 from components.deployment_guard import SERVERS_OUTPUT, DeploymentGuard, as_mapping
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
@@ -16,7 +15,6 @@ from components.load_balancer import LoadBalancer
 from components.network import PrivateNetwork
 from components.resize_steps import ResizeHooks
 from components.servers import PlacementGroups, Server
-from components.specs import PlatformSpec
 from components.ssh_keys import SshKeys
 from components.storage import Volume
 from components.swarm import SwarmCluster
@@ -24,10 +22,12 @@ from config.pulumi_config import StackSecrets
 from config.schema import StackConfig
 from render.app import deploy_order
 from render.cloud_init import render_user_data
+from spec.access import access_output
 from spec.app_output import app_output
 from spec.dns_adoption import DNS_RECORD_IDS_OUTPUT
 from spec.order_dates import ORDERED_ON_OUTPUT_KEY
 from spec.placement import PLACEMENT_OUTPUT_KEY, assign_placement_groups, groups_in_use
+from spec.resources import PlatformSpec
 from spec.swarm import swarm_spec
 from spec.web_sources import web_sources
 

@@ -13,14 +13,15 @@ from components.deployment_guard import DeploymentGuard
 from components.host import StepSource
 from components.platform import Platform
 from components.secrets import GeneratedSecrets, missing_secrets, secret_requirements
-from components.specs import resolve
 from config.errors import ConfigError, ConfigIssue
 from config.pulumi_config import StackSecrets, load_from_pulumi
 from config.schema import StackConfig
+from config.stack_file import is_placeholder
 from cost.api import PlanCost, plan_sections
 from cost.live import credentials_from_env
 from render.steps import HostRuntime, HostStep
 from spec.checks import spec_issues
+from spec.resources import resolve
 
 
 def _host(config: StackConfig, server: str, runtime: HostRuntime, _secrets: Mapping[str, str]) -> list[HostStep]:
@@ -36,7 +37,8 @@ def _app(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mappin
 
 
 def _ops(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mapping[str, str]) -> list[HostStep]:
-    from render.ops import ops_secret_names, ops_step
+    from render.ops import ops_step
+    from render.ops_conf import ops_secret_names
 
     step = ops_step(config, server, runtime, {name: secrets[name] for name in ops_secret_names(config) if name in secrets})
     return [step] if step is not None else []
@@ -152,6 +154,6 @@ def _live_credentials() -> tuple[str | None, str | None]:
     env_token, env_endpoint = credentials_from_env()
     provider_config = pulumi.Config("hcloud")
     token = env_token or provider_config.get("token")
-    if token is not None and token.startswith("<secret "):
+    if token is not None and is_placeholder(token):
         token = None  # the offline plan's stand-in, not a token
     return token, env_endpoint or provider_config.get("endpoint")

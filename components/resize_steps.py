@@ -23,9 +23,9 @@ import pulumi
 from pulumi_command import local, remote
 
 from components.host import REMOTE_SHELL, ssh_connection
-from components.specs import ServerSpec
 from config.schema import StackConfig
 from render.resize_steps import start_after_resize_script, stop_before_resize_script
+from spec.resources import ServerSpec
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 

@@ -64,7 +64,7 @@ class SecretRequirements:
 def secret_requirements(config: StackConfig) -> SecretRequirements:
     """Every secret the app and ops steps of this stack read, and where its value comes from."""
     from render.app import secret_specs
-    from render.ops import ops_secret_names
+    from render.ops_conf import ops_secret_names
 
     generatable: list[str] = []
     required: list[str] = []

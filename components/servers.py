@@ -10,7 +10,7 @@ import pulumi_hcloud as hcloud
 from components.deployment_guard import DeploymentGuard
 from components.naming import named
 from components.resize_steps import ResizeHooks
-from components.specs import PlatformSpec, PrimaryIpSpec, ServerSpec
+from spec.resources import PlatformSpec, PrimaryIpSpec, ServerSpec
 
 
 class Server(pulumi.ComponentResource):

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.naming import named
-from components.specs import PlatformSpec
+from spec.resources import PlatformSpec
 from spec.ssh_keys import ssh_key_specs
 
 
@@ -21,7 +21,7 @@ class SshKeys(pulumi.ComponentResource):
                 labels=spec.labels,
                 # A stack deployed before keys were named by identity holds "<prefix>-key-<index>": the alias
                 # adopts it in place on the first run after the upgrade. Correct when the key list is left
-                # as it was for that one run (README, "Changing a running stack"); from then on the names
+                # as it was for that one run (docs/growth.md, "Changing a running stack"); from then on the names
                 # no longer depend on the order.
                 opts=named(self, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=key.legacy_resource_name)])),
             )

@@ -6,7 +6,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.naming import named
-from components.specs import PlatformSpec, VolumeSpec
+from spec.resources import PlatformSpec, VolumeSpec
 
 
 class Volume(pulumi.ComponentResource):

@@ -15,12 +15,13 @@ blue-green: both colours then use its directories for the few seconds they overl
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
+
+from config.app_values import Strategy
 
 if TYPE_CHECKING:
-    from config.app import ServiceConfig
+    from config.app_service import ServiceConfig
 
-Strategy = Literal["recreate", "blue-green"]
 COLOURS = ("blue", "green")
 
 
@@ -28,17 +29,6 @@ def strategy_of(service: ServiceConfig) -> Strategy:
     if service.strategy is not None:
         return service.strategy
     return "blue-green" if service.expose is not None and not service.stateful else "recreate"
-
-
-def strategy_problem(service: ServiceConfig) -> str | None:
-    """Why `strategy: blue-green` cannot work for this service, or None."""
-    if service.strategy != "blue-green":
-        return None
-    if service.expose is None:
-        return "strategy blue-green needs expose: the proxy is what switches traffic between the two colours"
-    if service.kind in ("postgres", "redis") or service.role == "db":
-        return "strategy blue-green runs two containers of the service at once, which a database must not do (use recreate)"
-    return None
 
 
 def colour_alias(service: str, colour: str) -> str:

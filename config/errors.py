@@ -57,3 +57,11 @@ def issues_from_error_details(details: Sequence[ErrorDetails]) -> list[ConfigIss
             message = "required key is missing"
         issues.append(ConfigIssue(_loc_to_path(loc), message))
     return issues
+
+
+class CrossFieldIssues(ValueError):
+    """Carries several path-specific issues out of a model validator through pydantic."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("; ".join(str(issue) for issue in issues))

@@ -9,8 +9,9 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from config.base import bool_number_paths
-from config.errors import ConfigError, ConfigIssue, issues_from_error_details
-from config.schema import CrossFieldIssues, StackConfig
+from config.cross_checks import cross_field_issues
+from config.errors import ConfigError, ConfigIssue, CrossFieldIssues, issues_from_error_details
+from config.schema import StackConfig
 
 # Secret keys live beside the schema, never inside it: the model holds no secret values.
 SECRET_KEYS = ("sshPrivateKey", "appSecrets")
@@ -43,6 +44,7 @@ def validate_config(values: dict[str, Any], source: str = "stack config") -> Sta
     except ValidationError as error:
         issues += _expand(error)
         raise ConfigError(issues, source) from None
+    issues += cross_field_issues(config)
     if issues:
         raise ConfigError(issues, source)
     return config

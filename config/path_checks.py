@@ -4,13 +4,9 @@ directory, and volumes of one server are not mounted inside each other."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from config.errors import ConfigIssue
 from config.paths import dangerous_mount, inside, literal_prefix, normalise, overlap
-
-if TYPE_CHECKING:
-    from config.schema import StackConfig
+from config.schema import StackConfig
 
 
 def releases_dir(project: str) -> str:

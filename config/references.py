@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import TYPE_CHECKING
 
-from config.app import placement_names, service_fqdn
 from config.compose_file import closest
 from config.errors import ConfigIssue
-
-if TYPE_CHECKING:
-    from config.schema import StackConfig
+from config.schema import StackConfig
+from config.stack_views import placement_names, service_fqdn
 
 
 def reference_issues(stack: StackConfig) -> list[ConfigIssue]:

@@ -32,7 +32,13 @@ def app_secret_command(name: str) -> str:
 
 
 def secret_placeholder(key: str, state: str) -> str:
+    """The stand-in for an encrypted stack-file value the offline plan cannot read."""
     return f"<secret {key}: {state}>"
+
+
+def value_placeholder(name: str) -> str:
+    """The stand-in for a secret's value in rendered files when the real value is not at hand."""
+    return f"<secret {name}>"
 
 
 def is_placeholder(value: str) -> bool:

@@ -1,13 +1,11 @@
 """Do the compose services fit their servers? Limits summed per server against type minus reserve.
 
-Placement comes from `config.app.placement(stack)`, the same function the compose renderer uses, so the
+Placement comes from `spec.service_homes.placement(stack)`, the same function the compose renderer uses, so the
 capacity check counts exactly the containers each server will run:
   * a service runs on every server that has its role (web replicas behind the load balancer, more
     workers); a stateful service (volumes, postgres, redis) only on the first of them; `server` pins it;
   * the platform's proxy (traefik, or nginx + certbot) runs on each server with an exposed service,
     with app.proxy.limits.
-(Without that function, e.g. an older app config module, the rule falls back to: each service on the
-first server, in stack-file order, that has its role.)
 
 A server is over capacity when the services' `limits.cpus` or `limits.memory` plus the system reserve
 (capacity.reserveVcpu / capacity.reserveRamGb) exceed the type's vCPU or RAM. The report then names the
@@ -18,27 +16,23 @@ fits, at its new-order price, with the monthly difference; orderable means liste
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-from components.specs import PlatformSpec
 from config.catalogue import Catalogue, ServerType
 from config.schema import StackConfig
 from cost.availability import Availability
 from cost.money import ZERO, dec, figure
 from cost.prices import Price
+from spec.resources import PlatformSpec
+from spec.service_homes import placement as service_placement
 
 PLACEMENT_RULE = (
     "a service runs on every server with its role (a stateful one only on the first; `server` pins it) and the "
     "proxy runs where an exposed service does, as in the compose files; limits.cpus and limits.memory are summed "
     "per server and compared with the type minus the system reserve"
-)
-FALLBACK_RULE = (
-    "each service runs on the first server (stack-file order) that has its role; limits.cpus and limits.memory "
-    "are summed per server and compared with the type minus the system reserve"
 )
 MIB_PER_GB = Decimal(1024)
 
@@ -133,29 +127,13 @@ def _load(name: str, service: Any) -> ServiceLoad:
     return ServiceLoad(name, service.role, dec(service.limits.cpus), dec(service.limits.memory_mb))
 
 
-def app_placement_function() -> Callable[[StackConfig], Mapping[str, Mapping[str, Any]]] | None:
-    """config.app.placement when the app config module provides it."""
-    function = getattr(importlib.import_module("config.app"), "placement", None)
-    return function if callable(function) else None
-
-
 def placement(config: StackConfig, spec: PlatformSpec) -> tuple[dict[str, list[ServiceLoad]], list[ServiceLoad]]:
     """Services per server name, and the app services no server runs."""
     placed: dict[str, list[ServiceLoad]] = {server.name: [] for server in spec.servers}
-    shared = app_placement_function()
-    if shared is not None:
-        for server_name, services in shared(config).items():
-            placed.setdefault(server_name, []).extend(_load(name, service) for name, service in services.items())
-        running = {load.name for loads in placed.values() for load in loads}
-        unplaced = [_load(name, s) for name, s in config.app.services.items() if name not in running]
-        return placed, unplaced
-    unplaced = []
-    for name, service in config.app.services.items():
-        host = next((server.name for server in spec.servers if service.role in server.roles), None)
-        if host is None:
-            unplaced.append(_load(name, service))
-        else:
-            placed[host].append(_load(name, service))
+    for server_name, services in service_placement(config).items():
+        placed.setdefault(server_name, []).extend(_load(name, service) for name, service in services.items())
+    running = {load.name for loads in placed.values() for load in loads}
+    unplaced = [_load(name, s) for name, s in config.app.services.items() if name not in running]
     return placed, unplaced
 
 
@@ -168,9 +146,7 @@ SWARM_PLACEMENT_RULE = (
 
 
 def placement_rule(engine: str = "compose") -> str:
-    if engine == "swarm":
-        return SWARM_PLACEMENT_RULE
-    return PLACEMENT_RULE if app_placement_function() is not None else FALLBACK_RULE
+    return SWARM_PLACEMENT_RULE if engine == "swarm" else PLACEMENT_RULE
 
 
 def fits(server_type: ServerType, vcpu_needed: Decimal, ram_gb_needed: Decimal) -> bool:

@@ -9,17 +9,17 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from components.specs import PlatformSpec
 from config.schema import StackConfig
 from cost.api import PlanCost, plan_sections
 from cost.live import credentials_from_env
-from cost.report import render_upgrades, render_warnings
+from cost.report import render_plan, render_upgrades, render_warnings
+from spec.resources import PlatformSpec
 
 
 def render_cost_report(plan: PlanCost) -> str:
     """The plan's report (table, budget, notes, allocation), then warnings, headroom and upgrade options."""
     warnings = render_warnings(plan)
-    return plan.render_text() + "\n" + (warnings + "\n" if warnings else "") + render_upgrades(plan)
+    return render_plan(plan) + "\n" + (warnings + "\n" if warnings else "") + render_upgrades(plan)
 
 
 def run_cost_command(config: StackConfig, spec: PlatformSpec, out: TextIO, *, live: bool = False) -> int:

@@ -20,12 +20,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
-from components.specs import PlatformSpec, ServerSpec
+from config.budget import BudgetConfig
 from config.catalogue import EPOCHS, Catalogue
-from config.schema import BudgetConfig, StackConfig
+from config.schema import StackConfig
 from cost.money import ZERO, cents, dec, eur, number
 from cost.prices import OVERRIDE_SOURCE, Price, PriceBook
 from spec.order_dates import OrderDate, resolve_order_dates
+from spec.resources import PlatformSpec, ServerSpec
 
 EXTRA_SOURCE = "config pricing.extraLines"
 

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from cost.capacity import ServerCapacity, ServiceLoad, placement_rule
 from cost.engine import CostLine
 from cost.money import eur, figure, plain
-
-if TYPE_CHECKING:
-    from cost.api import PlanCost
+from cost.plan_cost import PlanCost
 
 RULE = "─" * 48
 

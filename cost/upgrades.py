@@ -12,13 +12,14 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from components.specs import PlatformSpec, ServerSpec
-from config.schema import ALL_ROLES, StackConfig
+from config.schema import StackConfig
+from config.servers import ALL_ROLES
 from cost.availability import Availability
 from cost.capacity import CapacityReport, ServerCapacity, cheapest_fitting, fits, placement
 from cost.engine import CostLine, total_of
 from cost.money import ZERO, cents
 from cost.prices import PriceBook
+from spec.resources import PlatformSpec, ServerSpec
 
 
 @dataclass(frozen=True)

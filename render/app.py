@@ -19,15 +19,16 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from config.app import CLOUDFLARE_TOKEN_SECRET, placement, service_homes
+from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
-from render import blue_green, proxy, swarm_app
+from render import blue_green_deploy, proxy, swarm_app
 from render.app_templates import fill_app_template
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
 from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
 from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
+from spec.service_homes import placement, service_homes
 
 SUMMARY = "hetzner-platform step=app changed="
 MANIFEST = "MANIFEST"
@@ -112,7 +113,7 @@ def build_release(config: StackConfig, server: str) -> Release:
     shared = dict(sorted(compose.files.items()))
     settings = _shared_settings(config, compose)
     files = {COMPOSE_FILE: compose.text, MANIFEST: "".join(f"{path}\n" for path in shared), **compose.live_files,
-             blue_green.ROLLBACK_FILE: blue_green.render_rollback(settings)}
+             blue_green_deploy.ROLLBACK_FILE: blue_green_deploy.render_rollback(settings)}
     digest = hashlib.sha256()
     for path, content in [*files.items(), *shared.items()]:
         digest.update(path.encode() + b"\0" + content.encode() + b"\0")
@@ -213,7 +214,7 @@ def _health(config: StackConfig, compose: ComposeRender) -> dict[str, str]:
 def _shared_settings(config: StackConfig, compose: ComposeRender) -> str:
     """Settings both deploy.sh and hp-rollback read: the project, health checks and the strategies."""
     deploy = config.app.deploy
-    scalars, arrays = blue_green.strategy_settings(config, compose)
+    scalars, arrays = blue_green_deploy.strategy_settings(config, compose)
     settings = {
         "PROJECT": config.project,
         "HEALTH_RETRIES": str(deploy.health_retries),
@@ -305,7 +306,7 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         functions.append(f'    chmod 0400 "$1/{secret_file.path}"')
     functions += ["    :", "}"]
     script = fill_app_template("deploy.sh", lines, functions)
-    script = script.replace("#@@COLOURS@@", blue_green.colours_library())
+    script = script.replace("#@@COLOURS@@", blue_green_deploy.colours_library())
     return script
 
 
@@ -321,7 +322,7 @@ def _noop_script(server: str) -> str:
 def app_step(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mapping[str, str]) -> HostStep:
     """The "app" HostStep for one server; `secrets` maps every name of secret_names(config, server) to its value.
 
-    `runtime` is accepted for the common step signature: private addresses come from components.specs,
+    `runtime` is accepted for the common step signature: private addresses come from spec.resources,
     which assigns them deterministically, so the rendered files are identical in plan and deploy.
     """
     del runtime

@@ -21,24 +21,18 @@ from typing import Any
 
 import yaml
 
-from config.app import (
-    CERTBOT_IMAGES,
-    CLOUDFLARE_TOKEN_SECRET,
-    SECRET_REF_RE,
-    GenericFiles,
-    HealthcheckConfig,
-    PostgresTuning,
-    RedisTuning,
-    ServiceConfig,
-    placement,
-    service_homes,
-)
-from config.compose_file import read_user_compose
+from config.app_files import GenericFiles, PostgresTuning, RedisTuning
+from config.app_service import HealthcheckConfig, ServiceConfig
+from config.app_values import CERTBOT_IMAGES, CLOUDFLARE_TOKEN_SECRET
 from config.path_checks import releases_dir
 from config.schema import StackConfig
 from render import blue_green, postgres, proxy, redis
+from render.compose_user_file import load_user_compose, user_compose_services, user_compose_volumes
+from render.compose_values import compose_cpus, compose_memory, env_value, literal, normalise_depends, normalise_env, secret_ref
 from render.secret_files import SecretFile
 from spec.lb_checks import PROXY_CHECK_PORT
+from spec.resources import server_private_ips
+from spec.service_homes import placement, service_homes
 
 COMPOSE_FILE = "docker-compose.yml"
 PROXY_STATE_DIR = ".hetzner-platform/proxy"  # under the data dir; service volume names cannot start with "."
@@ -89,45 +83,6 @@ def stored_path(stack: StackConfig, service: str, filename: str, content: str) -
     return f"{base_dir(stack)}/files/{service}/{digest}/{filename}"
 
 
-def literal(value: Any) -> Any:
-    """Escape `$` so compose passes strings through unchanged (no interpolation)."""
-    if isinstance(value, str):
-        return value.replace("$", "$$")
-    if isinstance(value, list):
-        return [literal(item) for item in value]
-    return value
-
-
-def env_value(value: str | int | float | bool) -> str:
-    """Environment value: `${SECRET}` references stay for compose to fill, every other `$` is literal."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if not isinstance(value, str):
-        return str(value)
-    out, last = [], 0
-    for match in SECRET_REF_RE.finditer(value):
-        out.append(value[last:match.start()].replace("$", "$$"))
-        out.append(secret_ref(match.group(1)))
-        last = match.end()
-    out.append(value[last:].replace("$", "$$"))
-    return "".join(out)
-
-
-def secret_ref(name: str) -> str:
-    return f"${{{name}:?secret {name} is not set}}"
-
-
-def compose_cpus(cpus: float) -> str:
-    return str(float(cpus))
-
-
-def compose_memory(mb: float) -> str:
-    if mb == int(mb):
-        whole = int(mb)
-        return f"{whole // 1024}G" if whole % 1024 == 0 else f"{whole}M"
-    return f"{int(mb * 1024 * 1024)}b"
-
-
 def _resources(service: ServiceConfig) -> dict[str, Any]:
     resources: dict[str, Any] = {
         "limits": {"cpus": compose_cpus(service.limits.cpus), "memory": compose_memory(service.limits.memory_mb)}
@@ -155,12 +110,6 @@ def _healthcheck_entry(check: HealthcheckConfig) -> dict[str, Any]:
     }
 
 
-def _private_ips(stack: StackConfig) -> dict[str, str]:
-    from components.specs import resolve
-
-    return {spec.name: spec.private_ip for spec in resolve(stack).servers if spec.private_ip}
-
-
 def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     """The compose project (and its config files) for one server of the stack."""
     app = stack.app
@@ -170,10 +119,10 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
     here = where[server]
     hosting = [name for name, services in where.items() if services]
     multi = len(hosting) > 1 and stack.network is not None
-    private_ips = _private_ips(stack) if multi else {}
+    private_ips = server_private_ips(stack) if multi else {}
     data_dir = app.resolved_data_dir(stack.project)
-    user_compose = _load_user_compose(stack)  # {} without app.composeFile
-    user_services = _user_compose_services(user_compose)
+    user_compose = load_user_compose(stack)  # {} without app.composeFile
+    user_services = user_compose_services(user_compose)
     result = ComposeRender(server=server, model={"name": stack.project})
     services: dict[str, Any] = {}
     app_here = {name: svc for name, svc in here.items() if name in app.services}
@@ -215,7 +164,7 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
         if depends:
             entry["depends_on"] = depends
         elif "depends_on" in entry:
-            entry["depends_on"] = {k: v for k, v in _normalise_depends(entry["depends_on"]).items() if k in app_here}
+            entry["depends_on"] = {k: v for k, v in normalise_depends(entry["depends_on"]).items() if k in app_here}
             if not entry["depends_on"]:
                 del entry["depends_on"]
         secrets |= svc.secret_refs()
@@ -246,7 +195,7 @@ def render_compose(stack: StackConfig, server: str) -> ComposeRender:
             network["name"] = f"{stack.project}_{key}"
     if networks:
         result.model["networks"] = networks
-    user_volumes = _user_compose_volumes(user_compose)
+    user_volumes = user_compose_volumes(user_compose)
     if user_volumes:
         result.model["volumes"] = user_volumes
     result.secrets = sorted(secrets)
@@ -263,12 +212,6 @@ def _ordered(entry: dict[str, Any]) -> dict[str, Any]:
     """Stable, readable key order: ours first, anything from a user's compose file after."""
     known = {key: entry[key] for key in _KEY_ORDER if key in entry}
     return known | {key: value for key, value in entry.items() if key not in known}
-
-
-def _normalise_depends(value: Any) -> dict[str, Any]:
-    if isinstance(value, list):
-        return {name: {"condition": "service_started"} for name in value}
-    return dict(value)
 
 
 def _service_entry(
@@ -309,7 +252,7 @@ def _service_entry(
 
     tuning = svc.config_files
     command: Any = literal(svc.command) if svc.command is not None else entry.get("command")
-    environment: dict[str, Any] = _normalise_env(entry.pop("environment", None))
+    environment: dict[str, Any] = normalise_env(entry.pop("environment", None))
     if isinstance(tuning, PostgresTuning):
         content = postgres.render_postgresql_conf(name, svc)
         path = stored_path(stack, name, "postgresql.conf", content)
@@ -366,18 +309,6 @@ def _service_entry(
     return entry
 
 
-def _normalise_env(value: Any) -> dict[str, Any]:
-    if value is None:
-        return {}
-    if isinstance(value, list):
-        env: dict[str, Any] = {}
-        for item in value:
-            key, _, rest = str(item).partition("=")
-            env[key] = rest
-        return env
-    return {str(key): ("" if val is None else val) for key, val in dict(value).items()}
-
-
 def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: ComposeRender, data_dir: str) -> dict[str, Any]:
     app = stack.app
     config = app.proxy
@@ -389,7 +320,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     redirects = result.redirects
     check = proxy.lb_check_for(stack, result.server)
     if check is not None:
-        private_ip = _private_ips(stack).get(result.server)
+        private_ip = server_private_ips(stack).get(result.server)
         if private_ip:
             ports.append(f"{private_ip}:{PROXY_CHECK_PORT}:{PROXY_CHECK_PORT}")
         else:
@@ -501,30 +432,3 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         })
         services["certbot"] = certbot
     return services
-
-
-# --- a user's own compose file -------------------------------------------------------------------
-
-def _load_user_compose(stack: StackConfig) -> dict[str, Any]:
-    if stack.app.compose_file is None:
-        return {}
-    # The config checks (config/compose_file.py) already refused a file the host cannot use.
-    try:
-        document = read_user_compose(Path(stack.app.compose_file))
-    except ValueError as exc:
-        raise ValueError(f"app.composeFile: {exc}") from None
-    for name in document["services"]:
-        if name not in stack.app.services:
-            raise ValueError(
-                f"app.composeFile: service '{name}' has no entry in app.services (its limits and role are required)"
-            )
-    return document
-
-
-def _user_compose_services(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {name: dict(value or {}) for name, value in (document.get("services") or {}).items()}
-
-
-def _user_compose_volumes(document: dict[str, Any]) -> dict[str, Any]:
-    volumes = document.get("volumes") or {}
-    return dict(volumes) if isinstance(volumes, dict) else {}

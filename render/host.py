@@ -14,7 +14,6 @@ environment variable HP_SKIP switches off what cannot run in a container (see te
 
 from __future__ import annotations
 
-from components.specs import resolve
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
 from render.host_base import base_step, wait_step
@@ -26,6 +25,7 @@ from render.host_ssh import ssh_step
 from render.host_storage import storage_step
 from render.host_upgrades import upgrades_step
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 
 STEP_ORDER = ("wait", "base", "ssh", "firewall", "fail2ban", "upgrades", "docker", "storage", "network")
 USER_DATA = "user-data.yaml"

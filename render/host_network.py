@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from components.specs import FloatingIpSpec
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill
 from render.steps import HostRuntime, HostStep
 from spec.addresses import floating_host_address
+from spec.resources import FloatingIpSpec
 
 NETPLAN = "/etc/netplan/60-floating-ip.yaml"
 IFUPDOWN = "/etc/network/interfaces.d/60-floating-ip.cfg"

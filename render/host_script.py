@@ -38,7 +38,11 @@ def template(name: str) -> str:
 
 def fill(name: str, **values: object) -> str:
     """Template `name` with every `{{key}}` replaced; unknown or unused keys are errors."""
-    text = template(name)
+    return fill_text(template(name), name, **values)
+
+
+def fill_text(text: str, name: str, **values: object) -> str:
+    """`text` (the template called `name` in errors) with every `{{key}}` replaced, as `fill` does."""
     used: set[str] = set()
 
     def replace(match: re.Match[str]) -> str:

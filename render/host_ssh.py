@@ -9,10 +9,7 @@ from __future__ import annotations
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill
 from render.steps import HostStep
-
-PORT_DROPIN = "/etc/ssh/sshd_config.d/00-hetzner-platform-port.conf"
-HARDENING_DROPIN = "/etc/ssh/sshd_config.d/10-hetzner-platform.conf"
-SOCKET_DROPIN = "/etc/systemd/system/ssh.socket.d/10-hetzner-platform-port.conf"
+from spec.host_paths import HARDENING_DROPIN, PORT_DROPIN, SOCKET_DROPIN
 
 
 def allow_users(config: StackConfig) -> list[str]:

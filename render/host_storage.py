@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from components.specs import VolumeSpec
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step
 from render.steps import HostRuntime, HostStep
+from spec.resources import VolumeSpec
 
 FSTAB = "/etc/fstab"
 UNKNOWN_ID = 0  # rendered before the volume exists (the script refuses to run then)

@@ -8,9 +8,12 @@ the output goes to the journal (`journalctl -u hp-job-NAME`). The ops step insta
 
 from __future__ import annotations
 
-from config.app import JobConfig, placement_names, service_homes
+from config.app_jobs import JobConfig
 from config.schema import StackConfig
+from config.stack_views import placement_names
 from render.registry import DOCKER_CONFIG_DIR
+from spec.host_paths import current_release_dir
+from spec.service_homes import service_homes
 
 DOCKER = "/usr/bin/docker"
 UNIT_PREFIX = "hp-job-"
@@ -32,7 +35,7 @@ def _systemd_word(word: str) -> str:
 
 def _service_unit(config: StackConfig, name: str, job: JobConfig) -> str:
     project = config.ops.compose_project or config.project
-    directory = config.ops.compose_dir or f"/opt/{config.project}/current"
+    directory = config.ops.compose_dir or current_release_dir(config.project)
     container = job_unit_name(name)
     compose = [
         DOCKER, "compose", "--project-name", project, "--project-directory", directory,

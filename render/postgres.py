@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import re
 
-from config.app import PostgresTuning, ServiceConfig
+from config.app_files import PostgresTuning
+from config.app_service import ServiceConfig
 
 CONTAINER_PATH = "/etc/postgresql/postgresql.conf"
 

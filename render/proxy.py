@@ -18,11 +18,15 @@ from dataclasses import dataclass
 
 import yaml
 
-from config.app import CLOUDFLARE_TOKEN_SECRET, ServiceConfig, acme_challenge, service_fqdn
+from config.app_service import ServiceConfig
+from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.deploy_strategy import strategy_of
 from config.schema import StackConfig
+from config.stack_views import service_fqdn
 from render.blue_green import NGINX_LIVE_FILE, NGINX_LIVE_MOUNT, nginx_upstream_host
 from spec.lb_checks import PROXY_CHECK_PORT, ProxyCheck, proxy_check_applies
+from spec.resources import lb_private_ip, lb_targets
+from spec.service_homes import acme_challenge
 
 ACME_DIR = "/letsencrypt"  # Traefik's ACME storage inside the container
 NGINX_LOCAL_PORT = 8443  # loopback-only listener without PROXY protocol (health checks behind an LB)
@@ -101,23 +105,18 @@ def redirects_for(stack: StackConfig) -> list[Redirect]:
 
 def lb_check_for(stack: StackConfig, server: str) -> ProxyCheck | None:
     """The load balancer's HTTP check this server's proxy answers on PROXY_CHECK_PORT (LB targets only)."""
-    from components.specs import resolve
-
     check = proxy_check_applies(stack)
-    lb = resolve(stack).load_balancer
-    if check is None or lb is None or server not in lb.targets:
+    if check is None or server not in lb_targets(stack):
         return None
     return check
 
 
 def load_balancer_ip(stack: StackConfig) -> str | None:
     """The LB's private address when it sends PROXY protocol to this stack's proxy."""
-    from components.specs import resolve
-
-    lb = resolve(stack).load_balancer
+    lb = stack.load_balancer
     if lb is None or not any(service.proxy_protocol for service in lb.services):
         return None
-    return lb.private_ip
+    return lb_private_ip(stack)
 
 
 def proxy_secret_names(stack: StackConfig, routes: list[Route], redirects: Sequence[Redirect] = ()) -> list[str]:

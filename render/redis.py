@@ -10,7 +10,8 @@ AUTH_PASSWORD into REDISCLI_AUTH for itself only.
 
 from __future__ import annotations
 
-from config.app import HealthcheckConfig, RedisTuning, ServiceConfig
+from config.app_files import RedisTuning
+from config.app_service import HealthcheckConfig, ServiceConfig
 from render.secret_files import SECRETS_DIR, SecretFile
 
 CONTAINER_PATH = "/usr/local/etc/redis/redis.conf"

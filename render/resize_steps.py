@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 
 from config.schema import StackConfig
+from spec.host_paths import current_release_dir
 
 # The scripts arrive on stdin (`sudo bash -s`): every command reads /dev/null instead, so none can eat
 # the rest of the script.
@@ -27,13 +28,13 @@ POWEROFF_UNIT = "hetzner-platform-resize-poweroff"
 
 def _compose(config: StackConfig) -> str:
     project = shlex.quote(config.project)
-    current = f"/opt/{config.project}/current"
+    current = current_release_dir(config.project)
     return (f'docker compose --project-name {project} --project-directory {shlex.quote(current)} '
             f'--file {shlex.quote(current)}/docker-compose.yml --env-file {shlex.quote(current)}/.env')
 
 
 def stop_before_resize_script(config: StackConfig, server: str, old_type: str, new_type: str) -> str:
-    current = shlex.quote(f"/opt/{config.project}/current")
+    current = shlex.quote(current_release_dir(config.project))
     return f"""#!/usr/bin/env bash
 # hetzner-platform: {server} changes type {old_type} -> {new_type}. Stop the app cleanly, then shut down.
 set -euo pipefail
@@ -49,7 +50,7 @@ echo "hetzner-platform resize: powering off in {POWEROFF_DELAY_S} s for the type
 
 
 def start_after_resize_script(config: StackConfig, server: str) -> str:
-    current = shlex.quote(f"/opt/{config.project}/current")
+    current = shlex.quote(current_release_dir(config.project))
     return f"""#!/usr/bin/env bash
 # hetzner-platform: {server} is back after its type change; start the app stopped before it.
 set -euo pipefail

@@ -32,7 +32,8 @@ from typing import Any
 
 import yaml
 
-from config.app import CLOUDFLARE_TOKEN_SECRET, ServiceConfig
+from config.app_service import ServiceConfig
+from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from render import proxy
 from render.compose import ComposeRender, _proxy_entries, _service_entry
@@ -210,7 +211,7 @@ def _traefik_for_swarm(stack: StackConfig, entry: dict[str, Any], result: SwarmS
     Routers of the file provider name their service `<service>@swarm`, the service the swarm provider makes
     from the labels traefik.http.services.<service>.loadbalancer.server.port on that swarm service.
     https://doc.traefik.io/traefik/providers/swarm/ ; the provider talks to the manager's Docker socket,
-    so Traefik runs on managers only (config/swarm.py refuses web servers that are not managers).
+    so Traefik runs on managers only (config/swarm_checks.py refuses web servers that are not managers).
     """
     for config in entry.get("configs", []):
         source = result.model["configs"][config["source"]]["file"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.app import placement_names
 from config.schema import StackConfig
+from config.stack_views import placement_names
+from spec.host_paths import current_release_dir
 
 
 def compose_dir(config: StackConfig) -> str:
-    return config.ops.compose_dir or f"/opt/{config.project}/current"
+    return config.ops.compose_dir or current_release_dir(config.project)
 
 
 def app_output(config: StackConfig) -> dict[str, Any]:

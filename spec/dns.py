@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.schema import DnsConfig
+from config.dns import DnsConfig
 
 
 def caa_names(dns: DnsConfig) -> list[str]:

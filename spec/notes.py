@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from config.app import image_is_pinned, service_fqdn
+from config.app_values import image_is_pinned
 from config.schema import StackConfig
+from config.stack_views import service_fqdn
 from spec.dns import caa_names
 from spec.web_sources import web_source_notes
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.app import RESERVED_SERVICE_NAMES, placement
+from config.app_values import RESERVED_SERVICE_NAMES
 from config.errors import ConfigIssue
-from config.schema import PROXY_PORTS, StackConfig
+from config.network import PROXY_PORTS
+from config.schema import StackConfig
+from spec.service_homes import placement
 
 # The optional Prometheus + Grafana preset listens on these loopback ports (render/ops.py renders them).
 PROMETHEUS_PORT = 9090

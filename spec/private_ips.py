@@ -18,15 +18,7 @@ import ipaddress
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-# Host numbers inside the subnet: Hetzner's gateway is the first address (.1); the LB sits at .5.
-LOAD_BALANCER_HOST_INDEX = 4  # hosts()[4] == .5
-FIRST_SERVER_HOST_INDEX = 9  # hosts()[9] == .10
-
-
-def reserved_addresses(subnet: str) -> dict[str, str]:
-    """Addresses no server may pin, with the reason."""
-    base = ipaddress.ip_network(subnet).network_address
-    return {str(base + 1): "Hetzner's gateway", str(base + 1 + LOAD_BALANCER_HOST_INDEX): "the load balancer"}
+from config.private_network import FIRST_SERVER_HOST_INDEX, LOAD_BALANCER_HOST_INDEX
 
 
 def assign_private_ips(subnet: str, servers: Sequence[str], pinned: Mapping[str, str]) -> tuple[dict[str, str], str]:

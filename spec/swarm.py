@@ -3,7 +3,7 @@
 Pure functions of the config, shared by the host steps (init, join, labels), the stack file renderer and
 the capacity check, so all three agree on the same placement.
 
-- The first manager (config/swarm.py `swarm_managers`) initialises the swarm on its private address; the
+- The first manager (config/swarm_checks.py `swarm_managers`) initialises the swarm on its private address; the
   other managers join with the manager token, every other server with the worker token.
 - Every node carries `hp.server=<server name>` and `hp.role.<role>=true` per role. A service is
   constrained to its role's label, a `server` pin to `hp.server` (a label, not node.hostname: the label
@@ -20,11 +20,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from config.swarm import swarm_managers
+from config.swarm_checks import swarm_managers
 from spec.private_ips import assign_private_ips
 
 if TYPE_CHECKING:
-    from config.app import ServiceConfig
+    from config.app_service import ServiceConfig
     from config.schema import StackConfig
 
 LABEL_PREFIX = "hp"
@@ -119,7 +119,7 @@ def proxy_servers(stack: StackConfig) -> list[str]:
 def swarm_placement(stack: StackConfig) -> dict[str, dict[str, ServiceConfig]]:
     """server -> {task name: ServiceConfig}: every task the swarm may run there (`<service>.<n>`).
 
-    The shape of config.app.placement, so the capacity check sums replicas x limits per node.
+    The shape of spec.service_homes.placement, so the capacity check sums replicas x limits per node.
     """
     result: dict[str, dict[str, ServiceConfig]] = {name: {} for name in stack.servers}
     for name, service in stack.app.services.items():

@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 
+from config.app_stack_rules import app_stack_issues
 from config.loader import validate_config
 from config.schema import StackConfig
 from config.stack_base import read_merged_stack_file
+from tests.keys import ADMIN_KEY
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
 VENV_BIN = Path(sys.executable).parent
 COMPOSE_BIN = VENV_BIN / "docker-compose"
-ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z ops@test"
 
 
 def base_values(app: dict[str, Any], **overrides: Any) -> dict[str, Any]:
@@ -115,7 +116,7 @@ def phase2_values(app: dict[str, Any] | None = None, **overrides: Any) -> dict[s
 def load(values: dict[str, Any], *, strict: bool = True) -> StackConfig:
     config = validate_config(copy.deepcopy(values))
     if strict:
-        issues = config.app.stack_issues(config)
+        issues = app_stack_issues(config)
         assert not issues, [str(issue) for issue in issues]
     return config
 

@@ -30,9 +30,9 @@ from render.blue_green import (
     NGINX_LIVE_MOUNT,
     RELEASE_LIVE_PREFIX,
     RELEASE_TRAEFIK_APP,
-    ROLLBACK_FILE,
     TRAEFIK_DYNAMIC_DIR,
 )
+from render.blue_green_deploy import ROLLBACK_FILE
 from render.compose import render_compose
 from render.steps import HostRuntime
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from components.specs import resolve
 from config.errors import ConfigError
-from render.compose import compose_memory, env_value, render_compose
+from render.compose import render_compose
+from render.compose_values import compose_memory, env_value
+from spec.resources import resolve
 
 from .conftest import base_values, compose_check, load, phase2_values, preset_config, presets, schema_errors, small_app
 

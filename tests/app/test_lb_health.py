@@ -12,10 +12,10 @@ from typing import Any
 import yaml
 
 from cli.evaluate import evaluate
-from components.specs import resolve
 from config.stack_file import StackFile
 from render.compose import render_compose
 from spec.lb_checks import PROXY_CHECK_PORT, lb_checks
+from spec.resources import resolve
 
 from .conftest import load, phase2_values, require_tool, small_app
 from .test_proxy import NAMESPACE_SETUP, _prepare

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
-from config.app import placement, placement_names
+from config.app_stack_rules import app_stack_issues
 from config.errors import ConfigError
 from config.loader import validate_config
+from config.stack_views import placement_names
+from spec.service_homes import placement
 
 from .conftest import base_values, load, phase2_values, small_app
 
@@ -20,7 +22,7 @@ def issues_of(values: dict[str, Any]) -> list[str]:
         config = validate_config(copy.deepcopy(values))
     except ConfigError as error:
         return [str(issue) for issue in error.issues]
-    return [str(issue) for issue in config.app.stack_issues(config)]
+    return [str(issue) for issue in app_stack_issues(config)]
 
 
 def with_app(change: Callable[[dict[str, Any]], None], values: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from config.app import ServiceConfig
+from config.app_service import ServiceConfig
 from render.postgres import render_postgresql_conf
 from render.redis import AUTH_DIR, AUTH_PASSWORD, auth_files, authenticated_healthcheck, render_redis_conf
 from render.secret_files import secret_file_content

@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from config.app import placement
+from config.app_stack_rules import app_stack_issues
 from config.catalogue import load_catalogue
 from config.stack_base import read_merged_stack_file
 from render.app import app_step, secret_names
 from render.compose import render_compose
 from render.steps import HostRuntime
+from spec.service_homes import placement
 
 from .conftest import compose_check, preset_config, presets, require_tool, schema_errors
 
@@ -38,7 +39,7 @@ def test_every_seed_has_a_preset() -> None:
 def test_preset_is_a_valid_stack_file_without_plaintext_secrets(path: Path) -> None:
     stack = read_merged_stack_file(path)
     config = preset_config(path)
-    assert not config.app.stack_issues(config)
+    assert not app_stack_issues(config)
     assert {name: server.server_type for name, server in config.servers.items()} == EXPECTED[path.name][1]
     raw = yaml.safe_load(path.read_text())
     assert set(raw) == {"config"}

@@ -17,12 +17,12 @@ from typing import Any
 import pytest
 import yaml
 
-from components.specs import resolve
 from config.deploy_strategy import colour_alias
 from config.schema import StackConfig
 from render import proxy
 from render.blue_green import DEFAULT_COLOUR, NGINX_LIVE_FILE, NGINX_LIVE_MOUNT, nginx_live_conf
 from render.compose import render_compose
+from spec.resources import resolve
 
 from .conftest import EXAMPLES, base_values, load, phase2_values, preset_config, require_tool, small_app
 

@@ -23,7 +23,8 @@ import pytest
 from config.schema import StackConfig
 from render.app import app_step, render_env_file, secret_names
 from render.host import host_steps
-from render.ops import ops_secret_names, ops_step
+from render.ops import ops_step
+from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
 
 from .conftest import COMPOSE_BIN, EXAMPLES, REPO, preset_config, require_tool

@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from components.specs import PlatformSpec, resolve
 from config.loader import validate_config
 from config.schema import StackConfig
+from spec.resources import PlatformSpec, resolve
 from tests.fixed_date import GENERATED_AS_OF
 
 SSH = {"publicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z user@example"],

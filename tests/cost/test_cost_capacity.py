@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from cost_stacks import build, minimal_raw
 
-import cost.capacity as capacity_module
 from config.catalogue import load_catalogue
 from cost.api import PlanCost, plan_sections
+from cost.report import render_plan
 
 pytestmark = pytest.mark.cost
 
@@ -59,14 +59,6 @@ def test_services_run_where_the_compose_files_put_them() -> None:
     assert all(entry["ok"] for entry in result.values())
 
 
-def test_fallback_rule_puts_each_service_on_the_first_server_with_its_role(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(capacity_module, "app_placement_function", lambda: None)
-    result = plan_for(multi_server_raw())
-    names = {entry["server"]: [s["name"] for s in entry["services"]] for entry in result.capacity_json()["servers"]}
-    assert names == {"web1": ["api", "uploads"], "web2": [], "db": ["postgres", "worker"]}
-    assert result.capacity_json()["placement_rule"].startswith("each service runs on the first server")
-
-
 def test_over_ram_suggests_the_cheapest_fitting_type_with_the_delta() -> None:
     raw = minimal_raw(app={"services": {"db": service("web", 1.0, "4G")}})
     result = plan_for(raw)
@@ -83,7 +75,7 @@ def test_over_ram_suggests_the_cheapest_fitting_type_with_the_delta() -> None:
     assert any(w.startswith("over capacity on server web (cx23): RAM") and "cpx32 EUR 35.49/month (+30.00/month)" in w
                for w in result.warnings)
     assert "Cheapest type that fits: cpx32 (4 vCPU, 8 GB RAM), EUR 35.49/month as a new order: +30.00/month (+36.00 with backups)" in (
-        result.render_text())
+        render_plan(result))
 
 
 def test_suggestions_come_only_from_orderable_types() -> None:
@@ -106,7 +98,7 @@ def test_suggestion_keeps_the_cpu_architecture() -> None:
     # Every Arm type is Cost-Optimized, which the catalogue marks not orderable: no x86 type instead.
     result = plan_for(raw)
     assert servers(result)["web"]["suggestion"] is None
-    assert "No current type in this location fits" in result.render_text()
+    assert "No current type in this location fits" in render_plan(result)
 
 
 def test_exact_fit_is_ok() -> None:
@@ -127,14 +119,14 @@ def test_no_services_fit_trivially() -> None:
     result = plan_for(minimal_raw())
     entry = servers(result)["web"]
     assert entry["services"] == [] and entry["ok"] is True and result.exit_code() == 0
-    assert "(no services)" in result.render_text()
+    assert "(no services)" in render_plan(result)
 
 
 def test_nothing_fits_says_so() -> None:
     raw = minimal_raw(app={"services": {"huge": service("web", 60, "8G")}})
     result = plan_for(raw)
     assert servers(result)["web"]["suggestion"] is None
-    assert "No current type in this location fits" in result.render_text()
+    assert "No current type in this location fits" in render_plan(result)
 
 
 def test_upgrade_options_for_a_single_server() -> None:

@@ -14,6 +14,7 @@ from config.errors import ConfigError
 from config.loader import validate_config
 from cost.api import PlanCost, plan_sections
 from cost.money import cents, dec, json_money, json_number
+from cost.report import render_plan
 
 pytestmark = pytest.mark.cost
 
@@ -290,7 +291,7 @@ def test_vat_is_computed_on_the_net_total_not_summed_per_line() -> None:
     assert plan.total_net_eur == Decimal("77.74")
     assert plan.vat_eur == Decimal("14.77")  # 77.74 x 0.19 = 14.7706
     assert plan.total_gross_eur == Decimal("92.51")
-    assert "VAT 19 % (config pricing.vatRatePercent)              14.77" in plan.render_text()
+    assert "VAT 19 % (config pricing.vatRatePercent)              14.77" in render_plan(plan)
 
 
 # --- budget ---------------------------------------------------------------------------------------
@@ -363,7 +364,7 @@ def test_type_not_sold_in_region_suggests_the_regional_replacement() -> None:
 # --- report ------------------------------------------------------------------------------------
 
 def test_render_text_has_the_table_budget_and_allocation_summary() -> None:
-    text = plan_for(phase1_raw("2026-05-01")).render_text()
+    text = render_plan(plan_for(phase1_raw("2026-05-01")))
     assert "Total net" in text and "25.64" in text
     assert "Budget: EUR 50.00/month net" in text
     assert "Resource Allocation Summary: server app (cx33" in text
@@ -417,7 +418,7 @@ def test_an_unpriced_line_makes_the_status_incomplete_and_an_enforced_plan_exit_
     assert message is not None and message.startswith("Budget guard: stack demo-staging cannot be checked against its budget")
     assert "no price known for Server web (cpx21)" in message
     assert "pricing.overrides (server:cpx21: <EUR net/month>)" in message and "--live-prices" in message
-    text = plan.render_text()
+    text = render_plan(plan)
     assert "Total net of the priced lines (INCOMPLETE)" in text
     assert "! incomplete: no price known for Server web (cpx21)" in text and "server:cpx21" in text
     assert "INCOMPLETE, cannot be checked: 1 line(s) without a price" in text

@@ -18,6 +18,7 @@ from cost_stacks import build, phase1_raw, seed000_raw
 
 from cost.api import PlanCost, plan_sections
 from cost.cli import render_cost_report
+from cost.report import render_plan
 
 pytestmark = pytest.mark.cost
 
@@ -106,4 +107,4 @@ def test_seed000_models_the_16gb_claim_as_cx43() -> None:
     assert (capacity["ram_gb_allocated"], capacity["vcpu_allocated"]) == (12.125, 7.75)  # incl. the proxy
     assert capacity["ok"] is True
     assert plan.exit_code() == 0
-    assert re.search(r"^Total Used: +14 GB RAM, 8 vCPU$", plan.render_text(), re.MULTILINE)
+    assert re.search(r"^Total Used: +14 GB RAM, 8 vCPU$", render_plan(plan), re.MULTILINE)

@@ -12,6 +12,7 @@ import pytest
 from cost_stacks import build, phase1_raw
 
 from cost.api import PlanCost, plan_sections
+from cost.report import render_plan
 from spec.order_dates import FROM_PREVIOUS, NEW_ORDER, RESCALE, UNKNOWN, OrderDate, resolve_order_dates
 
 pytestmark = pytest.mark.cost
@@ -33,7 +34,7 @@ def test_order_date_carried_forward_from_the_last_deployment() -> None:
     line = server_line(result)
     assert (line["monthly_eur"], line["epoch"], line["ordered_on"], line["order_origin"]) == (6.49, "p1", "2026-05-01", FROM_PREVIOUS)
     assert result.total_net_eur == Decimal("25.64")  # 28.04 when priced as a new order
-    text = result.render_text()
+    text = render_plan(result)
     assert "Order dates (a server keeps the price epoch of its order date; a rescale is a new order): " \
            "app 2026-05-01 (from the last deployment) -> p1." in text
     row = next(row for row in text.splitlines() if row.lstrip().startswith("Server app (cx33)"))
@@ -58,7 +59,7 @@ def test_a_server_deployed_before_dates_were_recorded_is_unknown_and_priced_as_n
     result = plan(phase1_raw(None), previous)
     line = server_line(result)
     assert (line["monthly_eur"], line["ordered_on"], line["order_origin"]) == (8.49, None, UNKNOWN)
-    assert "set servers.app.orderedOn" in result.render_text()
+    assert "set servers.app.orderedOn" in render_plan(result)
     assert result.cost_json()["order_dates"]["app"] == {"ordered_on": None, "origin": UNKNOWN}
 
 

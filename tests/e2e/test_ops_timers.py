@@ -54,8 +54,10 @@ from config.loader import validate_config
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
 from render.host import host_steps
-from render.ops import ENV_PATH, file_mode, ops_secret_names, ops_step
+from render.ops import file_mode, ops_step
+from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
+from spec.host_paths import ENV_PATH
 
 from .conftest import BootHost, Report
 from .container import BootedHost

@@ -19,7 +19,8 @@ import pytest
 from cli.compare import compare_markdown
 from cli.diagram import mermaid
 from cli.plan import load
-from components.resize import check_resize, resize_summary
+from cost.resize import resize_summary
+from spec.resize_checks import check_resize
 from tests.fixed_date import GENERATED_AS_OF
 from tests.growth.conftest import PlanResult
 from tests.growth.mermaid_check import check_flowchart

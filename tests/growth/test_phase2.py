@@ -20,7 +20,6 @@ from cli.diagram import mermaid, node_id
 from cli.evaluate import Evaluation, evaluate
 from cli.plan import load
 from components.firewall import ANYWHERE
-from components.specs import resolve
 from config.cloudflare_ips import load_cloudflare_ranges
 from config.schema import StackConfig
 from config.stack_file import read_stack_file
@@ -28,6 +27,7 @@ from render.app import app_files
 from render.compose import COMPOSE_FILE
 from render.host import host_steps
 from render.steps import HostRuntime
+from spec.resources import resolve
 from tests.growth.conftest import PlanResult
 from tests.growth.mermaid_check import check_flowchart, nodes_and_edges
 from tests.growth.support import ROOT, write_stack_file

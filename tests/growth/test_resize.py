@@ -19,11 +19,14 @@ import pytest
 
 import cli.evaluate
 from cli.evaluate import Evaluation
-from components import program, resize
-from components.resize import check_resize, plan_resizes, refusal_message, resize_summary
-from components.specs import resolve
+from components import program
 from config.catalogue import Catalogue, RetiredType, load_catalogue
 from config.loader import validate_config
+from cost import resize as cost_resize
+from cost.resize import plan_resizes, refusal_message, resize_summary
+from spec import resize_checks
+from spec.resize_checks import check_resize
+from spec.resources import resolve
 from tests.growth.support import SERVER_TYPE, PreviousDeploymentMocks, mock_server_id
 from tests.unit.stacks import PHASE2, PROD, variant, write_stack
 
@@ -201,7 +204,8 @@ def catalogue_where(change: str) -> Catalogue:
 
 @pytest.mark.usefixtures("no_host_steps")
 def test_refused_retired_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resize, "load_catalogue", lambda: catalogue_where("retired"))
+    for module in (resize_checks, cost_resize):  # the check and the price delta read the same catalogue
+        monkeypatch.setattr(module, "load_catalogue", lambda: catalogue_where("retired"))
     message, mocks = refused(tmp_path, app(serverType="cx43"), {"app": {"type": "cx33"}}, monkeypatch)
     assert "servers.app.serverType cx33 -> cx43:\n    - 'cx43' was retired" in message
     assert "use 'cx53'" in message
@@ -210,7 +214,8 @@ def test_refused_retired_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.usefixtures("no_host_steps")
 def test_refused_type_not_sold_in_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(resize, "load_catalogue", lambda: catalogue_where("us-only"))
+    for module in (resize_checks, cost_resize):  # the check and the price delta read the same catalogue
+        monkeypatch.setattr(module, "load_catalogue", lambda: catalogue_where("us-only"))
     message, mocks = refused(tmp_path, app(serverType="cx43"), {"app": {"type": "cx33"}}, monkeypatch)
     assert "servers.app.serverType cx33 -> cx43:\n    - 'cx43' is not sold in nbg1 (only in ash, hil)" in message
     assert mocks.by_type(SERVER_TYPE) == []

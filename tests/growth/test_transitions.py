@@ -25,7 +25,6 @@ from tests.growth.transitions import (
     DOWNSIZE,
     PRESETS,
     ROOT,
-    SECOND_KEY,
     UPSIZE,
     NotApplicable,
     Transition,
@@ -33,6 +32,7 @@ from tests.growth.transitions import (
     evaluate_transition,
     first_server,
 )
+from tests.keys import SECOND_KEY
 
 SERVER = "hcloud:index/server:Server"
 NEVER_REPLACED = {SERVER, "hcloud:index/volume:Volume", "hcloud:index/primaryIp:PrimaryIp", "hcloud:index/floatingIp:FloatingIp",

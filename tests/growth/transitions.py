@@ -24,7 +24,6 @@ from tests.growth.support import ROOT, PreviousDeploymentMocks
 from tests.unit.stacks import write_stack
 
 PRESETS = sorted([*(ROOT / "examples").glob("Pulumi.*.yaml"), ROOT / "Pulumi.prod.yaml", ROOT / "Pulumi.staging.yaml"])
-SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm2V5cG8nXq4Lr1pT0wYzK7sD3fH6jQ9eR2uA5iN8oX second@test"
 COMMAND = "command:remote:Command"
 # Bigger / smaller type of the same architecture for each preset type, and their disks (catalogue).
 UPSIZE = {"cx23": "cx33", "cx33": "cx43", "cx43": "cx53", "cx53": "ccx43", "ccx53": "ccx63"}

@@ -25,7 +25,8 @@ from typing import Any
 import pytest
 
 from config.schema import StackConfig
-from render.ops import SCRIPTS, render_script
+from render.ops_conf import render_script
+from spec.host_paths import SCRIPTS
 from tests.clock import clock_env
 
 OPS_DIR = Path(__file__).resolve().parent

@@ -13,20 +13,11 @@ import yaml
 from pydantic import ValidationError
 
 from config.schema import StackConfig
-from render.ops import (
-    ALL_UNITS,
-    CONF_PATH,
-    ENV_PATH,
-    SCRIPTS,
-    is_postgres_image,
-    is_redis_image,
-    ops_files,
-    ops_secret_names,
-    ops_step,
-    ops_view,
-    render_script,
-)
+from render.ops import ops_files, ops_step
+from render.ops_conf import ops_secret_names, render_script
+from render.ops_view import is_postgres_image, is_redis_image, ops_view
 from render.steps import HostRuntime, HostStep
+from spec.host_paths import ALL_UNITS, CONF_PATH, ENV_PATH, SCRIPTS
 
 from .conftest import require, sample_config, skip_or_fail
 

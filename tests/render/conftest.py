@@ -27,9 +27,9 @@ import pytest
 from config.schema import StackConfig
 from render.host import host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
+from tests.keys import ADMIN_KEY
 
 UNDER_CI = os.environ.get("CI") == "true"
-ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z ops@test"
 VOLUME_ID = 100123
 FLOATING_IP = "192.0.2.10"
 CLOUD_INIT_CACHE = Path(os.environ.get("HP_RENDER_CACHE", "/var/cache/hetzner-platform-render"))

@@ -10,8 +10,7 @@ import yaml
 
 from cli.evaluate import Evaluation, evaluate
 from config.stack_file import StackFile, read_stack_file
-
-ADMIN_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z ops@test"
+from tests.keys import ADMIN_KEY
 
 PROD: dict[str, Any] = {
     "project": "chrono",

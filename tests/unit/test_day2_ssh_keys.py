@@ -9,11 +9,10 @@ import pytest
 
 from config.errors import ConfigError
 from config.loader import validate_config
+from tests.keys import SECOND_KEY, THIRD_KEY
 from tests.unit.stacks import ADMIN_KEY, PROD, evaluate_values, variant
 
 SSH_KEY = "hcloud:index/sshKey:SshKey"
-SECOND_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBm2V5cG8nXq4Lr1pT0wYzK7sD3fH6jQ9eR2uA5iN8oX second@test"
-THIRD_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHq9sR3tU5vW7xY1zA3bC5dE7fG9hI1jK3lM5nO7pQ9r third@test"
 
 
 def key_resources(tmp_path: Path, keys: list[str]) -> dict[str, str]:

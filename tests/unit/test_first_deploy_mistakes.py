@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from components.specs import resolve
 from config.errors import ConfigError
 from config.loader import validate_config
 from config.ops import RPO_DAILY_MINUTES
 from config.stack_file import read_stack_file
 from spec.notes import plan_notes
+from spec.resources import resolve
 from tests.fixed_date import GENERATED_AS_OF
 from tests.unit.stacks import PROD, variant
 

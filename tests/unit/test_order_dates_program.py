@@ -11,6 +11,7 @@ import pytest
 
 import cli.evaluate
 from cli.evaluate import Evaluation
+from cost.report import render_plan
 from tests.growth.support import PreviousDeploymentMocks
 from tests.unit.stacks import PROD, variant, write_stack
 
@@ -44,7 +45,7 @@ def test_the_next_run_keeps_the_recorded_order_date(tmp_path: Path, monkeypatch:
     assert later.outputs["servers"]["app"]["orderedOn"] == "2026-05-01"  # carried forward again
     assert later.platform.plan_cost.cost_json()["order_dates"] == {
         "app": {"ordered_on": "2026-05-01", "origin": "previous deployment"}}
-    assert "app 2026-05-01 (from the last deployment) -> p1" in later.platform.plan_cost.render_text()
+    assert "app 2026-05-01 (from the last deployment) -> p1" in render_plan(later.platform.plan_cost)
 
 
 def test_a_rescale_records_a_new_order_date(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,11 +15,11 @@ import pytest
 import cli.evaluate
 from cli.mocks import RecordingMocks
 from components.program import step_sources
-from components.specs import resolve
 from config.loader import validate_config
 from config.schema import StackConfig
 from config.stack_base import read_merged_stack_file
 from render.steps import STEP_RUNTIME_FIELDS, HostRuntime, limited_runtime, runtime_fields
+from spec.resources import resolve
 from tests.unit.stacks import PHASE2, PROD, STAGING, write_stack
 
 ROOT = Path(__file__).resolve().parents[2]

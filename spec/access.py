@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.schema import SshConfig
+from config.servers import SshConfig
+from spec.host_paths import PORT_DROPIN
 
 
 def access_output(ssh: SshConfig) -> dict[str, Any]:
@@ -30,7 +31,7 @@ def access_problem(previous: Any, ssh: SshConfig) -> str | None:
         "The servers' sshd still listens on the old values, so every remote command would be locked out. "
         "Nothing was changed on the hosts. Safe procedure: (1) add the new port to host.adminPorts and run "
         "pulumi up (both firewalls open it); (2) on each server add a second `Port` (or the new user with "
-        "the same keys) to /etc/ssh/sshd_config.d/00-hetzner-platform-port.conf and reload ssh; (3) set the "
+        f"the same keys) to {PORT_DROPIN} and reload ssh; (3) set the "
         "new ssh.port/adminUser with ssh.confirmAccessChange: true, remove the extra admin port, and run "
         "pulumi up: the ssh step then keeps only the new values. Finally set confirmAccessChange back to false."
     )

@@ -10,7 +10,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from config.catalogue import load_catalogue
-from config.schema import HealthCheckConfig, LbServiceConfig, StackConfig
+from config.network import HealthCheckConfig, LbServiceConfig
+from config.schema import StackConfig
 from spec.dns import caa_names
 from spec.lb_checks import LbCheck, lb_checks
 from spec.private_ips import assign_private_ips
@@ -116,7 +117,7 @@ class PlatformSpec:
         return next(server for server in self.servers if server.name == name)
 
 
-def _private_ips(config: StackConfig) -> tuple[dict[str, str], str | None]:
+def private_addresses(config: StackConfig) -> tuple[dict[str, str], str | None]:
     """Private addresses: pinned ones, the others from .10 in name order; the LB gets .5 (spec/private_ips.py)."""
     if config.network is None:
         return {}, None
@@ -124,11 +125,31 @@ def _private_ips(config: StackConfig) -> tuple[dict[str, str], str | None]:
     return assign_private_ips(config.network.subnet, list(config.servers), pinned)
 
 
+# The parts of the spec the renderers need on their own: the same functions `resolve` uses, so a renderer
+# never resolves the whole stack for one address and can never disagree with the resources.
+def server_private_ips(config: StackConfig) -> dict[str, str]:
+    """Server name -> its private address, in stack-file order (empty without a network)."""
+    addresses, _ = private_addresses(config)
+    return {name: addresses[name] for name in config.servers if addresses.get(name)}
+
+
+def lb_targets(config: StackConfig) -> tuple[str, ...]:
+    """The servers the load balancer forwards to (empty without one)."""
+    lb = config.load_balancer
+    return tuple(config.servers_with_role(lb.target_role)) if lb is not None else ()
+
+
+def lb_private_ip(config: StackConfig) -> str | None:
+    """The load balancer's private address when it reaches its targets over the private network."""
+    lb = config.load_balancer
+    return private_addresses(config)[1] if lb is not None and lb.use_private_ip else None
+
+
 def resolve(config: StackConfig) -> PlatformSpec:
     catalogue = load_catalogue()
     prefix = config.resource_prefix()
     base_labels = {"managed-by": MANAGED_BY, "project": config.project, "environment": config.environment}
-    server_ips, lb_ip = _private_ips(config)
+    server_ips, _ = private_addresses(config)
 
     servers = tuple(
         ServerSpec(
@@ -183,9 +204,9 @@ def resolve(config: StackConfig) -> PlatformSpec:
             services=tuple(lb.services),
             health_check=lb.health_check,
             checks=lb_checks(config),
-            targets=tuple(config.servers_with_role(lb.target_role)),
+            targets=lb_targets(config),
             use_private_ip=lb.use_private_ip,
-            private_ip=lb_ip if lb.use_private_ip else None,
+            private_ip=lb_private_ip(config),
             protected=config.environment == "prod",
         )
     floating_ip = None

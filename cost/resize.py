@@ -1,20 +1,11 @@
-"""Safe vertical resize: refuse a server type change Hetzner cannot do (or cannot undo), snapshot first.
+"""Safe vertical resize, the plan: each server type change against the last deployment, checked
+(spec/resize_checks.py) and priced, and the one refusal message for all of them.
 
-A server type change ("rescale") on Hetzner powers the server off, changes its type and boots it again.
-Three things can go wrong that the provider only reports halfway through an update, or never:
-
-* the new type is retired, unknown or not sold in the stack's location;
-* the new type has a smaller disk than the server's current disk: Hetzner cannot shrink a disk, whatever
-  `keepDisk` says (terraform-provider-hcloud#80); a downgrade only works when the disk was kept at its
-  small size on the way up (`keepDisk: true` on the upgrade);
-* the new type has another CPU architecture (x86 <-> arm): a rescale cannot change it, the installed
-  image would not boot.
-
-`check_resize`, `plan_resizes` and `resize_summary` are pure. components/deployment_guard.py compares
-the server types of the last deployment (the stack's own `servers` output) with the config and, on a
-refusal, stops the whole run before any resource is registered. With `snapshotBeforeResize` an
-`hcloud.Snapshot` of the server is taken first and the Server depends on it, so the type change starts
-only once the snapshot exists.
+A server type change ("rescale") on Hetzner powers the server off, changes its type and boots it again;
+a rescale is billed like a new order. components/deployment_guard.py compares the server types of the
+last deployment (the stack's own `servers` output) with the config and, on a refusal, stops the whole
+run before any resource is registered; with `snapshotBeforeResize` it takes the snapshot of
+components/resize_snapshot.py first.
 """
 
 from __future__ import annotations
@@ -25,63 +16,11 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
-import pulumi
-import pulumi_hcloud as hcloud
-
-from components.specs import ServerSpec
 from config.catalogue import Catalogue, load_catalogue
+from cost.prices import PriceBook
 from spec.order_dates import recorded_order_date
-
-
-# --- pure checks -----------------------------------------------------------------------------------
-def check_resize(
-    old_type: str, new_type: str, location: str, keep_disk: bool, *, current_disk_gb: int | None = None
-) -> list[str]:
-    """Every reason the change old_type -> new_type cannot be done in place; empty when it can.
-
-    `current_disk_gb` is the server's real disk size when known (it stays at the old type's size
-    after a rescale with keepDisk); without it the old type's nominal disk is assumed.
-    """
-    old_type, new_type = old_type.lower(), new_type.lower()
-    if old_type == new_type:
-        return []
-    catalogue = load_catalogue()
-    problems: list[str] = []
-    problem = catalogue.server_type_problem(new_type, location)
-    if problem is not None:
-        problems.append(problem)
-    old = catalogue.server_types.get(old_type)
-    new = catalogue.server_types.get(new_type)
-    if old is None or new is None:
-        # A retired or unknown type has no specs in the catalogue: nothing more can be checked.
-        return problems
-    if old.arch != new.arch:
-        problems.append(
-            f"architecture change {old.arch} -> {new.arch} ({old_type} -> {new_type}): a rescale cannot change "
-            f"the CPU architecture, the installed image would not boot; create a new server of the other "
-            f"architecture and move the data instead"
-        )
-    # Hetzner cannot shrink a disk, and keep_disk does not help here: it only keeps the disk small on an
-    # UPGRADE (UpgradeDisk=false in ChangeType, terraform-provider-hcloud internal/server/resource.go,
-    # resourceServerUpdate) so that a later downgrade stays possible. A downgrade works only when the disk
-    # the server has NOW fits the new type; otherwise Hetzner refuses ("not sufficient disk space",
-    # terraform-provider-hcloud#80) AFTER the provider powered the server off, and it stays off.
-    # The current size comes from the last deployment's `diskGb` output; without it the old type's nominal
-    # disk is assumed (the size the server has unless it was scaled up with keepDisk).
-    disk = current_disk_gb if current_disk_gb is not None else old.disk_gb
-    if new.disk_gb < disk:
-        known = "its disk is" if current_disk_gb is not None else f"its disk is presumably (the {old_type} size)"
-        hint = (
-            f"pick a type with at least {disk} GB"
-            if current_disk_gb is not None
-            else f"pick a type with at least {disk} GB, or deploy once with the current type so the stack records the real disk size"
-        )
-        problems.append(
-            f"disk shrink: {known} {disk} GB and {new_type} has {new.disk_gb} GB; Hetzner cannot shrink a disk, "
-            f"so this downgrade is impossible whatever keepDisk says (keepDisk only keeps the disk small on the way "
-            f"up); {hint}"
-        )
-    return problems
+from spec.resize_checks import check_resize
+from spec.resources import ServerSpec
 
 
 @dataclass(frozen=True)
@@ -161,8 +100,6 @@ def resize_summary(
     After: the new type at the epoch of a NEW order on `as_of` (from 2026-06-15 that is p2: Hetzner bills
     a rescale like a new order).
     """
-    from cost.prices import PriceBook  # the cost engine's price lookup (regional prices, epoch fallbacks)
-
     catalogue = catalogue or load_catalogue()
     as_of = as_of or dt.date.today()
     old_epoch = catalogue.server_epoch(as_of, ordered_on)
@@ -252,23 +189,3 @@ def refusal_message(planned: Mapping[str, PlannedResize]) -> str | None:
         lines += [f"    - {problem}" for problem in p.problems]
     lines.append("Fix servers.<name>.serverType / keepDisk in the stack file and run again.")
     return "\n".join(lines)
-
-
-# --- the snapshot taken first (wired in by components/deployment_guard.py) ----------------------------
-def before_resize_snapshot(
-    spec: ServerSpec, old_type: str, parent: pulumi.Resource | None, depends_on: list[pulumi.Resource] | None = None
-) -> hcloud.Snapshot:
-    """A snapshot of the running server, taken before its type changes.
-
-    Its id comes from a lookup by name: the Server resource itself must wait for the snapshot, so the
-    snapshot cannot take the Server's id. retain_on_delete: once the next run no longer declares it,
-    it leaves the state but stays in Hetzner until deleted by hand (billed per GB meanwhile).
-    """
-    current = hcloud.get_server_output(name=spec.resource_name, opts=pulumi.InvokeOutputOptions(parent=parent))
-    return hcloud.Snapshot(
-        f"{spec.resource_name}-before-{old_type}-to-{spec.server_type}",
-        server_id=current.id.apply(int),
-        description=f"{spec.resource_name} before resize {old_type} -> {spec.server_type} (hetzner-platform)",
-        labels={**spec.labels, "purpose": "before-resize"},
-        opts=pulumi.ResourceOptions(parent=parent, retain_on_delete=True, depends_on=depends_on or []),
-    )
