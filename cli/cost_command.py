@@ -12,9 +12,12 @@ from spec.resources import resolve
 
 
 def run_cost(stack: str | None, config_file: str | None, project_dir: Path,
-             out: TextIO = sys.stdout, err: TextIO = sys.stderr, *, as_of: dt.date | None = None,
+             out: TextIO | None = None, err: TextIO | None = None, *, as_of: dt.date | None = None,
              live: bool = False) -> int:
     from cost.cli import run_cost_command
+
+    # Looked up per call: a default of sys.stdout would keep whatever stream was current at import.
+    out, err = out or sys.stdout, err or sys.stderr
 
     path = stack_path(stack, config_file, project_dir)
     try:

@@ -130,9 +130,11 @@ def report_refusal(error: Exception, source: str, err: TextIO) -> int:
 
 
 def run_plan(stack: str | None, config_file: str | None, as_json: bool, out_dir: str | None,
-             project_dir: Path, out: TextIO = sys.stdout, err: TextIO = sys.stderr, *,
+             project_dir: Path, out: TextIO | None = None, err: TextIO | None = None, *,
              compare: str | None = None, mermaid: bool = False, as_of: dt.date | None = None,
              previous: str | None = None, live_prices: bool = False, show_config: bool = False) -> int:
+    # Looked up per call: a default of sys.stdout would keep whatever stream was current at import.
+    out, err = out or sys.stdout, err or sys.stderr
     path = stack_path(stack, config_file, project_dir)
     try:
         if show_config:

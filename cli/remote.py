@@ -166,7 +166,9 @@ def build_commands(outputs: StackOutputs, request: Request) -> list[list[str]]:
 
 
 def run_remote(request: Request, stack: str | None, outputs_file: str | None, project_dir: Path, *, dry_run: bool = False,
-               out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+               out: TextIO | None = None, err: TextIO | None = None) -> int:
+    # Looked up per call: a default of sys.stdout would keep whatever stream was current at import.
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         outputs = read_outputs(stack, outputs_file, project_dir)
         commands = build_commands(outputs, request)
