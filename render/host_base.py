@@ -5,13 +5,15 @@ from __future__ import annotations
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill
 from render.steps import HostStep
-
-SYSCTL_FILE = "/etc/sysctl.d/90-hetzner-platform.conf"
-MODULES_FILE = "/etc/modules-load.d/hetzner-platform.conf"
-JOURNALD_FILE = "/etc/systemd/journald.conf.d/50-hetzner-platform.conf"
-TIMESYNCD_FILE = "/etc/systemd/timesyncd.conf.d/50-hetzner-platform.conf"
-CHRONY_FILE = "/etc/chrony/sources.d/hetzner-platform.sources"
-SWAP_UNIT = "/etc/systemd/system/swapfile.swap"
+from spec.host_paths import (
+    CHRONY_FILE,
+    JOURNALD_FILE,
+    MODULES_FILE,
+    SWAP_UNIT,
+    SYSCTL_FILE,
+    TIMESYNCD_FILE,
+    TIMEZONE_FILE,
+)
 
 
 def wait_step(config: StackConfig, server: str) -> HostStep:
@@ -39,7 +41,7 @@ def ntp_file(config: StackConfig) -> HostFile:
 def base_files(config: StackConfig) -> list[HostFile]:
     host = config.host
     files = [
-        HostFile("/etc/timezone", f"{host.timezone}\n"),
+        HostFile(TIMEZONE_FILE, f"{host.timezone}\n"),
         ntp_file(config),
         HostFile(
             JOURNALD_FILE,
@@ -68,6 +70,13 @@ def base_step(config: StackConfig, server: str, *, xfs: bool = False) -> HostSte
             "HP_TIMEZONE": host.timezone,
             "HP_NTP": host.ntp,
             "HP_SWAP_GB": host.swap_gb,
+            "HP_TIMEZONE_FILE": TIMEZONE_FILE,
+            "HP_CHRONY_FILE": CHRONY_FILE,
+            "HP_TIMESYNCD_FILE": TIMESYNCD_FILE,
+            "HP_JOURNALD_FILE": JOURNALD_FILE,
+            "HP_SYSCTL_FILE": SYSCTL_FILE,
+            "HP_MODULES_FILE": MODULES_FILE,
+            "HP_SWAP_UNIT": SWAP_UNIT,
         },
         files=base_files(config),
     )

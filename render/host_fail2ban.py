@@ -5,9 +5,7 @@ from __future__ import annotations
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill
 from render.steps import HostStep
-
-FAIL2BAN_LOCAL = "/etc/fail2ban/fail2ban.d/hetzner-platform.local"
-JAIL_LOCAL = "/etc/fail2ban/jail.d/hetzner-platform.local"
+from spec.host_paths import FAIL2BAN_LOCAL, JAIL_LOCAL
 
 
 def fail2ban_files(config: StackConfig) -> list[HostFile]:
@@ -33,4 +31,9 @@ def fail2ban_files(config: StackConfig) -> list[HostFile]:
 
 
 def fail2ban_step(config: StackConfig, server: str) -> HostStep:
-    return build_step("fail2ban", server=server, files=fail2ban_files(config))
+    return build_step(
+        "fail2ban",
+        server=server,
+        values={"HP_F2B_FILES": [FAIL2BAN_LOCAL, JAIL_LOCAL]},
+        files=fail2ban_files(config),
+    )

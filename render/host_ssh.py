@@ -47,6 +47,11 @@ def ssh_step(config: StackConfig, server: str) -> HostStep:
     return build_step(
         "ssh",
         server=server,
-        values={"HP_SSH_PORT": config.ssh.port, "HP_ADMIN_USER": config.ssh.admin_user},
+        values={
+            "HP_SSH_PORT": config.ssh.port,
+            "HP_ADMIN_USER": config.ssh.admin_user,
+            "HP_SSHD_FILES": [PORT_DROPIN, HARDENING_DROPIN],
+            "HP_SSH_SOCKET_DROPIN": SOCKET_DROPIN,
+        },
         files=[port_dropin(config), hardening_dropin(config), socket_dropin(config)],
     )

@@ -6,10 +6,9 @@ from config.schema import StackConfig
 from render.host_script import HostFile, build_step, fill, template
 from render.steps import HostStep
 from spec.docker import ALL_DOCKER_PACKAGES
+from spec.host_paths import AUTO_UPGRADES, NEEDRESTART_CONF, UNATTENDED_UPGRADES
 
-AUTO_UPGRADES = "/etc/apt/apt.conf.d/20auto-upgrades"
-UNATTENDED = "/etc/apt/apt.conf.d/52hetzner-platform-unattended-upgrades"
-NEEDRESTART = "/etc/needrestart/conf.d/50-hetzner-platform.conf"
+
 def upgrades_files(config: StackConfig) -> list[HostFile]:
     window = config.host.reboot_window
     if window is None:
@@ -28,10 +27,15 @@ def upgrades_files(config: StackConfig) -> list[HostFile]:
     blacklist = "\n".join(f'        "^{name.replace(".", "[.]")}$";' for name in ALL_DOCKER_PACKAGES)
     return [
         HostFile(AUTO_UPGRADES, template("20auto-upgrades")),
-        HostFile(UNATTENDED, fill("52unattended-upgrades", blacklist=blacklist, reboot_settings=reboot)),
-        HostFile(NEEDRESTART, template("needrestart.conf")),
+        HostFile(UNATTENDED_UPGRADES, fill("52unattended-upgrades", blacklist=blacklist, reboot_settings=reboot)),
+        HostFile(NEEDRESTART_CONF, template("needrestart.conf")),
     ]
 
 
 def upgrades_step(config: StackConfig, server: str) -> HostStep:
-    return build_step("upgrades", server=server, files=upgrades_files(config))
+    return build_step(
+        "upgrades",
+        server=server,
+        values={"HP_UPGRADE_FILES": [AUTO_UPGRADES, UNATTENDED_UPGRADES, NEEDRESTART_CONF]},
+        files=upgrades_files(config),
+    )
