@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, host_file
 from render.steps import HostStep
 from spec.host_paths import (
     CHRONY_FILE,
@@ -22,20 +22,20 @@ def wait_step(config: StackConfig, server: str) -> HostStep:
 
 def sysctl_file(config: StackConfig) -> HostFile:
     settings = "\n".join(f"{key} = {value}" for key, value in config.host.sysctl_settings().items())
-    return HostFile(SYSCTL_FILE, fill("sysctl.conf", settings=settings))
+    return host_file(SYSCTL_FILE, settings=settings)
 
 
 def modules_file(config: StackConfig) -> HostFile:
     bbr = config.host.sysctl_settings().get("net.ipv4.tcp_congestion_control") == "bbr"
     modules = "tcp_bbr" if bbr else "# (none)"
-    return HostFile(MODULES_FILE, fill("modules-load.conf", modules=modules))
+    return host_file(MODULES_FILE, modules=modules)
 
 
 def ntp_file(config: StackConfig) -> HostFile:
     servers = config.host.ntp_servers
     if config.host.ntp == "chrony":
-        return HostFile(CHRONY_FILE, fill("chrony.sources", servers="\n".join(f"server {s} iburst" for s in servers)))
-    return HostFile(TIMESYNCD_FILE, fill("timesyncd.conf", servers=" ".join(servers)))
+        return host_file(CHRONY_FILE, servers="\n".join(f"server {s} iburst" for s in servers))
+    return host_file(TIMESYNCD_FILE, servers=" ".join(servers))
 
 
 def base_files(config: StackConfig) -> list[HostFile]:
@@ -43,20 +43,17 @@ def base_files(config: StackConfig) -> list[HostFile]:
     files = [
         HostFile(TIMEZONE_FILE, f"{host.timezone}\n"),
         ntp_file(config),
-        HostFile(
+        host_file(
             JOURNALD_FILE,
-            fill(
-                "journald.conf",
-                max_use=host.journal_max_use,
-                keep_free=host.journal_keep_free,
-                retention_days=host.journal_max_retention_days,
-            ),
+            max_use=host.journal_max_use,
+            keep_free=host.journal_keep_free,
+            retention_days=host.journal_max_retention_days,
         ),
         sysctl_file(config),
         modules_file(config),
     ]
     if host.swap_gb > 0:
-        files.append(HostFile(SWAP_UNIT, fill("swapfile.swap", swap_gb=host.swap_gb)))
+        files.append(host_file(SWAP_UNIT, swap_gb=host.swap_gb))
     return files
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, fill, host_file
 from render.steps import HostStep
 from spec.docker import COMPOSE_PLUGIN_PATH, docker_install
 from spec.host_paths import DOCKER_DAEMON_JSON, DOCKER_KEYRING, DOCKER_PREFERENCES, DOCKER_SOURCES
@@ -49,7 +49,7 @@ def docker_files(config: StackConfig, server: str) -> list[HostFile]:
     files = [HostFile(DOCKER_DAEMON_JSON, daemon_json(config))]
     if config.host.docker.source == "docker-ce":
         files += [
-            HostFile(DOCKER_PREFERENCES, fill("docker-ce.pref", major=config.host.docker.major)),
+            host_file(DOCKER_PREFERENCES, major=config.host.docker.major),
             # What the step writes on this server's image; the script fills in the running OS's values.
             HostFile(DOCKER_SOURCES, sources_for(config.servers[server].image)),
             HostFile(SOURCES_TEMPLATE, sources_template(), listed=False),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, fill, host_file
 from render.steps import HostStep
 from render.swarm_firewall import swarm_docker_user_rules, swarm_ufw_rules
 from spec.host_paths import UFW_AFTER6_RULES, UFW_AFTER_RULES
@@ -95,8 +95,7 @@ def after_rules(config: StackConfig, version: int) -> HostFile:
     if config.host.admin_ports:
         notes += f"# Admin ports {', '.join(map(str, config.host.admin_ports))} pass from the admin networks only.\n"
     docker_user = fill("docker-user.rules", notes=notes, rules="\n".join(docker_user_rules(config, version)))
-    name, path = ("after.rules", UFW_AFTER_RULES) if version == 4 else ("after6.rules", UFW_AFTER6_RULES)
-    return HostFile(path, fill(name, docker_user=docker_user.rstrip("\n")))
+    return host_file(UFW_AFTER_RULES if version == 4 else UFW_AFTER6_RULES, docker_user=docker_user.rstrip("\n"))
 
 
 def firewall_step(config: StackConfig, server: str) -> HostStep:

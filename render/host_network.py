@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, fill, host_file
 from render.steps import HostRuntime, HostStep
 from spec.addresses import floating_host_address
 from spec.host_paths import IFUPDOWN_FILE, NETPLAN_FILE, NETWORKD_DROPIN_NAME
@@ -28,8 +28,8 @@ def network_files(config: StackConfig, fip: FloatingIpSpec, runtime: HostRuntime
     values = {"address": address, "prefix": prefix, "iface": iface}
     family = "inet" if fip.ip_type == "ipv4" else "inet6"
     return [
-        HostFile(NETPLAN_FILE, fill("netplan-floating-ip.yaml", **values), mode="0600"),
-        HostFile(IFUPDOWN_FILE, fill("ifupdown-floating-ip.cfg", family=family, **values)),
+        host_file(NETPLAN_FILE, mode="0600", address=address, prefix=prefix, iface=iface),
+        host_file(IFUPDOWN_FILE, family=family, address=address, prefix=prefix, iface=iface),
         HostFile(NETWORKD_TEMPLATE.format(iface=iface), fill("networkd-floating-ip.conf", **values)),
     ]
 

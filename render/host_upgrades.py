@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill, template
+from render.host_script import HostFile, build_step, host_file
 from render.steps import HostStep
 from spec.docker import ALL_DOCKER_PACKAGES
 from spec.host_paths import AUTO_UPGRADES, NEEDRESTART_CONF, UNATTENDED_UPGRADES
@@ -26,9 +26,9 @@ def upgrades_files(config: StackConfig) -> list[HostFile]:
     # regular expressions, and docker-ce would also match docker-ce-cli.
     blacklist = "\n".join(f'        "^{name.replace(".", "[.]")}$";' for name in ALL_DOCKER_PACKAGES)
     return [
-        HostFile(AUTO_UPGRADES, template("20auto-upgrades")),
-        HostFile(UNATTENDED_UPGRADES, fill("52unattended-upgrades", blacklist=blacklist, reboot_settings=reboot)),
-        HostFile(NEEDRESTART_CONF, template("needrestart.conf")),
+        host_file(AUTO_UPGRADES),
+        host_file(UNATTENDED_UPGRADES, blacklist=blacklist, reboot_settings=reboot),
+        host_file(NEEDRESTART_CONF),
     ]
 
 

@@ -46,6 +46,14 @@ def test_the_check_sees_a_spelled_path(tmp_path: Path) -> None:
     assert [line for line in code_lines(text) if host_paths.SYSCTL_FILE in line] == [f"hp_install_file {host_paths.SYSCTL_FILE}"]
 
 
+def test_each_file_template_sits_at_its_host_path() -> None:
+    """render/templates/host/rootfs mirrors the host: each template there is a file spec/host_paths.py names."""
+    rootfs = TEMPLATES / "host" / "rootfs"
+    templates = {"/" + str(path.relative_to(rootfs)) for path in rootfs.rglob("*") if path.is_file()}
+    assert len(templates) >= 19
+    assert templates <= set(host_path_values().values()), templates - set(host_path_values().values())
+
+
 def test_each_step_receives_the_paths_of_the_files_it_installs() -> None:
     """Every file a host step installs is named in its values, so its template can refer to it."""
     config = validate_config(PROD)
