@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, host_file
 from render.steps import HostStep
-
-SYSCTL_FILE = "/etc/sysctl.d/90-hetzner-platform.conf"
-MODULES_FILE = "/etc/modules-load.d/hetzner-platform.conf"
-JOURNALD_FILE = "/etc/systemd/journald.conf.d/50-hetzner-platform.conf"
-TIMESYNCD_FILE = "/etc/systemd/timesyncd.conf.d/50-hetzner-platform.conf"
-CHRONY_FILE = "/etc/chrony/sources.d/hetzner-platform.sources"
-SWAP_UNIT = "/etc/systemd/system/swapfile.swap"
+from spec.host_paths import (
+    CHRONY_FILE,
+    JOURNALD_FILE,
+    MODULES_FILE,
+    SWAP_UNIT,
+    SYSCTL_FILE,
+    TIMESYNCD_FILE,
+    TIMEZONE_FILE,
+)
 
 
 def wait_step(config: StackConfig, server: str) -> HostStep:
@@ -20,41 +22,38 @@ def wait_step(config: StackConfig, server: str) -> HostStep:
 
 def sysctl_file(config: StackConfig) -> HostFile:
     settings = "\n".join(f"{key} = {value}" for key, value in config.host.sysctl_settings().items())
-    return HostFile(SYSCTL_FILE, fill("sysctl.conf", settings=settings))
+    return host_file(SYSCTL_FILE, settings=settings)
 
 
 def modules_file(config: StackConfig) -> HostFile:
     bbr = config.host.sysctl_settings().get("net.ipv4.tcp_congestion_control") == "bbr"
     modules = "tcp_bbr" if bbr else "# (none)"
-    return HostFile(MODULES_FILE, fill("modules-load.conf", modules=modules))
+    return host_file(MODULES_FILE, modules=modules)
 
 
 def ntp_file(config: StackConfig) -> HostFile:
     servers = config.host.ntp_servers
     if config.host.ntp == "chrony":
-        return HostFile(CHRONY_FILE, fill("chrony.sources", servers="\n".join(f"server {s} iburst" for s in servers)))
-    return HostFile(TIMESYNCD_FILE, fill("timesyncd.conf", servers=" ".join(servers)))
+        return host_file(CHRONY_FILE, servers="\n".join(f"server {s} iburst" for s in servers))
+    return host_file(TIMESYNCD_FILE, servers=" ".join(servers))
 
 
 def base_files(config: StackConfig) -> list[HostFile]:
     host = config.host
     files = [
-        HostFile("/etc/timezone", f"{host.timezone}\n"),
+        HostFile(TIMEZONE_FILE, f"{host.timezone}\n"),
         ntp_file(config),
-        HostFile(
+        host_file(
             JOURNALD_FILE,
-            fill(
-                "journald.conf",
-                max_use=host.journal_max_use,
-                keep_free=host.journal_keep_free,
-                retention_days=host.journal_max_retention_days,
-            ),
+            max_use=host.journal_max_use,
+            keep_free=host.journal_keep_free,
+            retention_days=host.journal_max_retention_days,
         ),
         sysctl_file(config),
         modules_file(config),
     ]
     if host.swap_gb > 0:
-        files.append(HostFile(SWAP_UNIT, fill("swapfile.swap", swap_gb=host.swap_gb)))
+        files.append(host_file(SWAP_UNIT, swap_gb=host.swap_gb))
     return files
 
 
@@ -68,6 +67,13 @@ def base_step(config: StackConfig, server: str, *, xfs: bool = False) -> HostSte
             "HP_TIMEZONE": host.timezone,
             "HP_NTP": host.ntp,
             "HP_SWAP_GB": host.swap_gb,
+            "HP_TIMEZONE_FILE": TIMEZONE_FILE,
+            "HP_CHRONY_FILE": CHRONY_FILE,
+            "HP_TIMESYNCD_FILE": TIMESYNCD_FILE,
+            "HP_JOURNALD_FILE": JOURNALD_FILE,
+            "HP_SYSCTL_FILE": SYSCTL_FILE,
+            "HP_MODULES_FILE": MODULES_FILE,
+            "HP_SWAP_UNIT": SWAP_UNIT,
         },
         files=base_files(config),
     )

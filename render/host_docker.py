@@ -7,13 +7,11 @@ from __future__ import annotations
 import json
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill, template
+from render.host_script import HostFile, build_step, fill, host_file
 from render.steps import HostStep
 from spec.docker import COMPOSE_PLUGIN_PATH, docker_install
+from spec.host_paths import DOCKER_DAEMON_JSON, DOCKER_KEYRING, DOCKER_PREFERENCES, DOCKER_SOURCES
 
-DAEMON_JSON = "/etc/docker/daemon.json"
-PREFERENCES = "/etc/apt/preferences.d/docker-ce"
-SOURCES = "/etc/apt/sources.list.d/docker.sources"
 SOURCES_TEMPLATE = "docker.sources.template"
 # "Docker Release (CE deb) <docker@docker.com>", the key behind download.docker.com/linux/{ubuntu,debian}/gpg.
 KEY_FINGERPRINT = "9DC858229FC7DD38854AE2D88D81803C0EBFCD88"
@@ -39,17 +37,22 @@ def daemon_json(config: StackConfig) -> str:
 
 def sources_for(image: str) -> str:
     os_id, codename = IMAGE_RELEASES[image]
-    return template("docker.sources").replace("@OS_ID@", os_id).replace("@CODENAME@", codename)
+    return sources_template().replace("@OS_ID@", os_id).replace("@CODENAME@", codename)
+
+
+def sources_template() -> str:
+    """docker.sources with the keyring path filled in; the script fills in the running OS's ID and codename."""
+    return fill("docker.sources", keyring=DOCKER_KEYRING)
 
 
 def docker_files(config: StackConfig, server: str) -> list[HostFile]:
-    files = [HostFile(DAEMON_JSON, daemon_json(config))]
+    files = [HostFile(DOCKER_DAEMON_JSON, daemon_json(config))]
     if config.host.docker.source == "docker-ce":
         files += [
-            HostFile(PREFERENCES, fill("docker-ce.pref", major=config.host.docker.major)),
+            host_file(DOCKER_PREFERENCES, major=config.host.docker.major),
             # What the step writes on this server's image; the script fills in the running OS's values.
-            HostFile(SOURCES, sources_for(config.servers[server].image)),
-            HostFile(SOURCES_TEMPLATE, template("docker.sources"), listed=False),
+            HostFile(DOCKER_SOURCES, sources_for(config.servers[server].image)),
+            HostFile(SOURCES_TEMPLATE, sources_template(), listed=False),
         ]
     return files
 
@@ -70,6 +73,10 @@ def docker_step(config: StackConfig, server: str) -> HostStep:
             "HP_DOCKER_COMPOSE_URL": download.url if download else "",
             "HP_DOCKER_COMPOSE_SHA256": download.sha256 if download else "",
             "HP_ADMIN_USER": config.ssh.admin_user,
+            "HP_DOCKER_KEYRING": DOCKER_KEYRING,
+            "HP_DOCKER_SOURCES": DOCKER_SOURCES,
+            "HP_DOCKER_PREFERENCES": DOCKER_PREFERENCES,
+            "HP_DOCKER_DAEMON_JSON": DOCKER_DAEMON_JSON,
         },
         files=docker_files(config, server),
     )

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, host_file
 from render.steps import HostStep
-
-FAIL2BAN_LOCAL = "/etc/fail2ban/fail2ban.d/hetzner-platform.local"
-JAIL_LOCAL = "/etc/fail2ban/jail.d/hetzner-platform.local"
+from spec.host_paths import FAIL2BAN_LOCAL, JAIL_LOCAL
 
 
 def fail2ban_files(config: StackConfig) -> list[HostFile]:
     f2b = config.host.fail2ban
     ignoreip = " ".join(["127.0.0.1/8", "::1", *f2b.ignore_cidrs])
-    jail = fill(
-        "jail.local",
+    jail = host_file(
+        JAIL_LOCAL,
         ssh_port=config.ssh.port,
         maxretry=f2b.maxretry,
         bantime=f2b.bantime_s,
@@ -27,10 +25,15 @@ def fail2ban_files(config: StackConfig) -> list[HostFile]:
     # Bans survive a restart while the database still holds them: keep entries as long as the longest ban.
     dbpurgeage = max(f2b.bantime_s, f2b.recidive_bantime_s) + 86400
     return [
-        HostFile(FAIL2BAN_LOCAL, fill("fail2ban.local", dbpurgeage=dbpurgeage)),
-        HostFile(JAIL_LOCAL, jail),
+        host_file(FAIL2BAN_LOCAL, dbpurgeage=dbpurgeage),
+        jail,
     ]
 
 
 def fail2ban_step(config: StackConfig, server: str) -> HostStep:
-    return build_step("fail2ban", server=server, files=fail2ban_files(config))
+    return build_step(
+        "fail2ban",
+        server=server,
+        values={"HP_F2B_FILES": [FAIL2BAN_LOCAL, JAIL_LOCAL]},
+        files=fail2ban_files(config),
+    )

@@ -10,13 +10,12 @@ from __future__ import annotations
 import ipaddress
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, fill, host_file
 from render.steps import HostStep
 from render.swarm_firewall import swarm_docker_user_rules, swarm_ufw_rules
+from spec.host_paths import UFW_AFTER6_RULES, UFW_AFTER_RULES
 from spec.web_sources import web_sources
 
-AFTER_RULES = "/etc/ufw/after.rules"
-AFTER6_RULES = "/etc/ufw/after6.rules"
 PUBLIC_PORTS = (80, 443)
 
 
@@ -96,8 +95,7 @@ def after_rules(config: StackConfig, version: int) -> HostFile:
     if config.host.admin_ports:
         notes += f"# Admin ports {', '.join(map(str, config.host.admin_ports))} pass from the admin networks only.\n"
     docker_user = fill("docker-user.rules", notes=notes, rules="\n".join(docker_user_rules(config, version)))
-    name, path = ("after.rules", AFTER_RULES) if version == 4 else ("after6.rules", AFTER6_RULES)
-    return HostFile(path, fill(name, docker_user=docker_user.rstrip("\n")))
+    return host_file(UFW_AFTER_RULES if version == 4 else UFW_AFTER6_RULES, docker_user=docker_user.rstrip("\n"))
 
 
 def firewall_step(config: StackConfig, server: str) -> HostStep:
@@ -105,6 +103,6 @@ def firewall_step(config: StackConfig, server: str) -> HostStep:
     return build_step(
         "firewall",
         server=server,
-        values={"HP_UFW_RULES": rules, "HP_UFW_TOP": top},
+        values={"HP_UFW_RULES": rules, "HP_UFW_TOP": top, "HP_UFW_FILES": [UFW_AFTER_RULES, UFW_AFTER6_RULES]},
         files=[after_rules(config, 4), after_rules(config, 6)],
     )

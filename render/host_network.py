@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, fill, host_file
 from render.steps import HostRuntime, HostStep
 from spec.addresses import floating_host_address
+from spec.host_paths import IFUPDOWN_FILE, NETPLAN_FILE, NETWORKD_DROPIN_NAME
 from spec.resources import FloatingIpSpec
 
-NETPLAN = "/etc/netplan/60-floating-ip.yaml"
-IFUPDOWN = "/etc/network/interfaces.d/60-floating-ip.cfg"
 # The drop-in goes next to whichever .network file manages the interface (found at run time); this is
 # the name cloud-init's networkd renderer gives it, used for the preview.
-NETWORKD_TEMPLATE = "/etc/systemd/network/10-cloud-init-{iface}.network.d/60-floating-ip.conf"
+NETWORKD_TEMPLATE = f"/etc/systemd/network/10-cloud-init-{{iface}}.network.d/{NETWORKD_DROPIN_NAME}"
 
 
 def floating_address(fip: FloatingIpSpec, runtime: HostRuntime) -> tuple[str, int, bool]:
@@ -29,8 +28,8 @@ def network_files(config: StackConfig, fip: FloatingIpSpec, runtime: HostRuntime
     values = {"address": address, "prefix": prefix, "iface": iface}
     family = "inet" if fip.ip_type == "ipv4" else "inet6"
     return [
-        HostFile(NETPLAN, fill("netplan-floating-ip.yaml", **values), mode="0600"),
-        HostFile(IFUPDOWN, fill("ifupdown-floating-ip.cfg", family=family, **values)),
+        host_file(NETPLAN_FILE, mode="0600", address=address, prefix=prefix, iface=iface),
+        host_file(IFUPDOWN_FILE, family=family, address=address, prefix=prefix, iface=iface),
         HostFile(NETWORKD_TEMPLATE.format(iface=iface), fill("networkd-floating-ip.conf", **values)),
     ]
 
@@ -46,6 +45,9 @@ def network_step(config: StackConfig, server: str, runtime: HostRuntime, fip: Fl
             "HP_FIP_PREFIX": prefix,
             "HP_FIP_IFACE": iface,
             "HP_NETWORKD_PAYLOAD": NETWORKD_TEMPLATE.format(iface=iface),
+            "HP_NETWORKD_DROPIN_NAME": NETWORKD_DROPIN_NAME,
+            "HP_NETPLAN_FILE": NETPLAN_FILE,
+            "HP_IFUPDOWN_FILE": IFUPDOWN_FILE,
         },
         files=network_files(config, fip, runtime),
         missing_runtime=[] if known else ["floating IP address"],

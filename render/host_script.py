@@ -4,7 +4,8 @@ A step script is, in this order: the shared bash library (lib.sh), the values re
 stack config as bash assignments, the files the step installs embedded verbatim in `hp_payload`
 (quoted heredocs, so nothing in them is expanded), the step body (`<step>.sh`), and finally
 `hp_run </dev/null`. Config file templates use `{{name}}` placeholders filled by `fill`; bash
-templates have no placeholders at all, so each is plain, shellcheck-able bash.
+templates have no placeholders at all, so each is plain, shellcheck-able bash. The template of a file
+installed at PATH is render/templates/host/rootfs/PATH (`host_file`); the others are fragments.
 """
 
 from __future__ import annotations
@@ -78,6 +79,12 @@ class HostFile:
             raise TemplateError(f"{self.path}: mode {self.mode!r} is not octal like 0644")
         if not self.content.endswith("\n") or "\0" in self.content:
             raise TemplateError(f"{self.path}: content must end with a newline and hold no NUL byte")
+
+
+def host_file(path: str, mode: str = "0644", **values: object) -> HostFile:
+    """The file installed at `path`, from its template at rootfs/<path> with every `{{key}}` filled."""
+    return HostFile(path, fill(f"rootfs{path}", **values), mode)
+
 
 
 def _quote(value: str) -> str:

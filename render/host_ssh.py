@@ -7,7 +7,7 @@ boot (render/cloud_init.py) and the ssh step keeps exactly the same bytes, so it
 from __future__ import annotations
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill
+from render.host_script import HostFile, build_step, host_file
 from render.steps import HostStep
 from spec.host_paths import HARDENING_DROPIN, PORT_DROPIN, SOCKET_DROPIN
 
@@ -18,17 +18,17 @@ def allow_users(config: StackConfig) -> list[str]:
 
 
 def port_dropin(config: StackConfig) -> HostFile:
-    return HostFile(PORT_DROPIN, fill("sshd-port.conf", ssh_port=config.ssh.port))
+    return host_file(PORT_DROPIN, ssh_port=config.ssh.port)
 
 
 def socket_dropin(config: StackConfig) -> HostFile:
-    return HostFile(SOCKET_DROPIN, fill("ssh-socket-port.conf", ssh_port=config.ssh.port))
+    return host_file(SOCKET_DROPIN, ssh_port=config.ssh.port)
 
 
 def hardening_dropin(config: StackConfig) -> HostFile:
     ssh = config.host.ssh
-    content = fill(
-        "sshd-hardening.conf",
+    return host_file(
+        HARDENING_DROPIN,
         allow_users=" ".join(allow_users(config)),
         max_auth_tries=ssh.max_auth_tries,
         max_sessions=ssh.max_sessions,
@@ -40,13 +40,17 @@ def hardening_dropin(config: StackConfig) -> HostFile:
         client_alive_count_max=ssh.client_alive_count_max,
         allow_tcp_forwarding=ssh.allow_tcp_forwarding,
     )
-    return HostFile(HARDENING_DROPIN, content)
 
 
 def ssh_step(config: StackConfig, server: str) -> HostStep:
     return build_step(
         "ssh",
         server=server,
-        values={"HP_SSH_PORT": config.ssh.port, "HP_ADMIN_USER": config.ssh.admin_user},
+        values={
+            "HP_SSH_PORT": config.ssh.port,
+            "HP_ADMIN_USER": config.ssh.admin_user,
+            "HP_SSHD_FILES": [PORT_DROPIN, HARDENING_DROPIN],
+            "HP_SSH_SOCKET_DROPIN": SOCKET_DROPIN,
+        },
         files=[port_dropin(config), hardening_dropin(config), socket_dropin(config)],
     )

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from config.schema import StackConfig
 from render.host_script import HostFile, build_step
 from render.steps import HostRuntime, HostStep
+from spec.host_paths import FSTAB
 from spec.resources import VolumeSpec
 
-FSTAB = "/etc/fstab"
 UNKNOWN_ID = 0  # rendered before the volume exists (the script refuses to run then)
 
 
@@ -33,7 +33,7 @@ def storage_step(config: StackConfig, server: str, runtime: HostRuntime, volumes
     return build_step(
         "storage",
         server=server,
-        values={"HP_VOLUMES": entries, "HP_DATA_DIRS": config.host.volume_data_dirs},
+        values={"HP_VOLUMES": entries, "HP_DATA_DIRS": config.host.volume_data_dirs, "HP_FSTAB": FSTAB},
         files=[HostFile(FSTAB, fstab_lines(config, volumes, runtime))],
         missing_runtime=missing,
     )

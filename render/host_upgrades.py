@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from config.schema import StackConfig
-from render.host_script import HostFile, build_step, fill, template
+from render.host_script import HostFile, build_step, host_file
 from render.steps import HostStep
 from spec.docker import ALL_DOCKER_PACKAGES
+from spec.host_paths import AUTO_UPGRADES, NEEDRESTART_CONF, UNATTENDED_UPGRADES
 
-AUTO_UPGRADES = "/etc/apt/apt.conf.d/20auto-upgrades"
-UNATTENDED = "/etc/apt/apt.conf.d/52hetzner-platform-unattended-upgrades"
-NEEDRESTART = "/etc/needrestart/conf.d/50-hetzner-platform.conf"
+
 def upgrades_files(config: StackConfig) -> list[HostFile]:
     window = config.host.reboot_window
     if window is None:
@@ -27,11 +26,16 @@ def upgrades_files(config: StackConfig) -> list[HostFile]:
     # regular expressions, and docker-ce would also match docker-ce-cli.
     blacklist = "\n".join(f'        "^{name.replace(".", "[.]")}$";' for name in ALL_DOCKER_PACKAGES)
     return [
-        HostFile(AUTO_UPGRADES, template("20auto-upgrades")),
-        HostFile(UNATTENDED, fill("52unattended-upgrades", blacklist=blacklist, reboot_settings=reboot)),
-        HostFile(NEEDRESTART, template("needrestart.conf")),
+        host_file(AUTO_UPGRADES),
+        host_file(UNATTENDED_UPGRADES, blacklist=blacklist, reboot_settings=reboot),
+        host_file(NEEDRESTART_CONF),
     ]
 
 
 def upgrades_step(config: StackConfig, server: str) -> HostStep:
-    return build_step("upgrades", server=server, files=upgrades_files(config))
+    return build_step(
+        "upgrades",
+        server=server,
+        values={"HP_UPGRADE_FILES": [AUTO_UPGRADES, UNATTENDED_UPGRADES, NEEDRESTART_CONF]},
+        files=upgrades_files(config),
+    )

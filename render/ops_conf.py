@@ -13,7 +13,18 @@ from config.schema import StackConfig
 from config.stack_file import value_placeholder
 from render.blue_green import LIVE_COLOUR_STATE, blue_green_services
 from render.ops_view import OpsView
-from spec.host_paths import DRILL_CONTAINER, SCRIPTS, STATE_DIR, STATE_FILE, STORAGEBOX_KEY_PATH, STORAGEBOX_SSH_CONFIG, TEXTFILE_DIR
+from spec.host_paths import (
+    CONF_PATH,
+    DRILL_CONTAINER,
+    ENV_PATH,
+    SBIN,
+    SCRIPTS,
+    STATE_DIR,
+    STATE_FILE,
+    STORAGEBOX_KEY_PATH,
+    STORAGEBOX_SSH_CONFIG,
+    TEXTFILE_DIR,
+)
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "templates" / "ops"
 
@@ -54,7 +65,20 @@ def render_script(name: str) -> str:
     body = (TEMPLATE_DIR / name).read_text()
     if "# @include common\n" not in body:
         raise ValueError(f"template {name} lacks the '# @include common' line")
-    return body.replace("# @include common\n", common, 1)
+    return body.replace("# @include common\n", _path_defaults(body + common) + common, 1)
+
+
+def _path_defaults(script: str) -> str:
+    """Where the scripts find their settings, and the fallbacks they use when a setting is unset (those
+    `script` refers to): written here from spec/host_paths.py so the templates spell no host path."""
+    fallbacks = {"HP_DEFAULT_STATE_DIR": STATE_DIR, "HP_DEFAULT_TEXTFILE_DIR": TEXTFILE_DIR, "HP_SBIN": SBIN}
+    lines = [
+        "# ---- host paths (spec/host_paths.py, inserted by render/ops_conf.py) ----",
+        _assign("HP_CONF", CONF_PATH),
+        _assign("HP_ENV_FILE", ENV_PATH),
+        *(f"{name}={shlex.quote(path)}" for name, path in fallbacks.items() if f"${name}" in script),
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def _assign(name: str, value: str | int | bool) -> str:

@@ -30,11 +30,50 @@ ALL_UNITS = (
 )
 DRILL_CONTAINER = "hp-restore-drill"
 
-# sshd and its socket: cloud-init writes the first and the last at first boot, the ssh step keeps them.
-# render/templates/host/ssh.sh lists the sshd ones in HP_SSHD_FILES (tests/unit/test_host_paths.py).
+# ---- files the host steps install (render/host_*.py embeds them; each step's script receives the
+# paths it names as HP_* values, so the templates under render/templates/host/ spell none of them) ----
+
+# ssh: cloud-init writes the port drop-in and the socket override at first boot, the ssh step keeps them.
 PORT_DROPIN = "/etc/ssh/sshd_config.d/00-hetzner-platform-port.conf"
 HARDENING_DROPIN = "/etc/ssh/sshd_config.d/10-hetzner-platform.conf"
 SOCKET_DROPIN = "/etc/systemd/system/ssh.socket.d/10-hetzner-platform-port.conf"
+
+# base
+TIMEZONE_FILE = "/etc/timezone"
+CHRONY_FILE = "/etc/chrony/sources.d/hetzner-platform.sources"
+TIMESYNCD_FILE = "/etc/systemd/timesyncd.conf.d/50-hetzner-platform.conf"
+JOURNALD_FILE = "/etc/systemd/journald.conf.d/50-hetzner-platform.conf"
+SYSCTL_FILE = "/etc/sysctl.d/90-hetzner-platform.conf"
+MODULES_FILE = "/etc/modules-load.d/hetzner-platform.conf"
+SWAP_UNIT = f"{UNIT_DIR}/swapfile.swap"
+
+# docker
+DOCKER_DAEMON_JSON = "/etc/docker/daemon.json"
+DOCKER_PREFERENCES = "/etc/apt/preferences.d/docker-ce"
+DOCKER_SOURCES = "/etc/apt/sources.list.d/docker.sources"
+DOCKER_KEYRING = "/etc/apt/keyrings/docker.asc"
+
+# fail2ban
+FAIL2BAN_LOCAL = "/etc/fail2ban/fail2ban.d/hetzner-platform.local"
+JAIL_LOCAL = "/etc/fail2ban/jail.d/hetzner-platform.local"
+
+# firewall
+UFW_AFTER_RULES = "/etc/ufw/after.rules"
+UFW_AFTER6_RULES = "/etc/ufw/after6.rules"
+
+# network (the floating IP): netplan on Ubuntu, ifupdown on Debian, else a systemd-networkd drop-in
+# next to whichever .network file manages the interface (found at run time).
+NETPLAN_FILE = "/etc/netplan/60-floating-ip.yaml"
+IFUPDOWN_FILE = "/etc/network/interfaces.d/60-floating-ip.cfg"
+NETWORKD_DROPIN_NAME = "60-floating-ip.conf"
+
+# storage
+FSTAB = "/etc/fstab"
+
+# upgrades
+AUTO_UPGRADES = "/etc/apt/apt.conf.d/20auto-upgrades"
+UNATTENDED_UPGRADES = "/etc/apt/apt.conf.d/52hetzner-platform-unattended-upgrades"
+NEEDRESTART_CONF = "/etc/needrestart/conf.d/50-hetzner-platform.conf"
 
 def current_release_dir(project: str) -> str:
     """The `current` link of the app step: the live release's compose project."""

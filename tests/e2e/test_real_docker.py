@@ -21,15 +21,12 @@ Run: `.venv/bin/pytest tests/e2e/test_real_docker.py -m e2e -q -s` (as root).
 from __future__ import annotations
 
 import hashlib
-import http.client
 import json
 import re
 import secrets
 import shutil
 import socket
-import ssl
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -50,6 +47,7 @@ from render.steps import HostRuntime, HostStep
 from . import images
 from .conftest import BootHost, Report, _skip_or_fail
 from .container import BootedHost
+from .request_loop import RequestLoop, https_get
 from .rootfs import Rootfs, ensure_rootfs
 from .ssh import KeyPair, Result, assert_safe_destination
 from .test_host_chain import DIAL_ATTEMPTS, IMAGE_PACKAGES, PROBE_KEY, SUMMARY_RE, StepRun, step_table
@@ -222,25 +220,6 @@ def ops_secrets(config: StackConfig) -> dict[str, str]:
     return values
 
 
-def https_get(host: BootedHost, path: str, timeout: float = 5.0, server_name: str = API_HOST) -> tuple[int, str]:
-    """GET https://<server_name><path> at the host's public address (SNI + Host), certificate not checked."""
-    host.assert_route()
-    assert_safe_destination(host.ip)
-    context = ssl.create_default_context()
-    context.check_hostname = False
-    context.verify_mode = ssl.CERT_NONE
-    raw = socket.create_connection((host.ip, 443), timeout=timeout)
-    try:
-        tls = context.wrap_socket(raw, server_hostname=server_name)
-        conn = http.client.HTTPSConnection(server_name, 443, timeout=timeout, context=context)
-        conn.sock = tls
-        conn.request("GET", path, headers={"Host": server_name})
-        response = conn.getresponse()
-        return response.status, response.read().decode(errors="replace")
-    finally:
-        raw.close()
-
-
 # ----------------------------------------------------------------------------------- fixtures
 @pytest.fixture(scope="module")
 def e2e_rootfs(e2e_rootfs: Rootfs) -> Rootfs:
@@ -390,9 +369,9 @@ def test_stack_healthy_and_serving(stack: DockerHost) -> None:
         "worker": ("running", ""),
         "nginx": ("running", "healthy"),
     }, states
-    status, body = https_get(stack.host, "/version")
+    status, body = https_get(stack.host, "/version", API_HOST)
     assert (status, body.strip()) == (200, "1.0")
-    status, body = https_get(stack.host, "/health")
+    status, body = https_get(stack.host, "/health", API_HOST)
     assert status == 200 and '"version": "1.0"' in body, (status, body)
     # The api reaches PostgreSQL with the deployed secret, through the internal network.
     answer = stack.compose('exec -T postgres sh -c \'PGPASSWORD="$POSTGRES_PASSWORD" psql -h postgres -U app -d app -XAtc "select 6*7"\'')
@@ -516,7 +495,7 @@ def test_docker_user_is_what_drops_the_published_port(stack: DockerHost, extra_p
     assert (after_reload, after_restart) == ("timeout", "timeout"), rules
     assert open_ports(host, (80, 443, SSH_PORT, EXTRA_PORT)) == [80, 443, SSH_PORT]
     # live-restore: the stack kept running through the daemon restart.
-    assert https_get(host, "/version") == (200, "1.0\n")
+    assert https_get(host, "/version", API_HOST) == (200, "1.0\n")
     stack.report.check(
         f"{EXTRA_PORT}: open with DOCKER-USER flushed, dropped again after `ufw reload` and after `systemctl restart docker` "
         "(stack kept serving through the restart)"
@@ -531,25 +510,8 @@ def test_broken_release_is_rolled_back(stack: DockerHost, admin_key: KeyPair) ->
     good = stack.current()
     broken_config = validate_config(stack_values(admin_key.public_line, f"{stack.host.host_ip}/32", images.ref("web", "2.0-broken")))
     broken = release_id(broken_config, SERVER)
-    served: list[str] = []
-    stop = threading.Event()
-
-    def watch() -> None:  # what users see during the failed deploy, twice a second
-        while not stop.is_set():
-            try:
-                status, body = https_get(stack.host, "/version", timeout=2)
-                served.append(f"{status} {body.strip()}")
-            except OSError as exc:
-                served.append(type(exc).__name__)
-            time.sleep(0.5)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
+    with RequestLoop(stack.host, API_HOST, rate=2.0, timeout=2.0) as users:  # what users see meanwhile
         run = stack.app(broken_config)
-    finally:
-        stop.set()
-        watcher.join(10)
     assert run.rc != 0 and run.changed is None, run.describe()
     assert re.search(rf"health: GET https://{re.escape(API_HOST)}/health via 127\.0\.0\.1:443 -> HTTP 404", run.stdout), run.describe()
     assert f"rolled back: release {good} is current and running again" in run.stdout, run.describe()
@@ -558,11 +520,13 @@ def test_broken_release_is_rolled_back(stack: DockerHost, admin_key: KeyPair) ->
         f"docker inspect -f '{{{{.Config.Image}}}}' $(cd /opt/{PROJECT}/current && docker compose --env-file .env ps -q api)"
     )
     assert image.strip() == images.ref("web", "1.0")
-    assert https_get(stack.host, "/version") == (200, "1.0\n")
-    not_good = [answer for answer in served if answer != "200 1.0"]
+    assert https_get(stack.host, "/version", API_HOST) == (200, "1.0\n")
+    served = users.figures
+    not_good = [answer for answer in served.answers if (answer.status, answer.body) != (200, "1.0")]
     stack.report.lines.append(
-        f"FINDING: during the broken deploy ({run.seconds} s, probes every 0.5 s) users got {len(served) - len(not_good)} x '200 1.0' "
-        f"and {len(not_good)} other answers {sorted(set(not_good)) or ''}: the broken release serves until the rollback"
+        f"FINDING: during the broken deploy ({run.seconds} s, probes every 0.5 s) users got {served.sent - len(not_good)} x '200 1.0' "
+        f"and {len(not_good)} other answers {sorted({f'{a.status} {a.body}' for a in not_good}) or ''}: "
+        "the broken release serves until the rollback"
     )
     stack.report.check(
         f"broken release {broken} (api 2.0-broken: /health 404): step rc {run.rc} with the health output; {good} current and serving 1.0"

@@ -55,9 +55,9 @@ from . import images
 from .conftest import BootHost, Report, _skip_or_fail
 from .container import BootedHost
 from .private_lan import PrivateLan
+from .request_loop import Figures, RequestLoop, https_get
 from .rootfs import Rootfs, ensure_rootfs
 from .ssh import KeyPair, assert_safe_destination
-from .swarm_traffic import Outcome, RequestLoop
 from .test_host_chain import IMAGE_PACKAGES, PROBE_KEY, StepRun, step_table
 from .test_real_docker import (
     ADMIN,
@@ -66,7 +66,6 @@ from .test_real_docker import (
     DOCKER_PACKAGES,
     NOFILE,
     SSH_PORT,
-    https_get,
     run_steps,
 )
 
@@ -141,7 +140,11 @@ class Swarm:
         return run_steps(self.hosts["m1"], [step], self.report)[0]
 
     def get(self, host: BootedHost, path: str, timeout: float = 5.0) -> tuple[int, str]:
-        return https_get(host, path, timeout, server_name=server_name(self.config))
+        return https_get(host, path, server_name(self.config), timeout)
+
+    def traffic(self) -> RequestLoop:
+        """Requests to m1's proxy, 20/s; 2 s without an answer counts as failed (a dead node's address)."""
+        return RequestLoop(self.hosts["m1"], server_name(self.config), timeout=2.0)
 
     def api_image(self) -> str:
         return self.sudo("m1", f"docker service inspect -f '{{{{.Spec.TaskTemplate.ContainerSpec.Image}}}}' {PROJECT}_api").strip()
@@ -317,33 +320,33 @@ def test_public_side_sees_only_ssh_80_and_443(swarm: Swarm) -> None:
     swarm.report.check(f"scan of {SCAN_PORTS} from the public side: web nodes {SSH_PORT}/80/443 only, m3 {SSH_PORT} only")
 
 
-def measured_update(swarm: Swarm, tag: str) -> tuple[StepRun, Outcome]:
-    with RequestLoop(swarm.hosts["m1"], swarm.get) as loop:
+def measured_update(swarm: Swarm, tag: str) -> tuple[StepRun, Figures]:
+    with swarm.traffic() as loop:
         time.sleep(1)
         run = swarm.redeploy(tag)
         time.sleep(2)
-    return run, loop.outcome
+    return run, loop.figures
 
 
 def test_rolling_update_fails_no_request(swarm: Swarm) -> None:
-    run, outcome = measured_update(swarm, "1.1")
+    run, traffic = measured_update(swarm, "1.1")
     assert run.rc == 0, run.describe()
-    assert not outcome.failed, outcome.summary() + "\n" + "\n".join(outcome.failed[:20])
-    assert outcome.answers["1.1"] > 0 and set(outcome.answers) <= {"1.0", "1.1"}
+    assert not traffic.failed, traffic.summary() + "\n" + traffic.failures(20)
+    assert traffic.served()["1.1"] > 0 and set(traffic.served()) <= {"1.0", "1.1"}
     assert swarm.api_image() == image("web", "1.1")
     swarm.timings["update_s"] = run.seconds
-    swarm.report.check(f"rolling update 1.0 -> 1.1 in {run.seconds} s: {outcome.summary()}")
+    swarm.report.check(f"rolling update 1.0 -> 1.1 in {run.seconds} s: {traffic.summary()}")
 
 
 def test_broken_update_rolls_back_by_itself(swarm: Swarm) -> None:
-    run, outcome = measured_update(swarm, "2.0-broken")
+    run, traffic = measured_update(swarm, "2.0-broken")
     assert run.rc != 0 and "rolled back" in run.stdout, run.describe()
-    assert not outcome.failed, outcome.summary() + "\n" + "\n".join(outcome.failed[:20])
-    assert set(outcome.answers) == {"1.1"}  # no broken task ever served
+    assert not traffic.failed, traffic.summary() + "\n" + traffic.failures(20)
+    assert set(traffic.served()) == {"1.1"}  # no broken task ever served
     assert swarm.api_image() == image("web", "1.1")
     state = swarm.sudo("m1", f"docker service inspect -f '{{{{.UpdateStatus.State}}}}' {PROJECT}_api").strip()
     assert state == "rollback_completed"
-    swarm.report.check(f"broken update 1.1 -> 2.0-broken rolled back by the swarm in {run.seconds} s: {outcome.summary()}")
+    swarm.report.check(f"broken update 1.1 -> 2.0-broken rolled back by the swarm in {run.seconds} s: {traffic.summary()}")
 
 
 def spread(swarm: Swarm, service: str, replicas: int) -> list[str]:
@@ -364,7 +367,7 @@ def test_power_cut_moves_the_tasks_elsewhere(swarm: Swarm) -> None:
     victim = swarm.hosts[VICTIM]
     before = spread(swarm, "api", 4)
     assert victim.name in before, before
-    with RequestLoop(swarm.hosts["m1"], swarm.get) as loop:
+    with swarm.traffic() as loop:
         time.sleep(1)
         cut = time.monotonic()
         victim._kill_init()  # the machine's PID 1 dies: a power cut, no orderly leave
@@ -378,13 +381,13 @@ def test_power_cut_moves_the_tasks_elsewhere(swarm: Swarm) -> None:
                 moved_at = time.monotonic() - cut
             time.sleep(0.5)
         time.sleep(2)
-    outcome = loop.outcome
+    traffic = loop.figures
     assert down_at is not None and moved_at is not None, (down_at, moved_at, swarm.running("api"))
     assert swarm.running("api") == [swarm.hosts["m1"].name] * 4
     assert swarm.running("postgres") == [swarm.hosts["m3"].name]
     swarm.report.check(f"power cut of m2 (manager, web; {before.count(victim.name)} api tasks): node Down after {down_at:.1f} s, "
-                       f"api 4/4 on m1 after {moved_at:.1f} s; {outcome.summary()}")
-    swarm.report.lines.append("failed requests during the power cut: " + ("; ".join(outcome.failed[:10]) or "none"))
+                       f"api 4/4 on m1 after {moved_at:.1f} s; {traffic.summary()}")
+    swarm.report.lines.append("failed requests during the power cut: " + traffic.failures())
 
 
 def test_a_server_leaving_is_removed_from_the_swarm(swarm: Swarm) -> None:

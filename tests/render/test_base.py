@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from render.host_base import SWAP_UNIT, SYSCTL_FILE
 from render.steps import HostStep
+from spec.host_paths import SWAP_UNIT, SYSCTL_FILE
 from tests.render.conftest import Sandbox, make_config, summary
 
 pytestmark = pytest.mark.render

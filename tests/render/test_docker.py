@@ -17,9 +17,10 @@ import pytest
 from config.errors import ConfigError
 from config.loader import validate_config
 from render.host import host_steps
-from render.host_docker import DAEMON_JSON, PREFERENCES, SOURCES, sources_for
+from render.host_docker import sources_for
 from render.steps import HostStep
 from spec.docker import COMPOSE_PLUGIN_PATH, DOCKER_CE_PACKAGES
+from spec.host_paths import DOCKER_DAEMON_JSON, DOCKER_PREFERENCES, DOCKER_SOURCES
 from tests.render.conftest import (
     COMPOSE_PLUGIN,
     Sandbox,
@@ -43,9 +44,9 @@ def json_tool(tmp_path: Path, content: str) -> tuple[int, str]:
 
 
 def test_daemon_json_is_valid(files: dict[str, str], tmp_path: Path) -> None:
-    rc, output = json_tool(tmp_path, files[DAEMON_JSON])
+    rc, output = json_tool(tmp_path, files[DOCKER_DAEMON_JSON])
     assert rc == 0, output
-    settings = json.loads(files[DAEMON_JSON])
+    settings = json.loads(files[DOCKER_DAEMON_JSON])
     assert settings["log-driver"] == "json-file"
     assert settings["log-opts"] == {"max-size": "100m", "max-file": "5"}
     assert settings["live-restore"] is True
@@ -55,7 +56,7 @@ def test_daemon_json_is_valid(files: dict[str, str], tmp_path: Path) -> None:
 
 
 def test_json_tool_rejects_trailing_comma(files: dict[str, str], tmp_path: Path) -> None:
-    broken = files[DAEMON_JSON].replace('"json-file"', '"json-file",,')
+    broken = files[DOCKER_DAEMON_JSON].replace('"json-file"', '"json-file",,')
     rc, output = json_tool(tmp_path, broken)
     assert rc == 1
     assert "Expecting" in output
@@ -72,14 +73,14 @@ def apt_policy(tmp_path: Path, preferences: str) -> tuple[int, str]:
 
 
 def test_version_pin_parses(files: dict[str, str], tmp_path: Path) -> None:
-    assert "Pin: version 5:28.*\nPin-Priority: 1001\n" in files[PREFERENCES]
-    rc, output = apt_policy(tmp_path, files[PREFERENCES])
+    assert "Pin: version 5:28.*\nPin-Priority: 1001\n" in files[DOCKER_PREFERENCES]
+    rc, output = apt_policy(tmp_path, files[DOCKER_PREFERENCES])
     assert rc == 0, output
     assert "E:" not in output
 
 
 def test_apt_rejects_broken_pin(files: dict[str, str], tmp_path: Path) -> None:
-    rc, output = apt_policy(tmp_path, files[PREFERENCES].replace("Pin-Priority: 1001", "Pin-Priority: high"))
+    rc, output = apt_policy(tmp_path, files[DOCKER_PREFERENCES].replace("Pin-Priority: 1001", "Pin-Priority: high"))
     assert rc == 100
     assert "E:" in output
 
@@ -97,9 +98,9 @@ def test_docker_step_skipped_still_installs_its_files(steps: dict[str, HostStep]
     assert "skipped: Docker (docker-ce) repository, packages and daemon restart (HP_SKIP=docker)" in first
     assert summary(first)["changed"] == "2"
     assert summary(second) == {"step": "docker", "changed": "0"}
-    assert sandbox.upper(DAEMON_JSON).read_text(encoding="utf-8") == files[DAEMON_JSON]
-    assert sandbox.upper(PREFERENCES).read_text(encoding="utf-8") == files[PREFERENCES]
-    assert not sandbox.upper(SOURCES).exists()  # no repository without its key
+    assert sandbox.upper(DOCKER_DAEMON_JSON).read_text(encoding="utf-8") == files[DOCKER_DAEMON_JSON]
+    assert sandbox.upper(DOCKER_PREFERENCES).read_text(encoding="utf-8") == files[DOCKER_PREFERENCES]
+    assert not sandbox.upper(DOCKER_SOURCES).exists()  # no repository without its key
 
 
 def test_unknown_skip_token_is_refused(steps: dict[str, HostStep], sandbox: Sandbox) -> None:
@@ -137,7 +138,7 @@ def test_debian_source_on_ubuntu_installs_the_archive_engine_and_compose_v2() ->
     assert bash_array(step.script, "HP_DOCKER_PACKAGES") == ["docker.io", "docker-compose-v2"]
     assert {"docker-ce", "containerd.io", "docker-compose-plugin"} <= set(bash_array(step.script, "HP_DOCKER_CONFLICTS"))
     # No Docker repository, key or pin: only daemon.json.
-    assert list(step.files) == [DAEMON_JSON]
+    assert list(step.files) == [DOCKER_DAEMON_JSON]
     assert "HP_DOCKER_COMPOSE_URL=''" in step.script
 
 
@@ -147,7 +148,7 @@ def test_debian_source_on_debian_12_downloads_the_pinned_compose_plugin() -> Non
     assert f"HP_DOCKER_COMPOSE_URL='{COMPOSE_PLUGIN['url']}'" in step.script
     assert f"HP_DOCKER_COMPOSE_SHA256='{COMPOSE_PLUGIN['sha256']}'" in step.script
     assert f"HP_DOCKER_COMPOSE_PATH='{COMPOSE_PLUGIN_PATH}'" in step.script
-    assert list(step.files) == [DAEMON_JSON]
+    assert list(step.files) == [DOCKER_DAEMON_JSON]
 
 
 def test_debian_12_without_compose_plugin_is_refused() -> None:
@@ -181,8 +182,8 @@ def test_archive_step_skipped_installs_only_daemon_json(sandbox: Sandbox) -> Non
     assert "skipped: Docker (debian) repository, packages and daemon restart (HP_SKIP=docker)" in first
     assert summary(first)["changed"] == "1"
     assert summary(second) == {"step": "docker", "changed": "0"}
-    assert sandbox.upper(DAEMON_JSON).read_text(encoding="utf-8") == step.files[DAEMON_JSON]
-    assert not sandbox.upper(PREFERENCES).exists()
+    assert sandbox.upper(DOCKER_DAEMON_JSON).read_text(encoding="utf-8") == step.files[DOCKER_DAEMON_JSON]
+    assert not sandbox.upper(DOCKER_PREFERENCES).exists()
 
 
 def compose_download(tmp_path: Path, sha256: str) -> tuple[Sandbox, SandboxResult]:

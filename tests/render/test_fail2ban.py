@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from render.host_fail2ban import FAIL2BAN_LOCAL, JAIL_LOCAL
 from render.steps import HostStep
+from spec.host_paths import FAIL2BAN_LOCAL, JAIL_LOCAL
 from tests.render.conftest import Sandbox, require_tool, run, summary
 
 pytestmark = pytest.mark.render

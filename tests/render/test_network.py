@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from render.host import host_steps
-from render.host_network import IFUPDOWN, NETPLAN
 from render.steps import HostStep
+from spec.host_paths import IFUPDOWN_FILE, NETPLAN_FILE
 from tests.render.conftest import FLOATING_IP, Sandbox, make_config, make_runtime, summary
 
 pytestmark = pytest.mark.render
@@ -29,9 +29,9 @@ def with_ifupdown(sandbox: Sandbox) -> None:
 
 
 def test_rendered_network_files(files: dict[str, str]) -> None:
-    netplan = yaml.safe_load(files[NETPLAN])
+    netplan = yaml.safe_load(files[NETPLAN_FILE])
     assert netplan == {"network": {"version": 2, "ethernets": {"eth0": {"addresses": [f"{FLOATING_IP}/32"]}}}}
-    assert files[IFUPDOWN].splitlines()[1:] == [
+    assert files[IFUPDOWN_FILE].splitlines()[1:] == [
         "auto eth0:1",
         "iface eth0:1 inet static",
         f"    address {FLOATING_IP}",
@@ -42,11 +42,11 @@ def test_rendered_network_files(files: dict[str, str]) -> None:
 def test_ipv6_floating_ip_takes_the_first_address_of_its_64() -> None:
     config = make_config(floatingIp={"type": "ipv6"})
     step = next(s for s in host_steps(config, "app", make_runtime(config)) if s.name == "network")
-    netplan = yaml.safe_load(step.files[NETPLAN])
+    netplan = yaml.safe_load(step.files[NETPLAN_FILE])
     (address,) = netplan["network"]["ethernets"]["eth0"]["addresses"]
     assert address == "2001:db8:1234::1/64"
     assert ipaddress.ip_interface(address).network.prefixlen == 64
-    assert "iface eth0:1 inet6 static" in step.files[IFUPDOWN]
+    assert "iface eth0:1 inet6 static" in step.files[IFUPDOWN_FILE]
 
 
 def test_network_step_debian_ifupdown(steps: dict[str, HostStep], files: dict[str, str], sandbox: Sandbox) -> None:
@@ -54,12 +54,12 @@ def test_network_step_debian_ifupdown(steps: dict[str, HostStep], files: dict[st
     result = sandbox.run(steps["network"].script, runs=2, before=VETH, after="ip -o addr show dev eth0")
     assert result.returncode == 0, result.output
     first, second = result.runs
-    assert f"changed: {IFUPDOWN}" in first
+    assert f"changed: {IFUPDOWN_FILE}" in first
     assert f"changed: address {FLOATING_IP}/32 on eth0" in first
     assert summary(second) == {"step": "network", "changed": "0"}
     assert f"inet {FLOATING_IP}/32" in result.stdout.split("@@hetzner-platform-run@@\n")[-1]
-    assert sandbox.upper(IFUPDOWN).read_text(encoding="utf-8") == files[IFUPDOWN]
-    assert not sandbox.upper(NETPLAN).exists()
+    assert sandbox.upper(IFUPDOWN_FILE).read_text(encoding="utf-8") == files[IFUPDOWN_FILE]
+    assert not sandbox.upper(NETPLAN_FILE).exists()
 
 
 def test_network_step_ubuntu_netplan(steps: dict[str, HostStep], files: dict[str, str], sandbox: Sandbox) -> None:
@@ -67,11 +67,11 @@ def test_network_step_ubuntu_netplan(steps: dict[str, HostStep], files: dict[str
     result = sandbox.run(steps["network"].script, runs=2, skip="network")
     assert result.returncode == 0, result.output
     first, second = result.runs
-    assert f"changed: {NETPLAN}" in first
+    assert f"changed: {NETPLAN_FILE}" in first
     assert "skipped: live address" in first
     assert summary(second) == {"step": "network", "changed": "0"}
-    installed = sandbox.upper(NETPLAN)
-    assert installed.read_text(encoding="utf-8") == files[NETPLAN]
+    installed = sandbox.upper(NETPLAN_FILE)
+    assert installed.read_text(encoding="utf-8") == files[NETPLAN_FILE]
     assert oct(installed.stat().st_mode & 0o777) == "0o600"
 
 

@@ -9,13 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from spec.host_paths import SOCKET_DROPIN, SWAP_UNIT, UNIT_DIR
 from tests.render.conftest import require_tool, run, write_tree
 
 pytestmark = pytest.mark.render
 
-SWAP_UNIT = "/etc/systemd/system/swapfile.swap"
-SOCKET_DROPIN = "/etc/systemd/system/ssh.socket.d/10-hetzner-platform-port.conf"
-UNIT_DIRS = ("/etc/systemd/system/",)
+UNIT_DIRS = (f"{UNIT_DIR}/",)
 
 
 def unit_files(files: dict[str, str]) -> dict[str, str]:

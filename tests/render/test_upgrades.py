@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from render.host_upgrades import AUTO_UPGRADES, NEEDRESTART, UNATTENDED
 from render.steps import HostStep
+from spec.host_paths import AUTO_UPGRADES, NEEDRESTART_CONF, UNATTENDED_UPGRADES
 from tests.render.conftest import Sandbox, make_config, make_runtime, require_tool, run, summary
 
 pytestmark = pytest.mark.render
@@ -41,7 +41,7 @@ def apt_dump(tmp_path: Path, contents: list[str]) -> tuple[int, dict[str, list[s
 
 
 def test_apt_config_parses_upgrade_files(files: dict[str, str], tmp_path: Path) -> None:
-    rc, values, errors = apt_dump(tmp_path, [DISTRO_DEFAULTS, files[AUTO_UPGRADES], files[UNATTENDED]])
+    rc, values, errors = apt_dump(tmp_path, [DISTRO_DEFAULTS, files[AUTO_UPGRADES], files[UNATTENDED_UPGRADES]])
     assert rc == 0, errors
     assert values["APT::Periodic::Update-Package-Lists"] == ["1"]
     assert values["APT::Periodic::Unattended-Upgrade"] == ["1"]
@@ -64,14 +64,14 @@ def test_reboot_window_sets_the_reboot_time(tmp_path: Path) -> None:
 
     config = make_config(host={"rebootWindow": "03:30"})
     rendered = {item.path: item.content for item in upgrades_files(config)}
-    rc, values, errors = apt_dump(tmp_path, [rendered[UNATTENDED]])
+    rc, values, errors = apt_dump(tmp_path, [rendered[UNATTENDED_UPGRADES]])
     assert rc == 0, errors
     assert values["Unattended-Upgrade::Automatic-Reboot"] == ["true"]
     assert values["Unattended-Upgrade::Automatic-Reboot-Time"] == ["03:30"]
 
 
 def test_apt_config_rejects_broken_file(files: dict[str, str], tmp_path: Path) -> None:
-    broken = files[UNATTENDED].replace('Automatic-Reboot "false";', 'Automatic-Reboot "false"')
+    broken = files[UNATTENDED_UPGRADES].replace('Automatic-Reboot "false";', 'Automatic-Reboot "false"')
     rc, _, errors = apt_dump(tmp_path, [broken])
     assert rc == 100
     assert "E: Syntax error" in errors
@@ -85,7 +85,7 @@ NEEDRESTART_CHECK = (
 def test_needrestart_override_compiles(files: dict[str, str], tmp_path: Path) -> None:
     require_tool("perl")
     path = tmp_path / "needrestart.conf"
-    path.write_text(files[NEEDRESTART], encoding="utf-8")
+    path.write_text(files[NEEDRESTART_CONF], encoding="utf-8")
     result = run(["perl", "-e", NEEDRESTART_CHECK, str(path)])
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "0,0"
@@ -94,7 +94,7 @@ def test_needrestart_override_compiles(files: dict[str, str], tmp_path: Path) ->
 def test_needrestart_broken_override_fails(files: dict[str, str], tmp_path: Path) -> None:
     require_tool("perl")
     path = tmp_path / "needrestart.conf"
-    path.write_text(files[NEEDRESTART].replace("qr(^docker)} = 0;", "qr(^docker)} = 0"), encoding="utf-8")
+    path.write_text(files[NEEDRESTART_CONF].replace("qr(^docker)} = 0;", "qr(^docker)} = 0"), encoding="utf-8")
     result = run(["perl", "-e", NEEDRESTART_CHECK, str(path)])
     assert result.returncode != 0
     assert "syntax error" in result.stderr
@@ -119,4 +119,4 @@ def test_upgrades_step_rolls_back_what_apt_rejects(sandbox: Sandbox) -> None:
     result = sandbox.run(broken)
     assert result.returncode == 1, result.output
     assert "apt-config rejected the configuration" in result.stderr
-    assert not sandbox.upper(UNATTENDED).exists()
+    assert not sandbox.upper(UNATTENDED_UPGRADES).exists()

@@ -20,18 +20,18 @@ hp_base_packages() {
 hp_base_timezone() {
   [ -f "/usr/share/zoneinfo/$HP_TIMEZONE" ] || hp_die "time zone $HP_TIMEZONE is unknown here (is tzdata installed?)"
   hp_symlink "../usr/share/zoneinfo/$HP_TIMEZONE" /etc/localtime
-  hp_install_file /etc/timezone
+  hp_install_file "$HP_TIMEZONE_FILE"
 }
 
 hp_base_ntp() {
   if [ "$HP_NTP" = chrony ]; then
-    hp_install_file /etc/chrony/sources.d/hetzner-platform.sources
+    hp_install_file "$HP_CHRONY_FILE"
     if hp_file_changed && hp_systemd && command -v chronyc >/dev/null 2>&1; then
       chronyc reload sources >/dev/null 2>&1 || systemctl try-restart chrony.service
     fi
     hp_installed chrony && hp_service_enable chrony.service
   else
-    hp_install_file /etc/systemd/timesyncd.conf.d/50-hetzner-platform.conf
+    hp_install_file "$HP_TIMESYNCD_FILE"
     if hp_installed systemd-timesyncd; then
       hp_service_enable systemd-timesyncd.service
       if hp_file_changed && hp_systemd; then systemctl try-restart systemd-timesyncd.service; fi
@@ -40,7 +40,7 @@ hp_base_ntp() {
 }
 
 hp_base_journald() {
-  hp_install_file /etc/systemd/journald.conf.d/50-hetzner-platform.conf
+  hp_install_file "$HP_JOURNALD_FILE"
   if hp_file_changed && hp_systemd; then
     systemctl restart systemd-journald.service
     hp_log "restarted: systemd-journald"
@@ -55,9 +55,9 @@ hp_sysctl_get() {
 }
 
 hp_base_sysctl() {
-  local file=/etc/sysctl.d/90-hetzner-platform.conf key value current
+  local file=$HP_SYSCTL_FILE key value current
   hp_install_file "$file"
-  hp_install_file /etc/modules-load.d/hetzner-platform.conf
+  hp_install_file "$HP_MODULES_FILE"
   if hp_skip sysctl; then
     hp_skipped "runtime sysctl values (HP_SKIP=sysctl); $file applies at boot"
     return 0
@@ -86,7 +86,8 @@ hp_base_sysctl() {
 }
 
 hp_base_swap() {
-  local unit=/etc/systemd/system/swapfile.swap link=/etc/systemd/system/swap.target.wants/swapfile.swap
+  local unit=$HP_SWAP_UNIT link
+  link="$(dirname "$HP_SWAP_UNIT")/swap.target.wants/$(basename "$HP_SWAP_UNIT")"
   local want size type
   if [ "$HP_SWAP_GB" -eq 0 ]; then
     if grep -q '^/swapfile ' /proc/swaps && ! hp_skip swap; then

@@ -1,7 +1,6 @@
 # ---- step "docker": the engine + compose plugin (Docker CE, or the OS archive's docker.io), daemon.json --
-HP_DOCKER_KEYRING=/etc/apt/keyrings/docker.asc
-HP_DOCKER_SOURCES=/etc/apt/sources.list.d/docker.sources
-HP_DOCKER_DAEMON_JSON=/etc/docker/daemon.json
+# HP_DOCKER_KEYRING, HP_DOCKER_SOURCES, HP_DOCKER_PREFERENCES and HP_DOCKER_DAEMON_JSON come from
+# spec/host_paths.py.
 
 hp_docker_key() {
   local tmp="$HP_TMP/docker.asc" fingerprints
@@ -68,7 +67,7 @@ hp_docker_archive_packages() {
   hp_docker_remove_conflicts
   # Left over from source docker-ce: Docker's repository would offer docker-ce again.
   hp_remove "$HP_DOCKER_SOURCES"
-  hp_remove /etc/apt/preferences.d/docker-ce
+  hp_remove "$HP_DOCKER_PREFERENCES"
   for pkg in "${HP_DOCKER_PACKAGES[@]}"; do
     hp_installed "$pkg" || missing+=("$pkg")
   done
@@ -145,14 +144,14 @@ hp_step() {
   hp_install_file "$HP_DOCKER_DAEMON_JSON"
   daemon_changed=$HP_FILE_CHANGED
   if [ "$HP_DOCKER_SOURCE" = docker-ce ]; then
-    hp_install_file /etc/apt/preferences.d/docker-ce
+    hp_install_file "$HP_DOCKER_PREFERENCES"
   fi
   if hp_skip docker; then
     hp_skipped "Docker ($HP_DOCKER_SOURCE) repository, packages and daemon restart (HP_SKIP=docker)"
     return 0
   fi
   if [ "$HP_DOCKER_SOURCE" = docker-ce ]; then
-    install -d -m 0755 /etc/apt/keyrings
+    install -d -m 0755 "$(dirname "$HP_DOCKER_KEYRING")"
     hp_docker_key
     hp_docker_sources
     hp_docker_ce_packages

@@ -1,5 +1,5 @@
 # ---- step "fail2ban": sshd jail on the SSH port (systemd journal backend) and the recidive jail ----
-HP_F2B_FILES=(/etc/fail2ban/fail2ban.d/hetzner-platform.local /etc/fail2ban/jail.d/hetzner-platform.local)
+# HP_F2B_FILES (fail2ban.d and jail.d drop-ins) come from spec/host_paths.py.
 
 hp_f2b_rollback() {
   local file

@@ -1,7 +1,7 @@
 # ---- step "firewall": UFW policy and rules, plus DOCKER-USER rules in after.rules/after6.rules ----
 # Rules are kept as the exact lines `ufw show added` prints, so the current state compares directly
 # with the desired one: missing rules are added, unknown rules deleted, nothing else is touched.
-HP_UFW_FILES=(/etc/ufw/after.rules /etc/ufw/after6.rules)
+# HP_UFW_FILES (after.rules, after6.rules) come from spec/host_paths.py.
 
 hp_ufw_default() { sed -n "s/^$1=\"\{0,1\}\([A-Za-z]*\)\"\{0,1\}[[:space:]]*$/\1/p" /etc/default/ufw; }
 

@@ -1,11 +1,10 @@
 # ---- step "network": the floating IP, persistent across reboots and present now ----------------
-# Ubuntu (netplan): /etc/netplan/60-floating-ip.yaml. Debian: /etc/network/interfaces.d/ with
+# Ubuntu (netplan): HP_NETPLAN_FILE. Debian: HP_IFUPDOWN_FILE (/etc/network/interfaces.d/) with
 # ifupdown, else netplan if present, else a drop-in for the systemd-networkd .network file that
 # manages the interface.
 # The live address is added with `ip addr`, never by re-applying the network configuration, so the
 # SSH session running this step is never cut.
-HP_NETPLAN_FILE=/etc/netplan/60-floating-ip.yaml
-HP_IFUPDOWN_FILE=/etc/network/interfaces.d/60-floating-ip.cfg
+# The paths (HP_NETPLAN_FILE, HP_IFUPDOWN_FILE, HP_NETWORKD_DROPIN_NAME) come from spec/host_paths.py.
 
 hp_network_netplan() {
   local errors
@@ -32,7 +31,7 @@ hp_network_networkd() {
     /*.network) ;;
     *) hp_die "systemd-networkd does not manage $HP_FIP_IFACE: cannot make the floating IP persistent" ;;
   esac
-  dropin="/etc/systemd/network/$(basename "$network_file").d/60-floating-ip.conf"
+  dropin="/etc/systemd/network/$(basename "$network_file").d/$HP_NETWORKD_DROPIN_NAME"
   hp_payload "$HP_NETWORKD_PAYLOAD" >"$HP_TMP/networkd.conf"
   hp_put "$HP_TMP/networkd.conf" "$dropin" 0644
 }

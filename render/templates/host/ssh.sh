@@ -1,9 +1,5 @@
 # ---- step "ssh": sshd hardening drop-in, validated before reload, rolled back if invalid ----------
-HP_SSHD_FILES=(
-  /etc/ssh/sshd_config.d/00-hetzner-platform-port.conf
-  /etc/ssh/sshd_config.d/10-hetzner-platform.conf
-)
-HP_SSH_SOCKET_DROPIN=/etc/systemd/system/ssh.socket.d/10-hetzner-platform-port.conf
+# HP_SSHD_FILES (the port and hardening drop-ins) and HP_SSH_SOCKET_DROPIN come from spec/host_paths.py.
 
 hp_ssh_rollback() {
   local file

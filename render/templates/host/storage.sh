@@ -12,8 +12,8 @@ hp_storage_fstab() {
       if (!done[hit]) { print want[hit]; done[hit] = 1 }
     }
     END { for (i = 1; i <= n; i++) if (!done[i]) print want[i] }
-  ' <(hp_payload /etc/fstab) /etc/fstab >"$HP_TMP/fstab"
-  hp_put "$HP_TMP/fstab" /etc/fstab 0644
+  ' <(hp_payload "$HP_FSTAB") "$HP_FSTAB" >"$HP_TMP/fstab"
+  hp_put "$HP_TMP/fstab" "$HP_FSTAB" 0644
   if hp_file_changed && hp_systemd; then systemctl daemon-reload; fi
 }
 

@@ -1,9 +1,5 @@
 # ---- step "upgrades": unattended-upgrades for security origins only, never touching Docker --------
-HP_UPGRADE_FILES=(
-  /etc/apt/apt.conf.d/20auto-upgrades
-  /etc/apt/apt.conf.d/52hetzner-platform-unattended-upgrades
-  /etc/needrestart/conf.d/50-hetzner-platform.conf
-)
+# HP_UPGRADE_FILES (apt periodic, unattended-upgrades, needrestart) come from spec/host_paths.py.
 
 hp_step() {
   local file errors

@@ -2,8 +2,7 @@
 # Settings come from $HP_CONF (non-secret, 0644) and $HP_ENV_FILE (secrets, 0600). Both are written
 # as VAR=${VAR-value}, so a variable already set in the environment wins: that is how the tests
 # point every probe and command at local fixtures.
-HP_CONF=${HP_CONF-/etc/hetzner-platform/ops.conf}
-HP_ENV_FILE=${HP_ENV_FILE-/etc/hetzner-platform/ops.env}
+# HP_CONF, HP_ENV_FILE and the HP_DEFAULT_* fallbacks come first, from spec/host_paths.py.
 if [ -n "$HP_CONF" ] && [ -r "$HP_CONF" ]; then
   # shellcheck source=/dev/null
   . "$HP_CONF"
@@ -15,9 +14,9 @@ fi
 HP_PROJECT=${HP_PROJECT-app}
 HP_ENVIRONMENT=${HP_ENVIRONMENT-prod}
 HP_SERVER=${HP_SERVER-$(hostname -s 2>/dev/null || echo server)}
-HP_STATE_DIR=${HP_STATE_DIR-/var/lib/hetzner-platform}
+HP_STATE_DIR=${HP_STATE_DIR-$HP_DEFAULT_STATE_DIR}
 HP_STATE_FILE=${HP_STATE_FILE-$HP_STATE_DIR/backup-state.json}
-HP_TEXTFILE_DIR=${HP_TEXTFILE_DIR-/var/lib/prometheus/node-exporter}
+HP_TEXTFILE_DIR=${HP_TEXTFILE_DIR-$HP_DEFAULT_TEXTFILE_DIR}
 HP_BACKUP_DIR=${HP_BACKUP_DIR-/var/backups/hetzner-platform}
 HP_COMPOSE=${HP_COMPOSE-docker compose -p $HP_PROJECT}
 HP_COMPOSE_PROJECT=${HP_COMPOSE_PROJECT-$HP_PROJECT}

@@ -23,7 +23,7 @@ put_file() {  # PATH MODE BASE64
   rm -f "$tmp"
   changed=$((changed + 1))
   case $1 in
-    /etc/systemd/system/*) units_changed=1 ;;
+    *.service | *.timer) units_changed=1 ;;  # the step installs no other kind of unit
   esac
   case $1 in
     */hp-node-exporter.service) exporter_changed=1 ;;
