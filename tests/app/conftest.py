@@ -4,23 +4,19 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
-import sys
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from config.app_stack_rules import app_stack_issues
 from config.loader import validate_config
 from config.schema import StackConfig
 from config.stack_base import read_merged_stack_file
 from tests.keys import ADMIN_KEY
+from tests.prerequisites import VENV_BIN
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-VENV_BIN = Path(sys.executable).parent
 COMPOSE_BIN = VENV_BIN / "docker-compose"
 
 
@@ -136,13 +132,6 @@ def compose_schema() -> dict[str, Any]:
 
     schema_path = Path(check_jsonschema.__file__).parent / "builtin_schemas" / "vendor" / "compose-spec.json"
     return json.loads(schema_path.read_text(encoding="utf-8"))
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name) or (str(VENV_BIN / name) if (VENV_BIN / name).exists() else None)
-    if path is None:
-        pytest.fail(f"{name} is not installed; the app tests need it (see docs/app.md, Testing)")
-    return path
 
 
 def compose_check(text: str, secrets: list[str], directory: Path) -> dict[str, Any]:

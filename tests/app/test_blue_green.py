@@ -35,8 +35,9 @@ from render.blue_green import (
 from render.blue_green_deploy import ROLLBACK_FILE
 from render.compose import render_compose
 from render.steps import HostRuntime
+from tests.prerequisites import tool_path
 
-from .conftest import base_values, compose_check, load, require_tool, small_app
+from .conftest import base_values, compose_check, load, small_app
 
 
 def blue_green_app(proxy: str) -> dict[str, Any]:
@@ -111,7 +112,7 @@ def test_traefik_watches_the_live_directory_and_live_yml_defines_the_switched_se
 
 @pytest.mark.parametrize("proxy", ["nginx", "traefik"])
 def test_deploy_script_and_hp_rollback_are_shellcheck_clean(proxy: str, tmp_path: Path) -> None:
-    shellcheck = require_tool("shellcheck")
+    shellcheck = tool_path("shellcheck")
     config = load(base_values(blue_green_app(proxy)))
     secrets = {name: "x" for name in secret_names(config, "app")}
     step = app_step(config, "app", HostRuntime(), secrets)

@@ -20,8 +20,9 @@ import pytest
 from config.schema import StackConfig
 from render.app import app_step, build_release, release_id
 from render.steps import HostRuntime
+from tests.prerequisites import require_tool
 
-from .conftest import base_values, load, require_tool, small_app
+from .conftest import base_values, load, small_app
 
 HERE = Path(__file__).resolve().parent
 SECRETS = {"POSTGRES_PASSWORD": "pw-Sentinel-1", "JWT_SECRET": "jwt-Sentinel-2"}

@@ -17,8 +17,9 @@ from render.compose import render_compose
 from render.jobs import job_units
 from render.ops import ops_files
 from render.registry import registry_logins
+from tests.prerequisites import require_tool
 
-from .conftest import EXAMPLES, compose_check, preset_config, require_tool, schema_errors
+from .conftest import EXAMPLES, compose_check, preset_config, schema_errors
 from .test_proxy import nginx_t
 
 PROD = EXAMPLES / "Pulumi.django-shop.yaml"

@@ -18,8 +18,9 @@ from render import proxy
 from render.app import app_step
 from render.compose import render_compose
 from render.steps import HostRuntime
+from tests.prerequisites import require_tool
 
-from .conftest import base_values, load, require_tool, small_app
+from .conftest import base_values, load, small_app
 from .test_proxy import NAMESPACE_SETUP, _prepare, nginx_t
 
 

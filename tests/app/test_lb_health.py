@@ -16,8 +16,9 @@ from config.stack_file import StackFile
 from render.compose import render_compose
 from spec.lb_checks import PROXY_CHECK_PORT, lb_checks
 from spec.resources import resolve
+from tests.prerequisites import require_tool
 
-from .conftest import load, phase2_values, require_tool, small_app
+from .conftest import load, phase2_values, small_app
 from .test_proxy import NAMESPACE_SETUP, _prepare
 
 

@@ -22,8 +22,9 @@ from config.app_service import ServiceConfig
 from render.postgres import render_postgresql_conf
 from render.redis import AUTH_DIR, AUTH_PASSWORD, auth_files, authenticated_healthcheck, render_redis_conf
 from render.secret_files import secret_file_content
+from tests.prerequisites import require, require_tool, tool_path
 
-from .conftest import EXAMPLES, preset_config, require_tool
+from .conftest import EXAMPLES, preset_config
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -65,8 +66,7 @@ def owned_tempdir(user: str) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def pg_template() -> Iterator[Path]:
     """One initdb per module (--no-sync: throwaway data); each test starts from a copy."""
-    if not (PG_BIN / "pg_ctl").exists():
-        pytest.fail("PostgreSQL 15 server binaries are missing (Debian package postgresql-15)")
+    require((PG_BIN / "pg_ctl").exists(), "PostgreSQL 15 server binaries are missing (Debian package postgresql-15)")
     require_tool("runuser")
     with owned_tempdir("postgres") as tmp:
         subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(tmp / "data"), "-U",
@@ -101,7 +101,7 @@ def running_postgres(conf: str, template: Path) -> Iterator[int]:
 
 def pg_show(port: int, name: str) -> str:
     return subprocess.run(
-        [require_tool("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-Atc", f"SHOW {name}"],
+        [tool_path("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-Atc", f"SHOW {name}"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()
 
@@ -110,7 +110,7 @@ def pg_show_all(port: int, names: list[str]) -> dict[str, str]:
     """current_setting() reports exactly what SHOW does; one psql call for all names."""
     query = "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
     out = subprocess.run(
-        [require_tool("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-AtF", "\t", "-c", query],
+        [tool_path("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-AtF", "\t", "-c", query],
         check=True, capture_output=True, text=True,
     ).stdout.rstrip("\n")
     return dict(zip(names, out.split("\t"), strict=True))

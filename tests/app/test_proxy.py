@@ -23,8 +23,9 @@ from render import proxy
 from render.blue_green import DEFAULT_COLOUR, NGINX_LIVE_FILE, NGINX_LIVE_MOUNT, nginx_live_conf
 from render.compose import render_compose
 from spec.resources import resolve
+from tests.prerequisites import require_tool, tool_path
 
-from .conftest import EXAMPLES, base_values, load, phase2_values, preset_config, require_tool, small_app
+from .conftest import EXAMPLES, base_values, load, phase2_values, preset_config, small_app
 
 
 def traefik_files(config: StackConfig, server: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -131,8 +132,7 @@ cp "$P/live.conf" LIVE_DIR/LIVE_FILE
 
 
 def _prepare(site: str, hosts: list[str], services: list[str], tmp: Path) -> Path:
-    require_tool("nginx")
-    require_tool("unshare")
+    require_tool("nginx", "unshare")
     for sub in ("ovl", "tmp"):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     (tmp / "site.conf").write_text(site)
@@ -265,7 +265,7 @@ def test_live_nginx_redirects_sets_headers_limits_rate_and_guards_admin_routes(t
 
 
 def test_nginx_start_script_and_certbot_script_are_shellcheck_clean(tmp_path: Path) -> None:
-    shellcheck = require_tool("shellcheck")
+    shellcheck = tool_path("shellcheck")
     config = nginx_stack()
     render = render_compose(config, "app")
     for path, content in render.files.items():

@@ -26,8 +26,9 @@ from render.host import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
+from tests.prerequisites import require_tool
 
-from .conftest import COMPOSE_BIN, EXAMPLES, REPO, preset_config, require_tool
+from .conftest import COMPOSE_BIN, EXAMPLES, REPO, preset_config
 from .test_secrets import decoded_blocks
 
 STACKS = sorted([REPO / "Pulumi.prod.yaml", REPO / "Pulumi.staging.yaml", *EXAMPLES.glob("*.yaml")])

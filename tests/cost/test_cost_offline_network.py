@@ -9,9 +9,7 @@ Needs root (unshare -n), util-linux `unshare` and `strace` (scripts/setup instal
 from __future__ import annotations
 
 import copy
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +19,9 @@ import pytest
 import yaml
 from cost_stacks import phase1_raw
 
-pytestmark = [
-    pytest.mark.cost,
-    pytest.mark.skipif(os.geteuid() != 0, reason="unshare -n needs root"),
-    pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("strace") is None, reason="needs unshare and strace"),
-]
+from tests.prerequisites import require_root, require_tool
+
+pytestmark = pytest.mark.cost
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "offline-plan-must-not-use-this-token"
@@ -45,6 +41,8 @@ def write_stack(tmp_path: Path) -> Path:
 
 def plan_in_empty_netns(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], str, str]:
     """(result, strace log, `ip route show` inside the namespace)."""
+    require_root("unshare -n")
+    require_tool("unshare", "strace")
     trace = tmp_path / "connect.trace"
     routes = tmp_path / "routes.txt"
     env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),

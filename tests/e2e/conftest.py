@@ -7,7 +7,7 @@
 - ``booted_host_module`` (module): the same factory, hosts live for the whole module.
 
 Prerequisites (root, systemd-nspawn, debootstrap, nsenter, ip) missing -> skip, except when
-``CI=true``: then the tests fail, so CI can never go green by silently skipping e2e.
+``CI=true``: then the tests fail (tests/prerequisites.py), so CI can never go green by skipping e2e.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
+
+from tests.prerequisites import skip_or_fail as _skip_or_fail  # the e2e modules import it from here
 
 from .container import BootedHost
 from .rootfs import Rootfs, ensure_rootfs
@@ -101,12 +103,6 @@ def missing_prerequisites() -> str | None:
     if missing:
         return f"e2e tests need {', '.join(missing)} (apt-get install systemd-container debootstrap)"
     return None
-
-
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and e2e prerequisites are missing: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:

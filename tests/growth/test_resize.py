@@ -28,7 +28,7 @@ from spec import resize_checks
 from spec.resize_checks import check_resize
 from spec.resources import resolve
 from tests.growth.support import SERVER_TYPE, PreviousDeploymentMocks, mock_server_id
-from tests.unit.stacks import PHASE2, PROD, variant, write_stack
+from tests.stacks import PHASE2, PROD, variant, write_stack
 
 SNAPSHOT_TYPE = "hcloud:index/snapshot:Snapshot"
 

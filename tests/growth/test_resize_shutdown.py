@@ -19,7 +19,7 @@ from components.wait_port_closed import wait
 from config.loader import validate_config
 from render.resize_steps import start_after_resize_script, stop_before_resize_script
 from tests.growth.support import SERVER_TYPE, PreviousDeploymentMocks
-from tests.unit.stacks import PROD, variant, write_stack
+from tests.stacks import PROD, variant, write_stack
 
 REMOTE = "command:remote:Command"
 LOCAL = "command:local:Command"

@@ -21,7 +21,7 @@ from config.errors import ConfigError
 from config.loader import validate_config
 from config.stack_base import read_merged_stack_file
 from tests.growth.support import ROOT, PreviousDeploymentMocks
-from tests.unit.stacks import write_stack
+from tests.stacks import write_stack
 
 PRESETS = sorted([*(ROOT / "examples").glob("Pulumi.*.yaml"), ROOT / "Pulumi.prod.yaml", ROOT / "Pulumi.staging.yaml"])
 COMMAND = "command:remote:Command"

@@ -2,7 +2,7 @@
 
 Everything runs on this machine against 127.0.0.1 only. Processes started here (PostgreSQL,
 openssl s_server, redis-server) are stopped by their PID. A missing tool skips the test with the
-reason, except under CI=true, where it fails: CI can never go green by skipping ops tests.
+reason, except under CI=true, where it fails (tests/prerequisites.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from config.schema import StackConfig
 from render.ops_conf import render_script
 from spec.host_paths import SCRIPTS
 from tests.clock import clock_env
+from tests.prerequisites import require_tool, skip_or_fail
 
 OPS_DIR = Path(__file__).resolve().parent
 HELPERS = OPS_DIR / "helpers"
@@ -40,18 +41,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.ops)
 
 
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and an ops prerequisite is missing: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def require(*tools: str, path: str | None = None) -> None:
-    missing = [tool for tool in tools if shutil.which(tool, path=path) is None]
-    if missing:
-        skip_or_fail(f"missing tool(s): {', '.join(missing)}")
-
-
 def pg_bin() -> str:
     for candidate in PG_BIN_CANDIDATES:
         if Path(candidate, "initdb").exists():
@@ -60,7 +49,6 @@ def pg_bin() -> str:
     if found:
         return str(Path(found).parent)
     skip_or_fail("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql-15")
-    raise AssertionError("unreachable")
 
 
 def free_port() -> int:
@@ -105,7 +93,7 @@ def script_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def base_env(script_dir: Path, tmp_path: Path) -> dict[str, str]:
     """Environment for running a script outside any host: no system files read or written."""
-    require("bash", "jq", "flock", "sha256sum")
+    require_tool("bash", "jq", "flock", "sha256sum")
     state = tmp_path / "state"
     state.mkdir()
     env = {
@@ -200,7 +188,7 @@ def stop_cluster(cluster: PgCluster) -> None:
 def pg() -> Iterator[PgCluster]:
     """A real PostgreSQL on 127.0.0.1 (random port) holding the 'app' database with data."""
     if os.geteuid() == 0:
-        require("runuser")
+        require_tool("runuser")
     bin_dir = pg_bin()
     base = Path(tempfile.mkdtemp(prefix="hp-ops-pg-"))
     base.chmod(0o755)
@@ -231,7 +219,7 @@ def pg() -> Iterator[PgCluster]:
 def pg_template() -> Iterator[Path]:
     """An empty initdb cluster (not running) that the drill's throwaway servers copy."""
     if os.geteuid() == 0:
-        require("runuser")
+        require_tool("runuser")
     bin_dir = pg_bin()
     base = Path(tempfile.mkdtemp(prefix="hp-ops-template-"))
     base.chmod(0o755)

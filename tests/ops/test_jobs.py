@@ -16,8 +16,9 @@ from config.schema import StackConfig
 from render.jobs import job_units
 from render.ops import ops_files, ops_step
 from render.steps import HostRuntime
+from tests.prerequisites import require_tool, skip_or_fail
 
-from .conftest import require, sample_config, skip_or_fail
+from .conftest import sample_config
 from .test_render import SECRETS, _run_step
 
 NIGHTLY = {"schedule": "*-*-* 03:00:00", "service": "api", "timeout": "45min",
@@ -67,7 +68,7 @@ def test_a_job_runs_a_one_off_container_of_its_service_with_the_exact_argv() -> 
 
 
 def test_job_units_pass_systemd_analyze_verify_and_calendar(tmp_path: Path) -> None:
-    require("systemd-analyze")
+    require_tool("systemd-analyze")
     if not Path("/lib/systemd/system").is_dir():
         skip_or_fail("no /lib/systemd/system to build the fake root from (apt-get install systemd)")
     root = tmp_path / "root"

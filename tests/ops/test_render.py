@@ -18,8 +18,9 @@ from render.ops_conf import ops_secret_names, render_script
 from render.ops_view import is_postgres_image, is_redis_image, ops_view
 from render.steps import HostRuntime, HostStep
 from spec.host_paths import ALL_UNITS, CONF_PATH, ENV_PATH, SCRIPTS
+from tests.prerequisites import require_tool, skip_or_fail
 
-from .conftest import require, sample_config, skip_or_fail
+from .conftest import sample_config
 
 SECRETS = {
     "alertWebhookUrl": "https://hooks.slack.example/services/T000/B000/SUPERSECRETTOKEN",
@@ -178,7 +179,7 @@ def test_node_exporter_is_never_public() -> None:
 # --- static checks of every script and unit -------------------------------------------------------
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_scripts_pass_bash_n_and_shellcheck(name: str, tmp_path: Path) -> None:
-    require("shellcheck")
+    require_tool("shellcheck")
     path = tmp_path / name
     path.write_text(render_script(name))
     subprocess.run(["bash", "-n", str(path)], check=True)
@@ -188,7 +189,7 @@ def test_scripts_pass_bash_n_and_shellcheck(name: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("server", ["app", "web", "db"])
 def test_step_script_passes_bash_n_and_shellcheck(server: str, tmp_path: Path) -> None:
-    require("shellcheck")
+    require_tool("shellcheck")
     config = sample_config(**S3) if server == "app" else _multi_server()
     step = ops_step(config, server, HostRuntime(), SECRETS)
     assert step is not None
@@ -208,7 +209,7 @@ def _full_config() -> StackConfig:
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
-    require("systemd-analyze")
+    require_tool("systemd-analyze")
     if not Path("/lib/systemd/system").is_dir():
         skip_or_fail("no /lib/systemd/system to build the fake root from (apt-get install systemd)")
     root = tmp_path / "root"
@@ -239,7 +240,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
 
 
 def test_every_calendar_parses() -> None:
-    require("systemd-analyze")
+    require_tool("systemd-analyze")
     files = ops_files(_full_config(), "app")
     calendars = sorted({line.split("=", 1)[1] for content in files.values() for line in content.splitlines()
                         if line.startswith("OnCalendar=")})

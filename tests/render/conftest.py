@@ -1,8 +1,7 @@
 """Shared fixtures for the render validators: stack configs built in code, rendered steps and files,
 the real tools, and a sandbox that runs a step script for real without touching this machine.
 
-Policy: a test skips (with the reason) only when a tool or root is missing AND CI != "true"; under
-CI=true the same condition fails the test.
+A missing tool or root skips a test (under CI=true: fails it), by tests/prerequisites.py.
 
 The sandbox is `unshare --mount --net --pid --fork --mount-proc` with copy-on-write overlays over
 /etc and /mnt (their upper dirs are in the test's tmp_path) and tmpfs on /run and /tmp: sysctl,
@@ -28,32 +27,14 @@ from config.schema import StackConfig
 from render.host import host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
 from tests.keys import ADMIN_KEY
+from tests.prerequisites import require_root, require_tool
 
-UNDER_CI = os.environ.get("CI") == "true"
 VOLUME_ID = 100123
 FLOATING_IP = "192.0.2.10"
 CLOUD_INIT_CACHE = Path(os.environ.get("HP_RENDER_CACHE", "/var/cache/hetzner-platform-render"))
 SUMMARY_PREFIX = "hetzner-platform step="
 # host.docker.composePlugin of the archive-Docker variants (a made-up digest: only the render tests use it).
 COMPOSE_PLUGIN = {"url": "https://github.com/docker/compose/releases/download/v2.40.3/docker-compose-linux-x86_64", "sha256": "ab" * 32}
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip when a prerequisite is missing, except under CI=true, where that is a failure."""
-    if condition:
-        return
-    if UNDER_CI:
-        pytest.fail(f"{reason} (CI=true: render validators must not skip)")
-    pytest.skip(reason)
-
-
-def require_tool(*names: str) -> None:
-    for name in names:
-        require(shutil.which(name) is not None, f"{name} is not installed")
-
-
-def require_root() -> None:
-    require(os.geteuid() == 0, "needs root (mount namespaces, overlays, unshare --net)")
 
 
 def stack_values(**changes: Any) -> dict[str, Any]:

@@ -20,13 +20,13 @@ from render.host import host_steps
 from render.host_docker import DAEMON_JSON, PREFERENCES, SOURCES, sources_for
 from render.steps import HostStep
 from spec.docker import COMPOSE_PLUGIN_PATH, DOCKER_CE_PACKAGES
+from tests.prerequisites import require_tool
 from tests.render.conftest import (
     COMPOSE_PLUGIN,
     Sandbox,
     SandboxResult,
     make_config,
     make_runtime,
-    require_tool,
     run,
     stack_values,
     summary,

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.render.conftest import require_tool, run, write_tree
+from tests.prerequisites import require, require_tool
+from tests.render.conftest import run, write_tree
 
 pytestmark = pytest.mark.render
 
@@ -38,8 +39,7 @@ def test_every_rendered_unit_file_is_known_here(files: dict[str, str]) -> None:
 
 def test_systemd_accepts_rendered_units(files: dict[str, str], tmp_path: Path) -> None:
     require_tool("systemd-analyze")
-    if not Path("/lib/systemd/system/ssh.socket").exists():
-        pytest.fail("openssh-server's ssh.socket is needed to verify the socket drop-in")
+    require(Path("/lib/systemd/system/ssh.socket").exists(), "openssh-server's ssh.socket is needed to verify the socket drop-in")
     rc, output = verify(tmp_path, unit_files(files), [SWAP_UNIT, "ssh.socket"])
     assert rc == 0 and output == "", output
 

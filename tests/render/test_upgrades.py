@@ -9,7 +9,8 @@ import pytest
 
 from render.host_upgrades import AUTO_UPGRADES, NEEDRESTART, UNATTENDED
 from render.steps import HostStep
-from tests.render.conftest import Sandbox, make_config, make_runtime, require_tool, run, summary
+from tests.prerequisites import require_tool
+from tests.render.conftest import Sandbox, make_config, make_runtime, run, summary
 
 pytestmark = pytest.mark.render
 

@@ -5,7 +5,6 @@ the swarm relies on: placement, rolling updates with automatic rollback, secrets
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import pytest
 import yaml
 
 from render.swarm_stack import SwarmStackRender, render_stack
+from tests.prerequisites import tool_path
 from tests.swarm.conftest import preset_values, swarm_config
 
 
@@ -23,9 +23,7 @@ def stack() -> SwarmStackRender:
 
 
 def docker_stack_config(render: SwarmStackRender, tmp_path: Path) -> dict[str, Any]:
-    docker = shutil.which("docker")
-    if docker is None:
-        pytest.fail("the docker CLI is needed (scripts/setup installs it)")
+    docker = tool_path("docker")
     path = tmp_path / "stack.yml"
     path.write_text(render.text, encoding="utf-8")
     # What the deploy script exports: the swarm names of the secrets and the interpolated values.

@@ -10,7 +10,7 @@ from config.loader import validate_config
 from render.ops_conf import ops_conf
 from render.ops_view import ops_view
 from spec import host_paths
-from tests.unit.stacks import PROD
+from tests.stacks import PROD
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "render" / "templates"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.unit.stacks import FIVE_MISTAKE_PATHS, PROD, five_mistakes, variant
+from tests.stacks import FIVE_MISTAKE_PATHS, PROD, five_mistakes, variant
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from cli.resource_diff import SECRET_MASK, masked_inputs, resource_diff
-from tests.unit.stacks import PROD
+from tests.stacks import PROD
 
 ROOT = Path(__file__).resolve().parents[2]
 
