@@ -3,7 +3,7 @@
 - PROD, STAGING, PHASE2: the chrono stacks of the unit and growth tests (one server with every resource, a
   small staging one, and the phase-2 split into web, db and worker behind a load balancer).
 - HOST_STACK: the one-server stack the render validators run over (every host feature on).
-- app_stack(), SMALL_APP, phase2_app_stack(): the app tests' stacks with PostgreSQL, Redis, an API and a worker.
+- app_stack(), small_app(), phase2_app_stack(): the app tests' stacks (PostgreSQL, Redis, an API, a worker).
 - OPS_STACK: the one-server stack with four small services that the ops renderers run over.
 - MINIMAL: a staging stack with one server and nothing else (the cost tests add prices to it).
 - the presets in examples/ and the swarm preset, loaded as a user's stack file would be.
@@ -57,7 +57,7 @@ PROD: dict[str, Any] = {
 STAGING: dict[str, Any] = {
     "project": "chrono",
     "environment": "staging",
-    "ssh": {"port": 2222, "publicKeys": [ADMIN_KEY], "adminCidrs": ["203.0.113.0/24"]},
+    "ssh": copy.deepcopy(SSH),
     "servers": {"app": {"serverType": "cx23", "backups": False}},
     "volumes": {"data": {"sizeGb": 10}},
     "budget": {"monthlyEur": 15, "warnEur": 10, "criticalEur": 12},
@@ -260,6 +260,10 @@ def preset_config(path: Path) -> StackConfig:
     return validate_config(read_merged_stack_file(path).values, source=str(path))
 
 
+def swarm_values() -> dict[str, Any]:
+    return preset_values(SWARM_PRESET)
+
+
 def swarm_config(values: dict[str, Any] | None = None) -> StackConfig:
     """The swarm preset, or these values (an edit of it), validated."""
-    return validate_config(values if values is not None else preset_values(SWARM_PRESET), source="swarm test")
+    return validate_config(values if values is not None else swarm_values(), source="swarm test")

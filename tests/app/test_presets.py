@@ -16,8 +16,9 @@ from render.compose import render_compose
 from render.steps import HostRuntime
 from spec.service_homes import placement
 from tests.prerequisites import require_tool, tool_path
+from tests.stacks import preset_config, presets
 
-from .conftest import compose_check, preset_config, presets, schema_errors
+from .conftest import compose_check, schema_errors
 
 PRESETS = presets()
 EXPECTED = {

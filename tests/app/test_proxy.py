@@ -24,8 +24,9 @@ from render.blue_green import DEFAULT_COLOUR, NGINX_LIVE_FILE, NGINX_LIVE_MOUNT,
 from render.compose import render_compose
 from spec.resources import resolve
 from tests.prerequisites import require_tool, tool_path
+from tests.stacks import EXAMPLES, app_stack, phase2_app_stack, preset_config, small_app
 
-from .conftest import EXAMPLES, base_values, load, phase2_values, preset_config, small_app
+from .conftest import load
 
 
 def traefik_files(config: StackConfig, server: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -78,7 +79,7 @@ def test_traefik_behind_the_load_balancer_trusts_only_its_private_ip_and_uses_dn
 
 
 def test_traefik_basic_auth_reads_the_htpasswd_line_from_the_environment() -> None:
-    values = base_values(small_app())
+    values = app_stack(small_app())
     values["app"]["services"]["api"]["expose"]["basicAuthSecret"] = "API_HTPASSWD"
     config = load(values)
     _, dynamic, service = traefik_files(config, "app")
@@ -87,7 +88,7 @@ def test_traefik_basic_auth_reads_the_htpasswd_line_from_the_environment() -> No
 
 
 def test_traefik_on_several_web_servers_uses_dns01() -> None:
-    values = phase2_values()
+    values = phase2_app_stack()
     values["servers"]["web2"] = {"serverType": "cx43", "roles": ["web"]}
     config = load(values)
     static, _, _ = traefik_files(config, "web2")
@@ -157,6 +158,18 @@ def nginx_t(site: str, hosts: list[str], services: list[str], tmp: Path) -> subp
                           capture_output=True, text=True, timeout=60)
 
 
+def live_nginx(site: str, hosts: list[str], services: list[str], tmp: Path, checks: str) -> dict[str, str]:
+    """Serve `site` with the real nginx in private mount, network and PID namespaces and run the bash
+    `checks` there ($P: nginx's prefix, `tmp`); each output line `name rest` comes back as {name: rest}."""
+    require_tool("curl")
+    p = _prepare(site, hosts, services, tmp)
+    script = NAMESPACE_SETUP.format(p=shlex.quote(str(p)), hosts=" ".join(map(shlex.quote, hosts))) + checks
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc",
+                           "bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+
+
 def nginx_stack(lb: bool = False) -> StackConfig:
     app = small_app(proxy={"kind": "nginx", "rateLimit": {"average": 5, "burst": 5}, "maxBodySize": "2G"})
     app["services"]["flower"] = {
@@ -168,7 +181,7 @@ def nginx_stack(lb: bool = False) -> StackConfig:
                                                  "basicAuthSecret": "DOCS_HTPASSWD"},
         "limits": {"cpus": 0.25, "memory": "64M"},
     }
-    values = base_values(app)
+    values = app_stack(app)
     if lb:
         values["network"] = {"ipRange": "10.0.0.0/16", "subnet": "10.0.1.0/24"}
         values["loadBalancer"] = {"type": "lb11"}
@@ -242,19 +255,13 @@ nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop
 
 
 def test_live_nginx_redirects_sets_headers_limits_rate_and_guards_admin_routes(tmp_path: Path) -> None:
-    require_tool("curl")
     site, hosts, services = nginx_site_of(nginx_stack(), "app")
     # Docker's DNS does not exist here: point the upstreams at the stub backend on 127.0.0.1:8000.
     site = site.replace("http://api:8000", "http://127.0.0.1:8000").replace("http://docs-$hp_colour:80", "http://127.0.0.1:8000")
-    p = _prepare(site, hosts, services, tmp_path)
-    script = NAMESPACE_SETUP.format(p=shlex.quote(str(p)), hosts=" ".join(map(shlex.quote, hosts))) + LIVE_CHECKS
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc",
-                           "bash", "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    lines = live_nginx(site, hosts, services, tmp_path, LIVE_CHECKS)
     assert lines["redirect"] == "301 https://api.example.com/x?y=1"
     assert lines["api"] == "200 2"  # HTTP/2 over TLS
-    headers = (p / "headers").read_text().lower()
+    headers = (tmp_path / "headers").read_text().lower()
     assert "strict-transport-security: max-age=31536000" in headers
     assert "x-frame-options: sameorigin" in headers
     assert "x-content-type-options: nosniff" in headers
@@ -279,7 +286,7 @@ def test_nginx_start_script_and_certbot_script_are_shellcheck_clean(tmp_path: Pa
 
 
 def test_dns01_certbot_uses_the_cloudflare_image() -> None:
-    values = copy.deepcopy(base_values(small_app(proxy={"kind": "nginx"})))
+    values = copy.deepcopy(app_stack(small_app(proxy={"kind": "nginx"})))
     values["dns"]["proxied"] = True
     config = load(values)
     certbot = render_compose(config, "app").model["services"]["certbot"]

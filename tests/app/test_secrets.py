@@ -13,8 +13,9 @@ from render.app import app_files, app_step, render_env_file, secret_names, secre
 from render.registry import registry_logins
 from render.steps import HostRuntime
 from tests.prerequisites import require_tool
+from tests.stacks import EXAMPLES, preset_config, presets
 
-from .conftest import COMPOSE_BIN, EXAMPLES, preset_config, presets
+from .conftest import COMPOSE_BIN
 
 TRICKY = {
     "PLAIN": "hunter2",

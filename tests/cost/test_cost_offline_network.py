@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from cost_stacks import phase1_raw
 
 from tests.prerequisites import require_root, require_tool
+from tests.stacks import write_stack_file
 
 pytestmark = pytest.mark.cost
 
@@ -33,10 +33,7 @@ INET_CONNECT = re.compile(r"connect\(\d+, \{sa_family=AF_INET6?,")
 def write_stack(tmp_path: Path) -> Path:
     values: dict[str, Any] = copy.deepcopy(phase1_raw(None))
     values["pricing"]["live"] = True  # the stack file asks for live prices: the plan must still not call
-    document = {"config": {f"hetzner-platform:{key}": value for key, value in values.items()}}
-    path = tmp_path / "Pulumi.offline.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return path
+    return write_stack_file(tmp_path / "Pulumi.offline.yaml", values)
 
 
 def plan_in_empty_netns(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], str, str]:

@@ -289,7 +289,8 @@ def test_routine_edit(tmp_path: Path, preset: Path, case_name: str) -> None:
 
 def test_a_resize_down_fits_when_the_disk_was_kept_small(tmp_path: Path) -> None:
     """The server went up with keepDisk earlier: its disk still has the small size, so down is allowed."""
-    from tests.growth.transitions import _evaluate, preset_values
+    from tests.growth.transitions import _evaluate
+    from tests.stacks import preset_values
 
     values = preset_values(ROOT / "Pulumi.staging.yaml")  # one cx23 server
     values["servers"]["app"]["serverType"] = "cx33"

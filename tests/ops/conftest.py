@@ -29,6 +29,7 @@ from render.ops_conf import render_script
 from spec.host_paths import SCRIPTS
 from tests.clock import clock_env
 from tests.prerequisites import require_tool, skip_or_fail
+from tests.stacks import OPS_STACK, variant
 
 OPS_DIR = Path(__file__).resolve().parent
 HELPERS = OPS_DIR / "helpers"
@@ -58,25 +59,8 @@ def free_port() -> int:
 
 
 def sample_config(**ops: Any) -> StackConfig:
-    """A one-server stack with PostgreSQL, Redis, an API and a worker (seed 003's phase 1)."""
-    limits = {"cpus": 0.5, "memory": "512M"}
-    values: dict[str, Any] = {
-        "project": "chrono",
-        "environment": "prod",
-        "ssh": {"publicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z t@x"],
-                "adminCidrs": ["203.0.113.0/24"], "port": 2222},
-        "servers": {"app": {"serverType": "cx33", "roles": ["web", "db", "worker"]}},
-        "dns": {"zone": "chrono.example.com", "records": [{"name": "@"}, {"name": "api"}, {"name": "*"}]},
-        "budget": {"monthlyEur": 50},
-        "app": {"services": {
-            "postgres": {"image": "postgres:15-alpine", "role": "db", "limits": limits},
-            "redis": {"image": "redis:7-alpine", "role": "db", "limits": limits},
-            "api": {"image": "ghcr.io/chrono/api:1.0", "role": "web", "limits": limits},
-            "worker": {"image": "ghcr.io/chrono/api:1.0", "role": "worker", "limits": limits},
-        }},
-        "ops": ops,
-    }
-    return StackConfig.model_validate(values)
+    """OPS_STACK (tests/stacks.py) with these ops settings."""
+    return StackConfig.model_validate(variant(OPS_STACK, ops=ops))
 
 
 @pytest.fixture(scope="session")
@@ -184,14 +168,21 @@ def stop_cluster(cluster: PgCluster) -> None:
         os.kill(cluster.pid, signal.SIGKILL)
 
 
-@pytest.fixture(scope="module")
-def pg() -> Iterator[PgCluster]:
-    """A real PostgreSQL on 127.0.0.1 (random port) holding the 'app' database with data."""
+def pg_bin_and_workdir(prefix: str) -> tuple[str, Path]:
+    """The PostgreSQL binaries' directory (as root, runuser must be there too) and a new work directory
+    others may enter (the server runs as the postgres user)."""
     if os.geteuid() == 0:
         require_tool("runuser")
     bin_dir = pg_bin()
-    base = Path(tempfile.mkdtemp(prefix="hp-ops-pg-"))
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     base.chmod(0o755)
+    return bin_dir, base
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PgCluster]:
+    """A real PostgreSQL on 127.0.0.1 (random port) holding the 'app' database with data."""
+    bin_dir, base = pg_bin_and_workdir("hp-ops-pg-")
     try:
         cluster = start_cluster(bin_dir, base / "source", free_port())
     except BaseException:
@@ -218,11 +209,7 @@ def pg() -> Iterator[PgCluster]:
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[Path]:
     """An empty initdb cluster (not running) that the drill's throwaway servers copy."""
-    if os.geteuid() == 0:
-        require_tool("runuser")
-    bin_dir = pg_bin()
-    base = Path(tempfile.mkdtemp(prefix="hp-ops-template-"))
-    base.chmod(0o755)
+    bin_dir, base = pg_bin_and_workdir("hp-ops-template-")
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     data = base / "data"

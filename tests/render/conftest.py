@@ -11,7 +11,6 @@ swap, mounts, firewall and services of the host stay untouched; the step scripts
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import stat
@@ -26,8 +25,8 @@ import pytest
 from config.schema import StackConfig
 from render.host import host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
-from tests.keys import ADMIN_KEY
 from tests.prerequisites import require_root, require_tool
+from tests.stacks import HOST_STACK, variant
 
 VOLUME_ID = 100123
 FLOATING_IP = "192.0.2.10"
@@ -38,26 +37,8 @@ COMPOSE_PLUGIN = {"url": "https://github.com/docker/compose/releases/download/v2
 
 
 def stack_values(**changes: Any) -> dict[str, Any]:
-    """A valid prod-like stack: SSH on 2222 for `deploy`, one cx33, a 100 GB volume, a floating IP and
-    a private network. Keyword arguments replace top-level keys (None removes one)."""
-    values: dict[str, Any] = {
-        "project": "chrono",
-        "environment": "prod",
-        "location": "nbg1",
-        "ssh": {"adminUser": "deploy", "port": 2222, "publicKeys": [ADMIN_KEY], "adminCidrs": ["203.0.113.0/24"]},
-        "servers": {"app": {"serverType": "cx33", "image": "debian-12", "roles": ["web", "db", "worker"]}},
-        "volumes": {"data": {"sizeGb": 100, "mountPoint": "/mnt/data", "format": "ext4"}},
-        "network": {"ipRange": "10.0.0.0/16", "subnet": "10.0.1.0/24"},
-        "floatingIp": {"type": "ipv4"},
-        "budget": {"monthlyEur": 50},
-        "host": {"timezone": "UTC", "swapGb": 4, "adminPorts": [9000]},
-    }
-    for key, value in changes.items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = copy.deepcopy(value)
-    return values
+    """HOST_STACK (tests/stacks.py) with these top-level keys replaced (None removes one)."""
+    return variant(HOST_STACK, **changes)
 
 
 def make_config(**changes: Any) -> StackConfig:

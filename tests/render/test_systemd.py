@@ -4,13 +4,13 @@ systemd reports many problems as warnings with exit 0: any output at all fails."
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
+from tests import systemd_verify
 from tests.prerequisites import require, require_tool
-from tests.render.conftest import run, write_tree
+from tests.systemd_verify import fake_root
 
 pytestmark = pytest.mark.render
 
@@ -24,13 +24,9 @@ def unit_files(files: dict[str, str]) -> dict[str, str]:
 
 
 def verify(tmp_path: Path, files: dict[str, str], units: list[str]) -> tuple[int, str]:
-    require_tool("systemd-analyze")
     root = tmp_path / "root"
-    (root / "lib/systemd").mkdir(parents=True)
-    shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True)
-    write_tree(root, files)
-    result = run(["systemd-analyze", "verify", "--man=no", f"--root={root}", *units])
-    return result.returncode, (result.stdout + result.stderr).strip()
+    fake_root(root, files)
+    return systemd_verify.verify(root, units)
 
 
 def test_every_rendered_unit_file_is_known_here(files: dict[str, str]) -> None:

@@ -12,7 +12,7 @@ from render.app import app_step, secret_names
 from render.steps import HostRuntime, HostStep
 from render.swarm_host import parse_tokens, stand_in_tokens_output, swarm_init_step, swarm_join_step, swarm_leave_step, swarm_node_step
 from tests.prerequisites import tool_path
-from tests.swarm.conftest import preset_values, swarm_config
+from tests.stacks import swarm_config, swarm_values
 
 TOKENS = {"worker": "SWMTKN-1-abc123-worker9", "manager": "SWMTKN-1-abc123-manager9"}
 
@@ -20,7 +20,7 @@ TOKENS = {"worker": "SWMTKN-1-abc123-worker9", "manager": "SWMTKN-1-abc123-manag
 def scripts() -> list[HostStep]:
     steps: list[HostStep] = []
     for proxy in ("traefik", "nginx"):
-        values = preset_values()
+        values = swarm_values()
         values["app"]["proxy"] = {"kind": proxy}
         config = swarm_config(values)
         for server in config.servers:

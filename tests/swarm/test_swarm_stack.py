@@ -14,7 +14,7 @@ import yaml
 
 from render.swarm_stack import SwarmStackRender, render_stack
 from tests.prerequisites import tool_path
-from tests.swarm.conftest import preset_values, swarm_config
+from tests.stacks import swarm_config, swarm_values
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +120,7 @@ def test_traefik_reads_the_swarm_on_managers_with_host_ports(stack: SwarmStackRe
 
 
 def test_nginx_variant_resolves_tasks_every_second(tmp_path: Path) -> None:
-    values = preset_values()
+    values = swarm_values()
     values["app"]["proxy"] = {"kind": "nginx"}
     render = render_stack(swarm_config(values))
     site = next(content for path, content in render.files.items() if path.endswith("/default.conf"))
@@ -133,7 +133,7 @@ def test_nginx_variant_resolves_tasks_every_second(tmp_path: Path) -> None:
 
 
 def test_unencrypted_overlays_when_asked() -> None:
-    values = preset_values()
+    values = swarm_values()
     values["app"]["swarm"]["encrypted"] = False
     render = render_stack(swarm_config(values))
     assert all("driver_opts" not in net for net in render.model["networks"].values())
