@@ -19,7 +19,7 @@ from render.steps import HostRuntime
 from tests.stacks import app_stack, small_app
 
 from .conftest import load
-from .test_proxy import live_nginx, nginx_t
+from .test_proxy import STUB_BACKEND_AND_NGINX, live_nginx, nginx_t
 
 
 def shop_values(kind: str = "traefik") -> dict[str, Any]:
@@ -98,16 +98,10 @@ def test_certbot_and_the_deploy_cover_every_name() -> None:
     assert "CERT_HOSTS=(api.example.com example.com www.example.com)" in script
 
 
-LIVE = r"""
-ip link set lo up
-mkdir -p "$P/www" && echo ok > "$P/www/health"
-(cd "$P/www" && exec python3 -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1) &
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf"
-for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8000/health && break; sleep 0.1; done
+LIVE = STUB_BACKEND_AND_NGINX + r"""
 for host in example.com api.example.com www.example.com; do
     echo "$host $(curl -sk --resolve "$host:443:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' "https://$host/health?x=1")"
 done
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop
 """
 
 

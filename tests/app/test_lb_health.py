@@ -72,7 +72,6 @@ echo "alive $(check api.example.com /api/health)"
 echo "other-path $(check api.example.com /)"
 kill "$backend"; wait "$backend" 2>/dev/null || true
 echo "dead $(check api.example.com /api/health)"
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop
 """
 
 

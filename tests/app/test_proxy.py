@@ -158,12 +158,24 @@ def nginx_t(site: str, hosts: list[str], services: list[str], tmp: Path) -> subp
                           capture_output=True, text=True, timeout=60)
 
 
+# For the live checks: a stub backend on 127.0.0.1:8000 that answers /health, and nginx in front of it.
+STUB_BACKEND_AND_NGINX = r"""
+ip link set lo up
+mkdir -p "$P/www" && echo ok > "$P/www/health"
+(cd "$P/www" && exec python3 -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1) &
+nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf"
+for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8000/health && break; sleep 0.1; done
+"""
+
+
 def live_nginx(site: str, hosts: list[str], services: list[str], tmp: Path, checks: str) -> dict[str, str]:
     """Serve `site` with the real nginx in private mount, network and PID namespaces and run the bash
-    `checks` there ($P: nginx's prefix, `tmp`); each output line `name rest` comes back as {name: rest}."""
+    `checks` there ($P: nginx's prefix, `tmp`; they start nginx, this stops it); each output line
+    `name rest` comes back as {name: rest}."""
     require_tool("curl")
     p = _prepare(site, hosts, services, tmp)
     script = NAMESPACE_SETUP.format(p=shlex.quote(str(p)), hosts=" ".join(map(shlex.quote, hosts))) + checks
+    script += 'nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop\n'
     done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc",
                            "bash", "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -230,12 +242,7 @@ def test_nginx_t_catches_a_broken_site(breakage: tuple[str, str], tmp_path: Path
     assert nginx_t(broken, hosts, services, tmp_path).returncode != 0
 
 
-LIVE_CHECKS = r"""
-ip link set lo up
-mkdir -p "$P/www" && echo ok > "$P/www/health"
-(cd "$P/www" && exec python3 -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1) &
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf"
-for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8000/health && break; sleep 0.1; done
+LIVE_CHECKS = STUB_BACKEND_AND_NGINX + r"""
 R="--resolve api.example.com:443:127.0.0.1 --resolve flower.example.com:443:127.0.0.1"
 echo "redirect $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: api.example.com' http://127.0.0.1/x?y=1)"
 echo "api $(curl -sk $R -o /dev/null -w '%{http_code} %{http_version}' https://api.example.com/health)"
@@ -250,7 +257,6 @@ if curl -sk --resolve unknown.example.com:443:127.0.0.1 https://unknown.example.
 else
     echo "unknown-host-curl-exit $?"
 fi
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop
 """
 
 
