@@ -24,7 +24,7 @@ from render.blue_green import DEFAULT_COLOUR, NGINX_LIVE_FILE, NGINX_LIVE_MOUNT,
 from render.compose import render_compose
 from spec.resources import resolve
 from tests.prerequisites import require_tool, tool_path
-from tests.stacks import EXAMPLES, app_stack, phase2_app_stack, preset_config, small_app
+from tests.stacks import EXAMPLES, PRIVATE_NETWORK, app_stack, phase2_app_stack, preset_config, small_app
 
 from .conftest import load
 
@@ -195,7 +195,7 @@ def nginx_stack(lb: bool = False) -> StackConfig:
     }
     values = app_stack(app)
     if lb:
-        values["network"] = {"ipRange": "10.0.0.0/16", "subnet": "10.0.1.0/24"}
+        values["network"] = copy.deepcopy(PRIVATE_NETWORK)
         values["loadBalancer"] = {"type": "lb11"}
     return load(values)
 
