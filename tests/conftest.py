@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 from collections import Counter
 from collections.abc import Generator, Iterator
 from typing import Any
 
 import pytest
 
-UNDER_CI = os.environ.get("CI") == "true"
+from tests.prerequisites import UNDER_CI
+
 EXPECTED_SUITES = ("render", "e2e", "ops", "cost")
 _passed_by_marker: Counter[str] = Counter()
 

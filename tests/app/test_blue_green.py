@@ -35,8 +35,10 @@ from render.blue_green import (
 from render.blue_green_deploy import ROLLBACK_FILE
 from render.compose import render_compose
 from render.steps import HostRuntime
+from tests.prerequisites import tool_path
+from tests.stacks import app_stack, small_app
 
-from .conftest import base_values, compose_check, load, require_tool, small_app
+from .conftest import compose_check, load
 
 
 def blue_green_app(proxy: str) -> dict[str, Any]:
@@ -56,12 +58,12 @@ def test_impossible_blue_green_is_refused_with_the_field_path(change: Any, messa
     target = "api" if "expose" not in services["api"] else "postgres"
     services[target]["strategy"] = "blue-green"
     with pytest.raises(ConfigError) as caught:
-        validate_config(base_values(app))
+        validate_config(app_stack(app))
     assert f"app.services.{target}" in str(caught.value) and message in str(caught.value)
 
 
 def test_defaults_exposed_stateless_services_are_blue_green_the_rest_recreate() -> None:
-    config = load(base_values(blue_green_app("nginx")))
+    config = load(app_stack(blue_green_app("nginx")))
     render = render_compose(config, "app")
     assert render.blue_green == ["api"]
     scalars = build_release(config, "app").settings
@@ -72,7 +74,7 @@ def test_defaults_exposed_stateless_services_are_blue_green_the_rest_recreate() 
 @pytest.mark.parametrize("colour", ["blue", "green"])
 def test_compose_gives_each_colour_its_alias_on_shared_networks(colour: str, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    config = load(base_values(blue_green_app("nginx")))
+    config = load(app_stack(blue_green_app("nginx")))
     render = render_compose(config, "app")
     monkeypatch.setenv("HP_COLOUR", colour)  # as colour_compose sets it for `docker compose`
     model = compose_check(render.text, render.secrets, tmp_path)  # the real `docker compose config`
@@ -81,7 +83,7 @@ def test_compose_gives_each_colour_its_alias_on_shared_networks(colour: str, tmp
 
 
 def test_nginx_reaches_the_live_colour_and_reads_it_from_the_live_directory() -> None:
-    config = load(base_values(blue_green_app("nginx")))
+    config = load(app_stack(blue_green_app("nginx")))
     render = render_compose(config, "app")
     site = next(content for path, content in render.files.items() if path.endswith("/default.conf"))
     assert f"include {NGINX_LIVE_MOUNT}/{NGINX_LIVE_FILE};" in site
@@ -93,7 +95,7 @@ def test_nginx_reaches_the_live_colour_and_reads_it_from_the_live_directory() ->
 
 
 def test_traefik_watches_the_live_directory_and_live_yml_defines_the_switched_service() -> None:
-    config = load(base_values(blue_green_app("traefik")))
+    config = load(app_stack(blue_green_app("traefik")))
     render = render_compose(config, "app")
     static = yaml.safe_load(next(c for p, c in render.files.items() if p.endswith("/traefik.yml")))
     assert static["providers"]["file"] == {"directory": TRAEFIK_DYNAMIC_DIR, "watch": True}
@@ -111,8 +113,8 @@ def test_traefik_watches_the_live_directory_and_live_yml_defines_the_switched_se
 
 @pytest.mark.parametrize("proxy", ["nginx", "traefik"])
 def test_deploy_script_and_hp_rollback_are_shellcheck_clean(proxy: str, tmp_path: Path) -> None:
-    shellcheck = require_tool("shellcheck")
-    config = load(base_values(blue_green_app(proxy)))
+    shellcheck = tool_path("shellcheck")
+    config = load(app_stack(blue_green_app(proxy)))
     secrets = {name: "x" for name in secret_names(config, "app")}
     step = app_step(config, "app", HostRuntime(), secrets)
     rollback = build_release(config, "app").release_files[ROLLBACK_FILE]

@@ -13,14 +13,15 @@ from config.errors import ConfigError
 from render.compose import render_compose
 from render.compose_values import compose_memory, env_value
 from spec.resources import resolve
+from tests.stacks import app_stack, phase2_app_stack, preset_config, presets, small_app
 
-from .conftest import base_values, compose_check, load, phase2_values, preset_config, presets, schema_errors, small_app
+from .conftest import compose_check, load, schema_errors
 
 PROXIES = {"traefik", "nginx", "certbot"}
 
 
 def test_top_level_shape_and_internal_network() -> None:
-    config = load(base_values(small_app()))
+    config = load(app_stack(small_app()))
     model = render_compose(config, "app").model
     assert model["name"] == "leap" and "version" not in model
     assert model["networks"]["internal"] == {"internal": True}
@@ -49,7 +50,7 @@ def test_only_the_proxy_publishes_host_ports(path: Path) -> None:
 
 
 def test_multi_server_split_uses_private_addresses() -> None:
-    config = load(phase2_values())
+    config = load(phase2_app_stack())
     ips = {spec.name: spec.private_ip for spec in resolve(config).servers}
     web = render_compose(config, "web").model["services"]
     db = render_compose(config, "db").model["services"]
@@ -70,7 +71,7 @@ def test_multi_server_split_uses_private_addresses() -> None:
 
 
 def test_multi_server_compose_files_are_valid(tmp_path: Path) -> None:
-    config = load(phase2_values())
+    config = load(phase2_app_stack())
     for server in config.servers:
         render = render_compose(config, server)
         compose_check(render.text, render.secrets, tmp_path / server)
@@ -81,7 +82,7 @@ def test_secrets_are_references_and_dollars_are_literal(tmp_path: Path) -> None:
     app = small_app()
     app["services"]["api"]["environment"]["PRICE"] = "$5 or ${NOT_A_SECRET"
     app["services"]["api"]["command"] = ["sh", "-c", "echo $HOME"]
-    config = load(base_values(app))
+    config = load(app_stack(app))
     render = render_compose(config, "app")
     api = render.model["services"]["api"]
     assert api["environment"]["JWT_SECRET"] == "${JWT_SECRET:?secret JWT_SECRET is not set}"
@@ -106,7 +107,7 @@ def test_resources_are_compose_deploy_resources(tmp_path: Path) -> None:
 
 def test_the_validators_can_fail(tmp_path: Path) -> None:
     """A typo'd key and a wrong type are caught by the schema (all errors) and by the real binary (first error)."""
-    config = load(base_values(small_app()))
+    config = load(app_stack(small_app()))
     render = render_compose(config, "app")
     typo: dict[str, Any] = copy.deepcopy(render.model)
     typo["services"]["api"]["enviroment"] = {"A": "1"}
@@ -122,7 +123,7 @@ def test_the_validators_can_fail(tmp_path: Path) -> None:
 
 
 def test_missing_secret_value_stops_compose(tmp_path: Path) -> None:
-    config = load(base_values(small_app()))
+    config = load(app_stack(small_app()))
     render = render_compose(config, "app")
     with pytest.raises(AssertionError, match="JWT_SECRET is not set"):
         compose_check(render.text, [name for name in render.secrets if name != "JWT_SECRET"], tmp_path)
@@ -172,7 +173,7 @@ def overlay_config(tmp_path: Path, document: dict[str, Any]) -> Any:
                         "reservations": {"cpus": 1, "memory": "1G"}},
         },
     }
-    return load(base_values(app))
+    return load(app_stack(app))
 
 
 def test_overlay_keeps_the_users_services_and_applies_our_rules(tmp_path: Path) -> None:

@@ -20,8 +20,10 @@ import pytest
 from config.schema import StackConfig
 from render.app import app_step, build_release, release_id
 from render.steps import HostRuntime
+from tests.prerequisites import require_tool
+from tests.stacks import app_stack, small_app
 
-from .conftest import base_values, load, require_tool, small_app
+from .conftest import load
 
 HERE = Path(__file__).resolve().parent
 SECRETS = {"POSTGRES_PASSWORD": "pw-Sentinel-1", "JWT_SECRET": "jwt-Sentinel-2"}
@@ -98,7 +100,7 @@ def host(tmp_path: Path) -> FakeHost:
 
 
 def config_with(image: str = "ghcr.io/acme/api:1.0", **app_overrides: object) -> StackConfig:
-    return load(base_values(small_app(image, **app_overrides)))
+    return load(app_stack(small_app(image, **app_overrides)))
 
 
 def test_good_release_becomes_current_and_runs(host: FakeHost) -> None:
@@ -251,10 +253,9 @@ def test_missing_secret_is_named_before_anything_runs() -> None:
 
 def test_multi_server_stack_deploys_each_server_and_migrates_once(tmp_path: Path) -> None:
     from render.app import deploy_order
+    from tests.stacks import phase2_app_stack
 
-    from .conftest import phase2_values
-
-    config = load(phase2_values())
+    config = load(phase2_app_stack())
     assert deploy_order(config) == ["db", "web", "worker"]
     secrets = {**SECRETS, "REDIS_PASSWORD": "redis-Sentinel-4"}
     migrations = {}

@@ -4,8 +4,6 @@ and `calendar` (the nightly job and the ops units)."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -17,8 +15,11 @@ from render.compose import render_compose
 from render.jobs import job_units
 from render.ops import ops_files
 from render.registry import registry_logins
+from tests.prerequisites import require_tool
+from tests.stacks import EXAMPLES, preset_config
+from tests.systemd_verify import assert_calendar_parses, fake_root, verify
 
-from .conftest import EXAMPLES, compose_check, preset_config, require_tool, schema_errors
+from .conftest import compose_check, schema_errors
 from .test_proxy import nginx_t
 
 PROD = EXAMPLES / "Pulumi.django-shop.yaml"
@@ -55,28 +56,11 @@ def test_the_shop_renders_valid_compose_nginx_and_systemd(path: Path, tmp_path: 
         assert hosts == ["shop.acme.example", "www.shop.acme.example"]
         assert "return 301 https://shop.acme.example$request_uri;" in site
     # systemd: the nightly job and every ops unit, in a fake root, plus the job's calendar.
-    require_tool("systemd-analyze")
     assert set(job_units(config, "app")) == {"hp-job-clearsessions.service", "hp-job-clearsessions.timer"}
     root = tmp_path / "root"
-    (root / "lib/systemd").mkdir(parents=True)
-    shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True)
-    units = []
-    for file_path, content in ops_files(config, "app").items():
-        target = root / file_path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-        if file_path.startswith("/usr/local/sbin/"):
-            target.chmod(0o755)
-        if file_path.startswith("/etc/systemd/system/") and "@." not in file_path:
-            units.append(file_path)
-    (root / "etc/systemd/system/docker.service").write_text("[Unit]\nDescription=stub\n[Service]\nExecStart=/usr/bin/docker\n")
-    (root / "usr/bin").mkdir(parents=True, exist_ok=True)
-    (root / "usr/bin/docker").write_text("#!/bin/sh\n")
-    (root / "usr/bin/docker").chmod(0o755)
+    written = fake_root(root, ops_files(config, "app"))
+    units = [file_path for file_path in written if file_path.startswith("/etc/systemd/system/") and "@." not in file_path]
     assert "/etc/systemd/system/hp-job-clearsessions.timer" in units
-    verify = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", *units],
-                            capture_output=True, text=True, timeout=120)
-    assert verify.returncode == 0 and (verify.stdout + verify.stderr).strip() == "", verify.stdout + verify.stderr
-    calendar = subprocess.run(["systemd-analyze", "calendar", config.app.jobs["clearsessions"].schedule],
-                              capture_output=True, text=True)
-    assert calendar.returncode == 0 and "Next elapse" in calendar.stdout
+    returncode, output = verify(root, units)
+    assert returncode == 0 and output == "", output
+    assert_calendar_parses(config.app.jobs["clearsessions"].schedule)

@@ -4,8 +4,6 @@ Traefik routers, and nginx checked by the real `nginx -t` and a live nginx in pr
 from __future__ import annotations
 
 import re
-import shlex
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +16,17 @@ from render import proxy
 from render.app import app_step
 from render.compose import render_compose
 from render.steps import HostRuntime
+from tests.stacks import app_stack, small_app
 
-from .conftest import base_values, load, require_tool, small_app
-from .test_proxy import NAMESPACE_SETUP, _prepare, nginx_t
+from .conftest import load
+from .test_proxy import STUB_BACKEND_AND_NGINX, live_nginx, nginx_t
 
 
 def shop_values(kind: str = "traefik") -> dict[str, Any]:
     """api served at the apex and at api., www redirects to the apex."""
     app = small_app(proxy={"kind": kind}, redirects=[{"from": "www", "to": "@"}])
     app["services"]["api"]["expose"] = {"port": 8000, "hosts": ["@", "api"]}
-    values = base_values(app)
+    values = app_stack(app)
     values["dns"]["records"] = [{"name": "@"}, {"name": "api"}, {"name": "www"}]
     return values
 
@@ -99,30 +98,18 @@ def test_certbot_and_the_deploy_cover_every_name() -> None:
     assert "CERT_HOSTS=(api.example.com example.com www.example.com)" in script
 
 
-LIVE = r"""
-ip link set lo up
-mkdir -p "$P/www" && echo ok > "$P/www/health"
-(cd "$P/www" && exec python3 -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1) &
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf"
-for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8000/health && break; sleep 0.1; done
+LIVE = STUB_BACKEND_AND_NGINX + r"""
 for host in example.com api.example.com www.example.com; do
     echo "$host $(curl -sk --resolve "$host:443:127.0.0.1" -o /dev/null -w '%{http_code} %{redirect_url}' "https://$host/health?x=1")"
 done
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop
 """
 
 
 def test_live_nginx_serves_both_hosts_and_redirects_www(tmp_path: Path) -> None:
-    require_tool("curl")
     render = render_compose(nginx_stack(), "app")
     site = next(c for p, c in render.files.items() if p.endswith("/default.conf")).replace("http://api:8000", "http://127.0.0.1:8000")
     hosts = sorted(proxy.certificates(render.routes, render.redirects))
-    p = _prepare(site, hosts, ["api"], tmp_path)
-    script = NAMESPACE_SETUP.format(p=shlex.quote(str(p)), hosts=" ".join(map(shlex.quote, hosts))) + LIVE
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc",
-                           "bash", "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    lines = live_nginx(site, hosts, ["api"], tmp_path, LIVE)
     assert lines["example.com"].startswith("200")
     assert lines["api.example.com"].startswith("200")
     assert lines["www.example.com"] == "301 https://example.com/health?x=1"

@@ -4,8 +4,6 @@ answers and 502 once the app is dead behind the live proxy."""
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +14,14 @@ from config.stack_file import StackFile
 from render.compose import render_compose
 from spec.lb_checks import PROXY_CHECK_PORT, lb_checks
 from spec.resources import resolve
+from tests.stacks import phase2_app_stack, small_app
 
-from .conftest import load, phase2_values, require_tool, small_app
-from .test_proxy import NAMESPACE_SETUP, _prepare
+from .conftest import load
+from .test_proxy import live_nginx
 
 
 def stack(kind: str = "traefik", **health: Any) -> dict[str, Any]:
-    values = phase2_values(small_app(proxy={"kind": kind}, healthUrl="/api/health"))
+    values = phase2_app_stack(small_app(proxy={"kind": kind}, healthUrl="/api/health"))
     values["loadBalancer"] = {"type": "lb11", **({"healthCheck": health} if health else {})}
     return values
 
@@ -73,22 +72,15 @@ echo "alive $(check api.example.com /api/health)"
 echo "other-path $(check api.example.com /)"
 kill "$backend"; wait "$backend" 2>/dev/null || true
 echo "dead $(check api.example.com /api/health)"
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop
 """
 
 
 def test_live_nginx_check_sees_a_dead_app_behind_a_live_proxy(tmp_path: Path) -> None:
-    require_tool("curl")
     config = load(stack("nginx"))
     render = render_compose(config, "web")
     site = next(c for p, c in render.files.items() if p.endswith("/default.conf"))
     assert f"listen {PROXY_CHECK_PORT};" in site
     site = site.replace("http://api:8000", "http://127.0.0.1:8000")
     hosts = sorted({route.fqdn for route in render.routes})
-    p = _prepare(site, hosts, ["api"], tmp_path)
-    script = NAMESPACE_SETUP.format(p=shlex.quote(str(p)), hosts=" ".join(map(shlex.quote, hosts))) + LIVE
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc",
-                           "bash", "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
-    assert lines == {"alive": "200", "other-path": "404", "dead": "502"}, done.stdout + done.stderr
+    lines = live_nginx(site, hosts, ["api"], tmp_path, LIVE)
+    assert lines == {"alive": "200", "other-path": "404", "dead": "502"}, lines

@@ -13,8 +13,9 @@ from config.errors import ConfigError
 from config.loader import validate_config
 from config.stack_views import placement_names
 from spec.service_homes import placement
+from tests.stacks import app_stack, phase2_app_stack, small_app
 
-from .conftest import base_values, load, phase2_values, small_app
+from .conftest import load
 
 
 def issues_of(values: dict[str, Any]) -> list[str]:
@@ -26,7 +27,7 @@ def issues_of(values: dict[str, Any]) -> list[str]:
 
 
 def with_app(change: Callable[[dict[str, Any]], None], values: dict[str, Any] | None = None) -> dict[str, Any]:
-    values = copy.deepcopy(values or base_values(small_app()))
+    values = copy.deepcopy(values or app_stack(small_app()))
     change(values["app"])
     return values
 
@@ -78,11 +79,11 @@ def test_bad_app_config_is_reported_at_its_path(change: Callable[[dict[str, Any]
 
 
 def test_valid_small_app_has_no_issues() -> None:
-    assert issues_of(base_values(small_app())) == []
+    assert issues_of(app_stack(small_app())) == []
 
 
 def test_admin_only_behind_cloudflare_proxy_is_refused() -> None:
-    values = base_values(small_app())
+    values = app_stack(small_app())
     values["dns"]["records"] = [{"name": "api"}, {"name": "flower", "proxied": True}]
     values["app"]["services"]["flower"] = {
         "image": "mher/flower:2.0", "expose": {"port": 5555, "host": "flower"}, "adminOnly": True,
@@ -92,19 +93,19 @@ def test_admin_only_behind_cloudflare_proxy_is_refused() -> None:
 
 
 def test_wildcard_record_covers_a_subdomain() -> None:
-    values = base_values(small_app())
+    values = app_stack(small_app())
     values["dns"]["records"] = [{"name": "*"}]
     assert issues_of(values) == []
 
 
 def test_multi_server_redis_needs_a_password() -> None:
-    values = phase2_values()
+    values = phase2_app_stack()
     del values["app"]["services"]["redis"]["configFiles"]["passwordSecret"]
     assert any("app.services.redis.configFiles.passwordSecret" in issue for issue in issues_of(values))
 
 
 def test_stateful_service_on_two_candidate_servers_must_be_pinned() -> None:
-    values = phase2_values()
+    values = phase2_app_stack()
     values["servers"]["db2"] = {"serverType": "cx33", "roles": ["db"]}
     issues = issues_of(values)
     assert any("app.services.postgres.server: stateful service" in issue for issue in issues), issues
@@ -114,26 +115,26 @@ def test_stateful_service_on_two_candidate_servers_must_be_pinned() -> None:
 
 
 def test_exposed_service_off_the_load_balancer_targets_is_refused() -> None:
-    values = phase2_values()
+    values = phase2_app_stack()
     values["app"]["services"]["worker"]["expose"] = {"port": 9000, "host": "flower"}
     assert any("app.services.worker.role: exposed but placed on worker" in i for i in issues_of(values))
 
 
 def test_proxy_protocol_needs_the_private_ip() -> None:
-    values = base_values(small_app(), loadBalancer={"type": "lb11", "usePrivateIp": False})
+    values = app_stack(small_app(), loadBalancer={"type": "lb11", "usePrivateIp": False})
     issues = issues_of(values)
     assert any("loadBalancer.usePrivateIp" in issue for issue in issues), issues
 
 
 def test_missing_compose_file_and_domain_are_named() -> None:
-    values = base_values(small_app(composeFile="/nonexistent/compose.yml"), dns=None)
+    values = app_stack(small_app(composeFile="/nonexistent/compose.yml"), dns=None)
     issues = issues_of(values)
     assert any(issue.startswith("app.composeFile: /nonexistent/compose.yml does not exist") for issue in issues)
     assert any(issue.startswith("app.domain: exposed services need a domain") for issue in issues)
 
 
 def test_placement_replicates_stateless_services_and_pins_stateful_ones() -> None:
-    values = phase2_values()
+    values = phase2_app_stack()
     values["servers"]["web2"] = {"serverType": "cx43", "roles": ["web"]}
     config = load(values)
     names = placement_names(config)
@@ -144,7 +145,7 @@ def test_placement_replicates_stateless_services_and_pins_stateful_ones() -> Non
 
 
 def test_nginx_proxy_brings_certbot_into_capacity() -> None:
-    config = load(base_values(small_app(proxy={"kind": "nginx"})))
+    config = load(app_stack(small_app(proxy={"kind": "nginx"})))
     services = placement(config)["app"]
     assert {"nginx", "certbot"} <= set(services)
     assert services["nginx"].limits.cpus == 0.25

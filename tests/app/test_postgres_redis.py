@@ -22,8 +22,8 @@ from config.app_service import ServiceConfig
 from render.postgres import render_postgresql_conf
 from render.redis import AUTH_DIR, AUTH_PASSWORD, auth_files, authenticated_healthcheck, render_redis_conf
 from render.secret_files import secret_file_content
-
-from .conftest import EXAMPLES, preset_config, require_tool
+from tests.prerequisites import require, require_tool, tool_path
+from tests.stacks import EXAMPLES, preset_config
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -65,8 +65,7 @@ def owned_tempdir(user: str) -> Iterator[Path]:
 @pytest.fixture(scope="module")
 def pg_template() -> Iterator[Path]:
     """One initdb per module (--no-sync: throwaway data); each test starts from a copy."""
-    if not (PG_BIN / "pg_ctl").exists():
-        pytest.fail("PostgreSQL 15 server binaries are missing (Debian package postgresql-15)")
+    require((PG_BIN / "pg_ctl").exists(), "PostgreSQL 15 server binaries are missing (Debian package postgresql-15)")
     require_tool("runuser")
     with owned_tempdir("postgres") as tmp:
         subprocess.run(["runuser", "-u", "postgres", "--", str(PG_BIN / "initdb"), "-D", str(tmp / "data"), "-U",
@@ -101,7 +100,7 @@ def running_postgres(conf: str, template: Path) -> Iterator[int]:
 
 def pg_show(port: int, name: str) -> str:
     return subprocess.run(
-        [require_tool("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-Atc", f"SHOW {name}"],
+        [tool_path("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-Atc", f"SHOW {name}"],
         check=True, capture_output=True, text=True,
     ).stdout.strip()
 
@@ -110,7 +109,7 @@ def pg_show_all(port: int, names: list[str]) -> dict[str, str]:
     """current_setting() reports exactly what SHOW does; one psql call for all names."""
     query = "SELECT " + ", ".join(f"current_setting('{name}')" for name in names)
     out = subprocess.run(
-        [require_tool("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-AtF", "\t", "-c", query],
+        [tool_path("psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-AtF", "\t", "-c", query],
         check=True, capture_output=True, text=True,
     ).stdout.rstrip("\n")
     return dict(zip(names, out.split("\t"), strict=True))
@@ -163,6 +162,10 @@ def redis_get(port: int, name: str) -> str:
     return lines[1] if len(lines) > 1 else ""
 
 
+def redis_settings(port: int, *names: str) -> dict[str, str]:
+    return {name: redis_get(port, name) for name in names}
+
+
 def service(preset: str, name: str) -> ServiceConfig:
     return preset_config(EXAMPLES / preset).app.services[name]
 
@@ -202,22 +205,17 @@ def test_a_broken_postgres_conf_does_not_start(pg_template: Path) -> None:
 def test_seed_000_redis_lru_with_rdb_snapshots() -> None:
     conf = render_redis_conf("redis", service("Pulumi.fastapi-celery.yaml", "redis"))
     with running_redis(conf) as port:
-        assert redis_get(port, "maxmemory") == str(512 * 1024 * 1024)
-        assert redis_get(port, "maxmemory-policy") == "allkeys-lru"
-        assert redis_get(port, "save") == "900 1 300 10 60 10000"
-        assert redis_get(port, "appendonly") == "no"
-        assert redis_get(port, "tcp-backlog") == "511"
-        assert redis_get(port, "timeout") == "300"
+        settings = redis_settings(port, "maxmemory", "maxmemory-policy", "save", "appendonly", "tcp-backlog", "timeout")
+    assert settings == {"maxmemory": str(512 * 1024 * 1024), "maxmemory-policy": "allkeys-lru", "save": "900 1 300 10 60 10000",
+                        "appendonly": "no", "tcp-backlog": "511", "timeout": "300"}
 
 
 def test_seed_001_redis_aof_noeviction_128mb() -> None:
     conf = render_redis_conf("redis", service("Pulumi.fastapi-arq-pgvector.yaml", "redis"))
     with running_redis(conf) as port:
-        assert redis_get(port, "maxmemory") == str(128 * 1024 * 1024)
-        assert redis_get(port, "maxmemory-policy") == "noeviction"
-        assert redis_get(port, "appendonly") == "yes"
-        assert redis_get(port, "appendfsync") == "everysec"
-        assert redis_get(port, "save") == ""
+        settings = redis_settings(port, "maxmemory", "maxmemory-policy", "appendonly", "appendfsync", "save")
+    assert settings == {"maxmemory": str(128 * 1024 * 1024), "maxmemory-policy": "noeviction", "appendonly": "yes",
+                        "appendfsync": "everysec", "save": ""}
 
 
 def test_redis_maxmemory_defaults_below_the_memory_limit() -> None:

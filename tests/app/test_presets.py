@@ -15,8 +15,10 @@ from render.app import app_step, secret_names
 from render.compose import render_compose
 from render.steps import HostRuntime
 from spec.service_homes import placement
+from tests.prerequisites import require_tool, tool_path
+from tests.stacks import preset_config, presets
 
-from .conftest import compose_check, preset_config, presets, require_tool, schema_errors
+from .conftest import compose_check, schema_errors
 
 PRESETS = presets()
 EXPECTED = {
@@ -77,7 +79,7 @@ def test_preset_compose_files_pass_the_real_compose_binary_and_the_schema(path: 
 
 @pytest.mark.parametrize("path", PRESETS, ids=lambda p: p.name)
 def test_preset_deploy_scripts_are_shellcheck_clean(path: Path, tmp_path: Path) -> None:
-    shellcheck = require_tool("shellcheck")
+    shellcheck = tool_path("shellcheck")
     config = preset_config(path)
     for server in config.servers:
         secrets = {name: "x" for name in secret_names(config, server)}

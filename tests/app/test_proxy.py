@@ -23,8 +23,10 @@ from render import proxy
 from render.blue_green import DEFAULT_COLOUR, NGINX_LIVE_FILE, NGINX_LIVE_MOUNT, nginx_live_conf
 from render.compose import render_compose
 from spec.resources import resolve
+from tests.prerequisites import require_tool, tool_path
+from tests.stacks import EXAMPLES, PRIVATE_NETWORK, app_stack, phase2_app_stack, preset_config, small_app
 
-from .conftest import EXAMPLES, base_values, load, phase2_values, preset_config, require_tool, small_app
+from .conftest import load
 
 
 def traefik_files(config: StackConfig, server: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -77,7 +79,7 @@ def test_traefik_behind_the_load_balancer_trusts_only_its_private_ip_and_uses_dn
 
 
 def test_traefik_basic_auth_reads_the_htpasswd_line_from_the_environment() -> None:
-    values = base_values(small_app())
+    values = app_stack(small_app())
     values["app"]["services"]["api"]["expose"]["basicAuthSecret"] = "API_HTPASSWD"
     config = load(values)
     _, dynamic, service = traefik_files(config, "app")
@@ -86,7 +88,7 @@ def test_traefik_basic_auth_reads_the_htpasswd_line_from_the_environment() -> No
 
 
 def test_traefik_on_several_web_servers_uses_dns01() -> None:
-    values = phase2_values()
+    values = phase2_app_stack()
     values["servers"]["web2"] = {"serverType": "cx43", "roles": ["web"]}
     config = load(values)
     static, _, _ = traefik_files(config, "web2")
@@ -131,8 +133,7 @@ cp "$P/live.conf" LIVE_DIR/LIVE_FILE
 
 
 def _prepare(site: str, hosts: list[str], services: list[str], tmp: Path) -> Path:
-    require_tool("nginx")
-    require_tool("unshare")
+    require_tool("nginx", "unshare")
     for sub in ("ovl", "tmp"):
         (tmp / sub).mkdir(parents=True, exist_ok=True)
     (tmp / "site.conf").write_text(site)
@@ -157,6 +158,30 @@ def nginx_t(site: str, hosts: list[str], services: list[str], tmp: Path) -> subp
                           capture_output=True, text=True, timeout=60)
 
 
+# For the live checks: a stub backend on 127.0.0.1:8000 that answers /health, and nginx in front of it.
+STUB_BACKEND_AND_NGINX = r"""
+ip link set lo up
+mkdir -p "$P/www" && echo ok > "$P/www/health"
+(cd "$P/www" && exec python3 -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1) &
+nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf"
+for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8000/health && break; sleep 0.1; done
+"""
+
+
+def live_nginx(site: str, hosts: list[str], services: list[str], tmp: Path, checks: str) -> dict[str, str]:
+    """Serve `site` with the real nginx in private mount, network and PID namespaces and run the bash
+    `checks` there ($P: nginx's prefix, `tmp`; they start nginx, this stops it); each output line
+    `name rest` comes back as {name: rest}."""
+    require_tool("curl")
+    p = _prepare(site, hosts, services, tmp)
+    script = NAMESPACE_SETUP.format(p=shlex.quote(str(p)), hosts=" ".join(map(shlex.quote, hosts))) + checks
+    script += 'nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop\n'
+    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc",
+                           "bash", "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+
+
 def nginx_stack(lb: bool = False) -> StackConfig:
     app = small_app(proxy={"kind": "nginx", "rateLimit": {"average": 5, "burst": 5}, "maxBodySize": "2G"})
     app["services"]["flower"] = {
@@ -168,9 +193,9 @@ def nginx_stack(lb: bool = False) -> StackConfig:
                                                  "basicAuthSecret": "DOCS_HTPASSWD"},
         "limits": {"cpus": 0.25, "memory": "64M"},
     }
-    values = base_values(app)
+    values = app_stack(app)
     if lb:
-        values["network"] = {"ipRange": "10.0.0.0/16", "subnet": "10.0.1.0/24"}
+        values["network"] = copy.deepcopy(PRIVATE_NETWORK)
         values["loadBalancer"] = {"type": "lb11"}
     return load(values)
 
@@ -217,12 +242,7 @@ def test_nginx_t_catches_a_broken_site(breakage: tuple[str, str], tmp_path: Path
     assert nginx_t(broken, hosts, services, tmp_path).returncode != 0
 
 
-LIVE_CHECKS = r"""
-ip link set lo up
-mkdir -p "$P/www" && echo ok > "$P/www/health"
-(cd "$P/www" && exec python3 -m http.server 8000 --bind 127.0.0.1 >/dev/null 2>&1) &
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf"
-for _ in $(seq 50); do curl -s -o /dev/null http://127.0.0.1:8000/health && break; sleep 0.1; done
+LIVE_CHECKS = STUB_BACKEND_AND_NGINX + r"""
 R="--resolve api.example.com:443:127.0.0.1 --resolve flower.example.com:443:127.0.0.1"
 echo "redirect $(curl -s -o /dev/null -w '%{http_code} %{redirect_url}' -H 'Host: api.example.com' http://127.0.0.1/x?y=1)"
 echo "api $(curl -sk $R -o /dev/null -w '%{http_code} %{http_version}' https://api.example.com/health)"
@@ -237,24 +257,17 @@ if curl -sk --resolve unknown.example.com:443:127.0.0.1 https://unknown.example.
 else
     echo "unknown-host-curl-exit $?"
 fi
-nginx -p "$P/" -e "$P/error.log" -c "$P/nginx.conf" -s stop
 """
 
 
 def test_live_nginx_redirects_sets_headers_limits_rate_and_guards_admin_routes(tmp_path: Path) -> None:
-    require_tool("curl")
     site, hosts, services = nginx_site_of(nginx_stack(), "app")
     # Docker's DNS does not exist here: point the upstreams at the stub backend on 127.0.0.1:8000.
     site = site.replace("http://api:8000", "http://127.0.0.1:8000").replace("http://docs-$hp_colour:80", "http://127.0.0.1:8000")
-    p = _prepare(site, hosts, services, tmp_path)
-    script = NAMESPACE_SETUP.format(p=shlex.quote(str(p)), hosts=" ".join(map(shlex.quote, hosts))) + LIVE_CHECKS
-    done = subprocess.run(["unshare", "--mount", "--propagation", "private", "--net", "--pid", "--fork", "--mount-proc",
-                           "bash", "-c", script], capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    lines = dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    lines = live_nginx(site, hosts, services, tmp_path, LIVE_CHECKS)
     assert lines["redirect"] == "301 https://api.example.com/x?y=1"
     assert lines["api"] == "200 2"  # HTTP/2 over TLS
-    headers = (p / "headers").read_text().lower()
+    headers = (tmp_path / "headers").read_text().lower()
     assert "strict-transport-security: max-age=31536000" in headers
     assert "x-frame-options: sameorigin" in headers
     assert "x-content-type-options: nosniff" in headers
@@ -265,7 +278,7 @@ def test_live_nginx_redirects_sets_headers_limits_rate_and_guards_admin_routes(t
 
 
 def test_nginx_start_script_and_certbot_script_are_shellcheck_clean(tmp_path: Path) -> None:
-    shellcheck = require_tool("shellcheck")
+    shellcheck = tool_path("shellcheck")
     config = nginx_stack()
     render = render_compose(config, "app")
     for path, content in render.files.items():
@@ -279,7 +292,7 @@ def test_nginx_start_script_and_certbot_script_are_shellcheck_clean(tmp_path: Pa
 
 
 def test_dns01_certbot_uses_the_cloudflare_image() -> None:
-    values = copy.deepcopy(base_values(small_app(proxy={"kind": "nginx"})))
+    values = copy.deepcopy(app_stack(small_app(proxy={"kind": "nginx"})))
     values["dns"]["proxied"] = True
     config = load(values)
     certbot = render_compose(config, "app").model["services"]["certbot"]

@@ -7,14 +7,15 @@ import pytest
 from config.errors import ConfigError
 from render.app import secret_names, secret_specs
 from render.registry import registry_logins
+from tests.stacks import app_stack, phase2_app_stack, small_app
 
-from .conftest import base_values, load, phase2_values, small_app
+from .conftest import load
 
 GHCR = {"ghcr.io": {"username": "acme-bot", "passwordSecret": "GHCR_TOKEN"}}
 
 
 def test_registry_tokens_are_set_secrets_of_every_server_that_runs_the_app() -> None:
-    config = load(phase2_values(small_app(registries={**GHCR, "docker.io": {"username": "acme", "passwordSecret": "HUB_TOKEN"}})))
+    config = load(phase2_app_stack(small_app(registries={**GHCR, "docker.io": {"username": "acme", "passwordSecret": "HUB_TOKEN"}})))
     for server in ("web", "db", "worker"):
         assert {"GHCR_TOKEN", "HUB_TOKEN"} <= set(secret_names(config, server))
     specs = {spec.name: spec for spec in secret_specs(config)}
@@ -31,6 +32,6 @@ def test_registry_tokens_are_set_secrets_of_every_server_that_runs_the_app() -> 
 ])
 def test_bad_registry_settings_name_the_field(registries: dict, generate: list[str], path: str, reason: str) -> None:
     with pytest.raises(ConfigError) as caught:
-        load(base_values(small_app(registries=registries, generateSecrets=generate)))
+        load(app_stack(small_app(registries=registries, generateSecrets=generate)))
     issues = {issue.path: issue.reason for issue in caught.value.issues}
     assert path in issues and reason in issues[path], issues

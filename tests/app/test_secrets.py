@@ -12,8 +12,10 @@ import pytest
 from render.app import app_files, app_step, render_env_file, secret_names, secret_specs
 from render.registry import registry_logins
 from render.steps import HostRuntime
+from tests.prerequisites import require_tool
+from tests.stacks import EXAMPLES, preset_config, presets
 
-from .conftest import COMPOSE_BIN, EXAMPLES, preset_config, presets, require_tool
+from .conftest import COMPOSE_BIN
 
 TRICKY = {
     "PLAIN": "hunter2",

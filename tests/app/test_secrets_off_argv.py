@@ -26,11 +26,13 @@ from render.host import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
+from tests.prerequisites import require_tool
+from tests.stacks import EXAMPLES, ROOT, preset_config
 
-from .conftest import COMPOSE_BIN, EXAMPLES, REPO, preset_config, require_tool
+from .conftest import COMPOSE_BIN
 from .test_secrets import decoded_blocks
 
-STACKS = sorted([REPO / "Pulumi.prod.yaml", REPO / "Pulumi.staging.yaml", *EXAMPLES.glob("*.yaml")])
+STACKS = sorted([ROOT / "Pulumi.prod.yaml", ROOT / "Pulumi.staging.yaml", *EXAMPLES.glob("*.yaml")])
 # Variables the ops scripts read secrets from (render/ops.py ops_env).
 OPS_SECRET_VARS = ("HP_ALERT_WEBHOOK_URL", "RESTIC_PASSWORD", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 DATA_FILE = re.compile(r"(/\.env$|/secrets/|/ops\.env$|/grafana\.env$|storagebox)")

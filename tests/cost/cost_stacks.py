@@ -1,4 +1,4 @@
-"""Stack configs used by the cost tests, built through config.loader.validate_config."""
+"""The seeds' stacks the cost tests price (their golden reports), built on tests/stacks.py."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from config.loader import validate_config
 from config.schema import StackConfig
 from spec.resources import PlatformSpec, resolve
 from tests.fixed_date import GENERATED_AS_OF
-
-SSH = {"publicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z user@example"],
-       "adminCidrs": ["203.0.113.0/24"], "port": 2222}
+from tests.stacks import MINIMAL, SSH, variant
 
 # Seeds 002/003: the Chrono Scraper compose limits, with the roles of their phase-2 split.
 SEED_002_SERVICES: dict[str, Any] = {
@@ -90,15 +88,8 @@ def seed000_raw() -> dict[str, Any]:
 
 
 def minimal_raw(**changes: Any) -> dict[str, Any]:
-    raw: dict[str, Any] = {
-        "project": "demo", "environment": "staging", "location": "nbg1",
-        "ssh": copy.deepcopy(SSH),
-        "servers": {"web": {"serverType": "cx23"}},
-        "budget": {"monthlyEur": 20},
-        "pricing": {"asOf": GENERATED_AS_OF.isoformat()},
-    }
-    raw.update(changes)
-    return raw
+    """MINIMAL priced for the fixed date; keyword arguments as for tests.stacks.variant()."""
+    return variant(MINIMAL, **({"pricing": {"asOf": GENERATED_AS_OF.isoformat()}} | changes))
 
 
 def build(raw: dict[str, Any]) -> tuple[StackConfig, PlatformSpec]:

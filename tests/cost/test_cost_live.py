@@ -15,6 +15,7 @@ from fake_pricing_api import VALID_TOKEN, FakePricingApi, realistic_pricing_docu
 from cost.api import PlanCost, plan_sections
 from cost.cli import run_cost_command
 from cost.live import LivePricingError, parse_pricing
+from tests.stacks import write_stack_file
 
 pytestmark = pytest.mark.cost
 
@@ -238,15 +239,11 @@ def test_plan_live_prices_through_the_program(fake_api: FakePricingApi, monkeypa
     """`plan --live-prices`: the program (under the offline evaluation's mocks) reads the loopback fake."""
     import json
 
-    import yaml
-
     from cli.plan import run_plan
 
     monkeypatch.setenv("HCLOUD_TOKEN", VALID_TOKEN)
     monkeypatch.setenv("HCLOUD_ENDPOINT", fake_api.endpoint)
-    path = tmp_path / "Pulumi.live.yaml"
-    document = {"config": {f"hetzner-platform:{key}": value for key, value in phase1_raw("2026-07-01").items()}}
-    path.write_text(yaml.safe_dump(document), encoding="utf-8")
+    path = write_stack_file(tmp_path / "Pulumi.live.yaml", phase1_raw("2026-07-01"))
     offline, live = io.StringIO(), io.StringIO()
     run_plan(None, str(path), True, None, tmp_path, out=offline, err=io.StringIO())
     assert fake_api.requests == [] and json.loads(offline.getvalue())["cost"]["live"]["requested"] is False
@@ -259,14 +256,11 @@ def test_plan_live_prices_through_the_program(fake_api: FakePricingApi, monkeypa
 
 def test_cost_live_flag_through_the_command_line(fake_api: FakePricingApi, monkeypatch: pytest.MonkeyPatch,
                                                  tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
-    import yaml
-
     from cli.main import main
 
     monkeypatch.setenv("HCLOUD_TOKEN", VALID_TOKEN)
     monkeypatch.setenv("HCLOUD_ENDPOINT", fake_api.endpoint)
-    path = tmp_path / "Pulumi.live.yaml"
-    path.write_text(yaml.safe_dump({"config": {f"hetzner-platform:{k}": v for k, v in minimal_raw().items()}}), encoding="utf-8")
+    path = write_stack_file(tmp_path / "Pulumi.live.yaml", minimal_raw())
     assert main(["cost", "--config-file", str(path)]) == 0
     assert fake_api.requests == [] and "live prices not requested" in capsys.readouterr().out
     assert main(["cost", "--config-file", str(path), "--live"]) == 0

@@ -9,23 +9,19 @@ Needs root (unshare -n), util-linux `unshare` and `strace` (scripts/setup instal
 from __future__ import annotations
 
 import copy
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from cost_stacks import phase1_raw
 
-pytestmark = [
-    pytest.mark.cost,
-    pytest.mark.skipif(os.geteuid() != 0, reason="unshare -n needs root"),
-    pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("strace") is None, reason="needs unshare and strace"),
-]
+from tests.prerequisites import require_root, require_tool
+from tests.stacks import write_stack_file
+
+pytestmark = pytest.mark.cost
 
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "offline-plan-must-not-use-this-token"
@@ -37,14 +33,13 @@ INET_CONNECT = re.compile(r"connect\(\d+, \{sa_family=AF_INET6?,")
 def write_stack(tmp_path: Path) -> Path:
     values: dict[str, Any] = copy.deepcopy(phase1_raw(None))
     values["pricing"]["live"] = True  # the stack file asks for live prices: the plan must still not call
-    document = {"config": {f"hetzner-platform:{key}": value for key, value in values.items()}}
-    path = tmp_path / "Pulumi.offline.yaml"
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return path
+    return write_stack_file(tmp_path / "Pulumi.offline.yaml", values)
 
 
 def plan_in_empty_netns(tmp_path: Path, *extra: str) -> tuple[subprocess.CompletedProcess[str], str, str]:
     """(result, strace log, `ip route show` inside the namespace)."""
+    require_root("unshare -n")
+    require_tool("unshare", "strace")
     trace = tmp_path / "connect.trace"
     routes = tmp_path / "routes.txt"
     env = {"PATH": "/usr/bin:/bin:/usr/sbin:/sbin", "PYTHONPATH": str(ROOT), "HOME": str(tmp_path),

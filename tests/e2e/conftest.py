@@ -7,7 +7,7 @@
 - ``booted_host_module`` (module): the same factory, hosts live for the whole module.
 
 Prerequisites (root, systemd-nspawn, debootstrap, nsenter, ip) missing -> skip, except when
-``CI=true``: then the tests fail, so CI can never go green by silently skipping e2e.
+``CI=true``: then the tests fail (tests/prerequisites.py), so CI can never go green by skipping e2e.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 from types import FrameType
 
 import pytest
+
+from tests.prerequisites import skip_or_fail
 
 from .container import BootedHost
 from .rootfs import Rootfs, ensure_rootfs
@@ -103,12 +105,6 @@ def missing_prerequisites() -> str | None:
     return None
 
 
-def _skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and e2e prerequisites are missing: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -117,7 +113,7 @@ def _sigterm_to_interrupt(signum: int, frame: FrameType | None) -> None:
 def e2e_rootfs() -> Iterator[Rootfs]:
     problem = missing_prerequisites()
     if problem:
-        _skip_or_fail(problem)
+        skip_or_fail(problem)
     # A CI timeout or `kill` sends SIGTERM, which would end pytest without running fixture
     # finalizers and leave containers, mounts and veths behind. Treat it like Ctrl-C.
     previous = signal.getsignal(signal.SIGTERM)

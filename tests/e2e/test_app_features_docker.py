@@ -40,9 +40,10 @@ from render.app import app_step
 from render.jobs import job_unit_name
 from render.registry import DOCKER_CONFIG_DIR
 from render.steps import HostRuntime
+from tests.prerequisites import skip_or_fail
 
 from . import images
-from .conftest import BootHost, Report, _skip_or_fail
+from .conftest import BootHost, Report
 from .container import BootedHost
 from .host_probes import SINK_URL, ArgvSampler, WebhookSink, count_matches
 from .rootfs import Rootfs
@@ -293,7 +294,7 @@ def certificate_cn(host: BootedHost, name: str) -> str:
 
 def test_every_host_served_and_the_redirect_keeps_path_and_query(shop: Shop) -> None:
     if shutil.which("curl") is None:
-        _skip_or_fail("curl is needed on this machine for the redirect checks")
+        skip_or_fail("curl is needed on this machine for the redirect checks")
     host = shop.stack.host
     served = {fqdn(name): curl(host, f"https://{fqdn(name)}/version") for name in SERVED}
     assert {name: (answer.status, answer.body.strip()) for name, answer in served.items()} == {

@@ -28,9 +28,10 @@ from render.blue_green import LIVE_COLOUR_STATE
 from render.cloud_init import render_user_data
 from render.host import host_steps
 from render.steps import HostRuntime
+from tests.prerequisites import skip_or_fail
 
 from . import images
-from .conftest import BootHost, Report, _skip_or_fail
+from .conftest import BootHost, Report
 from .container import BootedHost
 from .request_loop import Figures, RequestLoop
 from .rootfs import Rootfs
@@ -83,7 +84,7 @@ class BlueGreenHost:
 def bg(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_rootfs: Rootfs) -> Iterator[BlueGreenHost]:
     missing = images.missing_machine_binaries() + ([] if COMPOSE_BINARY.exists() else [str(COMPOSE_BINARY)])
     if missing:
-        _skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
+        skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
     user_data = render_user_data(validate_config(stack_values(admin_key.public_line, "203.0.113.0/24", strategy="blue-green")))
     host = booted_host_module(user_data, admin_key, ssh_port=2222, docker=True)
     assert host.merged is not None

@@ -44,6 +44,7 @@ from config.schema import StackConfig
 from render.cloud_init import render_user_data
 from render.host import STEP_ORDER, host_steps
 from render.steps import HostRuntime, HostStep
+from tests.keys import ADMIN_KEY_MATERIAL
 
 from .conftest import BootHost, Report
 from .container import BootedHost
@@ -63,7 +64,7 @@ SKIP = ("docker", "swap", "mount")
 # Packages of a Hetzner Debian 12 image the stock e2e image may lack; the base step installs
 # missing ones with apt, and the container has no route to a mirror.
 IMAGE_PACKAGES = ("ifupdown", "systemd-timesyncd")
-PROBE_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z probe"  # config only
+PROBE_KEY = f"{ADMIN_KEY_MATERIAL} probe"  # config only
 
 # TCP scan: ports 1-1024 and the usual service ports, 0.3 s per port, 64 at a time (about 5 s).
 SCAN_PORTS = (*range(1, 1025), 2222, 3000, 5432, 6379, 8000, 8080, 9100, 9323)

@@ -43,9 +43,10 @@ from render.host import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
+from tests.prerequisites import skip_or_fail
 
 from . import images
-from .conftest import BootHost, Report, _skip_or_fail
+from .conftest import BootHost, Report
 from .container import BootedHost
 from .request_loop import RequestLoop, https_get
 from .rootfs import Rootfs, ensure_rootfs
@@ -251,7 +252,7 @@ def deploy_stack(
     the stand-in images, call ``before_app(host)``, run the app and ops steps, then every step again."""
     missing = images.missing_machine_binaries() + ([] if COMPOSE_BINARY.exists() else [str(COMPOSE_BINARY)])
     if missing:  # scripts/setup installs them; skipped on a laptop, a failure under CI=true
-        _skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
+        skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
     t0 = time.monotonic()
     user_data = render_user_data(validate_config(values(admin_key.public_line, "203.0.113.0/24")))
     host = boot_host(user_data, admin_key, ssh_port=SSH_PORT, docker=True)

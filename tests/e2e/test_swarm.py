@@ -50,9 +50,10 @@ from render.cloud_init import render_user_data
 from render.host import host_steps
 from render.steps import HostRuntime
 from render.swarm_host import parse_tokens, swarm_init_step, swarm_join_step, swarm_leave_step, swarm_node_step
+from tests.prerequisites import skip_or_fail
 
 from . import images
-from .conftest import BootHost, Report, _skip_or_fail
+from .conftest import BootHost, Report
 from .container import BootedHost
 from .private_lan import PrivateLan
 from .request_loop import Figures, RequestLoop, https_get
@@ -199,7 +200,7 @@ def lan() -> Iterator[PrivateLan]:
 def swarm(booted_host_module: BootHost, lan: PrivateLan, admin_key: KeyPair, report: Report, e2e_rootfs: Rootfs) -> Swarm:
     missing = images.missing_machine_binaries() + ([] if COMPOSE_BINARY.exists() else [str(COMPOSE_BINARY)])
     if missing:
-        _skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
+        skip_or_fail(f"the stand-in images and the compose plugin need these files from scripts/setup: {missing}")
     t0 = time.monotonic()
     user_data = render_user_data(validate_config(preset_for_e2e(admin_key.public_line, ["203.0.113.0/24"])))
     hosts: dict[str, BootedHost] = {}

@@ -9,10 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-import yaml
+import pytest
 
+import cli.evaluate
+from cli.evaluate import Evaluation
 from cli.mocks import RecordingMocks, stable_number
 from tests.fixed_date import GENERATED_AS_OF
+from tests.stacks import write_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN = Path(__file__).parent / "golden"
@@ -32,11 +35,6 @@ def plan_json(config_file: Path, *extra: str) -> tuple[int, dict[str, Any], str]
     return result.returncode, document, result.stderr
 
 
-def write_stack_file(path: Path, values: dict[str, Any]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    document = {"config": {f"hetzner-platform:{key}": value for key, value in values.items()}}
-    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
-    return path
 
 
 def mock_server_id(resource_name: str) -> int:
@@ -70,3 +68,12 @@ class PreviousDeploymentMocks(RecordingMocks):
             self.server_lookups.append(name)
             return {"id": mock_server_id(name), "name": name, "status": "running"}, []
         return super().call(args)
+
+
+def evaluate_with_past(tmp_path: Path, values: dict[str, Any], previous_servers: dict[str, Any] | None,
+                       monkeypatch: pytest.MonkeyPatch) -> tuple[Evaluation, PreviousDeploymentMocks]:
+    """The program under mocks whose last deployment had these servers (None: no deployment yet)."""
+    mocks = PreviousDeploymentMocks(previous_servers)
+    monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: mocks)
+    evaluation = cli.evaluate.evaluate(write_stack(tmp_path, values))
+    return evaluation, mocks

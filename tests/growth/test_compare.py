@@ -1,6 +1,6 @@
 """Cost diff of two plans: a golden from the real plan of two stack files, and the rules on small documents.
 
-The golden inputs are tests/growth/golden/Pulumi.base.yaml (tests/unit/stacks.PROD priced for a fixed
+The golden inputs are tests/growth/golden/Pulumi.base.yaml (tests/stacks.PROD priced for a fixed
 day) and Pulumi.head.yaml (the same with cx43 and a 200 GB volume). To refresh the golden after an
 intended change: UPDATE_GOLDEN=1 .venv/bin/pytest tests/growth/test_compare.py
 """

@@ -10,7 +10,7 @@ from cli.diagram import label, mermaid, node_id
 from config.loader import validate_config
 from config.schema import StackConfig
 from tests.growth.mermaid_check import check_flowchart, nodes_and_edges
-from tests.unit.stacks import PHASE2, PROD, STAGING, variant
+from tests.stacks import PHASE2, PROD, STAGING, variant
 
 PLAN = {"cost": {"total_net_eur": 28.04, "budget_eur": 50.0, "status": "ok"}}
 

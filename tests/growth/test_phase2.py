@@ -30,7 +30,8 @@ from render.steps import HostRuntime
 from spec.resources import resolve
 from tests.growth.conftest import PlanResult
 from tests.growth.mermaid_check import check_flowchart, nodes_and_edges
-from tests.growth.support import ROOT, write_stack_file
+from tests.growth.support import ROOT
+from tests.stacks import write_stack_file
 
 PHASE2_FILE = ROOT / "examples" / "Pulumi.chrono-phase2.yaml"
 PHASE1_FILE = ROOT / "examples" / "Pulumi.chrono-single.yaml"

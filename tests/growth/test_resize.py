@@ -18,7 +18,6 @@ import pulumi
 import pytest
 
 import cli.evaluate
-from cli.evaluate import Evaluation
 from components import program
 from config.catalogue import Catalogue, RetiredType, load_catalogue
 from config.loader import validate_config
@@ -27,8 +26,8 @@ from cost.resize import plan_resizes, refusal_message, resize_summary
 from spec import resize_checks
 from spec.resize_checks import check_resize
 from spec.resources import resolve
-from tests.growth.support import SERVER_TYPE, PreviousDeploymentMocks, mock_server_id
-from tests.unit.stacks import PHASE2, PROD, variant, write_stack
+from tests.growth.support import SERVER_TYPE, PreviousDeploymentMocks, evaluate_with_past, mock_server_id
+from tests.stacks import PHASE2, PROD, prod_app_server, variant, write_stack
 
 SNAPSHOT_TYPE = "hcloud:index/snapshot:Snapshot"
 
@@ -146,14 +145,6 @@ def no_host_steps(monkeypatch: pytest.MonkeyPatch, quiet_refusal: None) -> None:
     monkeypatch.setattr(program, "step_sources", list)
 
 
-def evaluate_with_past(tmp_path: Path, values: dict[str, Any], previous_servers: dict[str, Any] | None,
-                       monkeypatch: pytest.MonkeyPatch) -> tuple[Evaluation, PreviousDeploymentMocks]:
-    mocks = PreviousDeploymentMocks(previous_servers)
-    monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: mocks)
-    evaluation = cli.evaluate.evaluate(write_stack(tmp_path, values))
-    return evaluation, mocks
-
-
 def refused(tmp_path: Path, values: dict[str, Any], previous: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:
     mocks = PreviousDeploymentMocks(previous)
     monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: mocks)
@@ -164,13 +155,9 @@ def refused(tmp_path: Path, values: dict[str, Any], previous: dict[str, Any], mo
     return str(error.value), mocks
 
 
-def app(**server: Any) -> dict[str, Any]:
-    return variant(PROD, servers={"app": {"backups": True, **server}})
-
-
 @pytest.mark.usefixtures("no_host_steps")
 def test_guard_reads_the_stacks_own_last_outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    evaluation, mocks = evaluate_with_past(tmp_path, app(serverType="cx43"), {"app": {"type": "cx33"}}, monkeypatch)
+    evaluation, mocks = evaluate_with_past(tmp_path, prod_app_server(serverType="cx43"), {"app": {"type": "cx33"}}, monkeypatch)
     assert mocks.stack_references == ["test"]  # one read of the stack's own last outputs
     [server] = evaluation.mocks.by_type(SERVER_TYPE)
     assert server.inputs["serverType"] == "cx43"
@@ -180,7 +167,7 @@ def test_guard_reads_the_stacks_own_last_outputs(tmp_path: Path, monkeypatch: py
 
 @pytest.mark.usefixtures("no_host_steps")
 def test_first_deploy_has_no_past_and_no_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    evaluation, mocks = evaluate_with_past(tmp_path, app(serverType="cax21", snapshotBeforeResize=True), None, monkeypatch)
+    evaluation, mocks = evaluate_with_past(tmp_path, prod_app_server(serverType="cax21", snapshotBeforeResize=True), None, monkeypatch)
     [server] = evaluation.mocks.by_type(SERVER_TYPE)
     assert server.inputs["serverType"] == "cax21"
     assert evaluation.mocks.by_type(SNAPSHOT_TYPE) == [] and mocks.server_lookups == []
@@ -202,11 +189,15 @@ def catalogue_where(change: str) -> Catalogue:
     return dataclasses.replace(real, server_types={**real.server_types, "cx43": us_only})
 
 
+def use_catalogue(monkeypatch: pytest.MonkeyPatch, catalogue: Catalogue) -> None:
+    for module in (resize_checks, cost_resize):  # the check and the price delta read the same catalogue
+        monkeypatch.setattr(module, "load_catalogue", lambda: catalogue)
+
+
 @pytest.mark.usefixtures("no_host_steps")
 def test_refused_retired_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in (resize_checks, cost_resize):  # the check and the price delta read the same catalogue
-        monkeypatch.setattr(module, "load_catalogue", lambda: catalogue_where("retired"))
-    message, mocks = refused(tmp_path, app(serverType="cx43"), {"app": {"type": "cx33"}}, monkeypatch)
+    use_catalogue(monkeypatch, catalogue_where("retired"))
+    message, mocks = refused(tmp_path, prod_app_server(serverType="cx43"), {"app": {"type": "cx33"}}, monkeypatch)
     assert "servers.app.serverType cx33 -> cx43:\n    - 'cx43' was retired" in message
     assert "use 'cx53'" in message
     assert mocks.by_type(SERVER_TYPE) == []
@@ -214,16 +205,15 @@ def test_refused_retired_type(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 @pytest.mark.usefixtures("no_host_steps")
 def test_refused_type_not_sold_in_location(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for module in (resize_checks, cost_resize):  # the check and the price delta read the same catalogue
-        monkeypatch.setattr(module, "load_catalogue", lambda: catalogue_where("us-only"))
-    message, mocks = refused(tmp_path, app(serverType="cx43"), {"app": {"type": "cx33"}}, monkeypatch)
+    use_catalogue(monkeypatch, catalogue_where("us-only"))
+    message, mocks = refused(tmp_path, prod_app_server(serverType="cx43"), {"app": {"type": "cx33"}}, monkeypatch)
     assert "servers.app.serverType cx33 -> cx43:\n    - 'cx43' is not sold in nbg1 (only in ash, hil)" in message
     assert mocks.by_type(SERVER_TYPE) == []
 
 
 @pytest.mark.usefixtures("no_host_steps")
 def test_refused_disk_shrink_without_keep_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    message, mocks = refused(tmp_path, app(serverType="cx23"), {"app": {"type": "cx33"}}, monkeypatch)
+    message, mocks = refused(tmp_path, prod_app_server(serverType="cx23"), {"app": {"type": "cx33"}}, monkeypatch)
     assert message.startswith("Resize guard: refusing to change the server type of app (cx33 -> cx23). No server was changed.")
     assert "disk shrink: its disk is presumably (the cx33 size) 80 GB and cx23 has 40 GB" in message
     # The Server was never registered: Pulumi can neither update nor replace it.
@@ -232,7 +222,7 @@ def test_refused_disk_shrink_without_keep_disk(tmp_path: Path, monkeypatch: pyte
 
 @pytest.mark.usefixtures("no_host_steps")
 def test_refused_architecture_change(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    message, mocks = refused(tmp_path, app(serverType="cax21"), {"app": {"type": "cx33"}}, monkeypatch)
+    message, mocks = refused(tmp_path, prod_app_server(serverType="cax21"), {"app": {"type": "cx33"}}, monkeypatch)
     assert "servers.app.serverType cx33 -> cax21:\n    - architecture change x86 -> arm" in message
     assert mocks.by_type(SERVER_TYPE) == [] and mocks.by_type(SNAPSHOT_TYPE) == []
 
@@ -256,7 +246,7 @@ def test_every_refused_server_is_listed_at_once(tmp_path: Path, monkeypatch: pyt
 def test_allowed_resize_with_snapshot_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                              caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    values = app(serverType="cx43", snapshotBeforeResize=True)
+    values = prod_app_server(serverType="cx43", snapshotBeforeResize=True)
     evaluation, mocks = evaluate_with_past(tmp_path, values, {"app": {"type": "cx33"}}, monkeypatch)
     [server] = evaluation.mocks.by_type(SERVER_TYPE)
     [snapshot] = evaluation.mocks.by_type(SNAPSHOT_TYPE)
@@ -276,7 +266,7 @@ def test_allowed_resize_with_snapshot_first(tmp_path: Path, monkeypatch: pytest.
 def test_downgrade_with_keep_disk_goes_ahead_without_snapshot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # The server went cx23 -> cx33 with keepDisk earlier, so its disk is still 40 GB.
     previous = {"app": {"type": "cx33", "diskGb": 40}}
-    evaluation, mocks = evaluate_with_past(tmp_path, app(serverType="cx23", keepDisk=True), previous, monkeypatch)
+    evaluation, mocks = evaluate_with_past(tmp_path, prod_app_server(serverType="cx23", keepDisk=True), previous, monkeypatch)
     [server] = evaluation.mocks.by_type(SERVER_TYPE)
     assert server.inputs["serverType"] == "cx23" and server.inputs["keepDisk"] is True
     assert evaluation.mocks.by_type(SNAPSHOT_TYPE) == [] and mocks.server_lookups == []
@@ -284,6 +274,7 @@ def test_downgrade_with_keep_disk_goes_ahead_without_snapshot(tmp_path: Path, mo
 
 @pytest.mark.usefixtures("no_host_steps")
 def test_downgrade_with_keep_disk_of_a_full_size_disk_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    message, mocks = refused(tmp_path, app(serverType="cx23", keepDisk=True), {"app": {"type": "cx33", "diskGb": 80}}, monkeypatch)
+    previous = {"app": {"type": "cx33", "diskGb": 80}}
+    message, mocks = refused(tmp_path, prod_app_server(serverType="cx23", keepDisk=True), previous, monkeypatch)
     assert "servers.app.serverType cx33 -> cx23:\n    - disk shrink: its disk is 80 GB and cx23 has 40 GB" in message
     assert mocks.by_type(SERVER_TYPE) == []

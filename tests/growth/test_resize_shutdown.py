@@ -12,14 +12,12 @@ from typing import Any
 
 import pytest
 
-import cli.evaluate
-from cli.evaluate import Evaluation
 from components import program
 from components.wait_port_closed import wait
 from config.loader import validate_config
 from render.resize_steps import start_after_resize_script, stop_before_resize_script
-from tests.growth.support import SERVER_TYPE, PreviousDeploymentMocks
-from tests.unit.stacks import PROD, variant, write_stack
+from tests.growth.support import SERVER_TYPE, evaluate_with_past
+from tests.stacks import PROD, prod_app_server
 
 REMOTE = "command:remote:Command"
 LOCAL = "command:local:Command"
@@ -31,20 +29,9 @@ def no_host_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(program, "step_sources", list)
 
 
-def evaluate_with_past(tmp_path: Path, values: dict[str, Any], previous: dict[str, Any] | None,
-                       monkeypatch: pytest.MonkeyPatch) -> Evaluation:
-    mocks = PreviousDeploymentMocks(previous)
-    monkeypatch.setattr(cli.evaluate, "RecordingMocks", lambda: mocks)
-    return cli.evaluate.evaluate(write_stack(tmp_path, values))
-
-
-def app(**server: Any) -> dict[str, Any]:
-    return variant(PROD, servers={"app": {"backups": True, **server}})
-
-
 @pytest.mark.usefixtures("no_host_steps")
 def test_a_type_change_stops_the_app_and_shuts_down_before_the_server_update(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    evaluation = evaluate_with_past(tmp_path, app(serverType="cx43", snapshotBeforeResize=True),
+    evaluation, _ = evaluate_with_past(tmp_path, prod_app_server(serverType="cx43", snapshotBeforeResize=True),
                                     {"app": {"type": "cx33", "diskGb": 80}}, monkeypatch)
     order = [(r.type, r.name) for r in evaluation.mocks.resources]
     stop = (REMOTE, "chrono-prod-app-resize-cx33-to-cx43-stop")
@@ -64,7 +51,7 @@ def test_a_type_change_stops_the_app_and_shuts_down_before_the_server_update(tmp
 @pytest.mark.usefixtures("no_host_steps")
 @pytest.mark.parametrize("previous", [None, {"app": {"type": "cx33", "diskGb": 80}}])
 def test_no_type_change_runs_no_resize_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, previous: Any) -> None:
-    evaluation = evaluate_with_past(tmp_path, app(serverType="cx33"), previous, monkeypatch)
+    evaluation, _ = evaluate_with_past(tmp_path, prod_app_server(serverType="cx33"), previous, monkeypatch)
     assert evaluation.mocks.by_type(REMOTE) == [] and evaluation.mocks.by_type(LOCAL) == []
 
 

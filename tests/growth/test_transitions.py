@@ -33,6 +33,7 @@ from tests.growth.transitions import (
     first_server,
 )
 from tests.keys import SECOND_KEY
+from tests.stacks import PRIVATE_NETWORK
 
 SERVER = "hcloud:index/server:Server"
 NEVER_REPLACED = {SERVER, "hcloud:index/volume:Volume", "hcloud:index/primaryIp:PrimaryIp", "hcloud:index/floatingIp:FloatingIp",
@@ -55,7 +56,7 @@ def _server(values: dict[str, Any]) -> dict[str, Any]:
 def as_multi_server(values: dict[str, Any]) -> dict[str, Any]:
     """What config validation asks for when a single-server stack gets a second server: a private network,
     a password on a Redis now reachable over it, and stateful worker services pinned to their server."""
-    values.setdefault("network", {"ipRange": "10.0.0.0/16", "subnet": "10.0.1.0/24"})
+    values.setdefault("network", copy.deepcopy(PRIVATE_NETWORK))
     first = first_server(values)
     for name, service in ((values.get("app") or {}).get("services") or {}).items():
         if name == "redis" or str(service.get("image", "")).startswith("redis"):
@@ -136,7 +137,7 @@ def add_lb(values: dict[str, Any]) -> dict[str, Any] | None:
     if not any("web" in (s.get("roles") or ["web"]) for s in values["servers"].values()):
         return None
     # The LB reaches the servers privately (the proxy trusts only its private address for PROXY protocol).
-    values.setdefault("network", {"ipRange": "10.0.0.0/16", "subnet": "10.0.1.0/24"})
+    values.setdefault("network", copy.deepcopy(PRIVATE_NETWORK))
     values["loadBalancer"] = {"type": "lb11"}
     return values
 
@@ -289,7 +290,8 @@ def test_routine_edit(tmp_path: Path, preset: Path, case_name: str) -> None:
 
 def test_a_resize_down_fits_when_the_disk_was_kept_small(tmp_path: Path) -> None:
     """The server went up with keepDisk earlier: its disk still has the small size, so down is allowed."""
-    from tests.growth.transitions import _evaluate, preset_values
+    from tests.growth.transitions import _evaluate
+    from tests.stacks import preset_values
 
     values = preset_values(ROOT / "Pulumi.staging.yaml")  # one cx23 server
     values["servers"]["app"]["serverType"] = "cx33"

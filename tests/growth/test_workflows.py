@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 
 from cli.compare import marker
 from tests.growth.support import GOLDEN, ROOT
+from tests.prerequisites import tool_path
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 COST_DIFF = ROOT / ".github" / "scripts" / "cost-diff.sh"
@@ -142,8 +142,6 @@ def test_up_workflow_staging_then_approved_prod() -> None:
 
 
 # --- the comment script under node --------------------------------------------------------------------
-NODE = shutil.which("node")
-
 HARNESS = """
 const fs = require('fs');
 const state = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
@@ -172,14 +170,12 @@ def run_comment_script(tmp_path: Path, comments: list[dict[str, Any]], stack: st
     harness.write_text(HARNESS.replace("%SCRIPT%", step["with"]["script"]), encoding="utf-8")
     state = tmp_path / "state.json"
     state.write_text(json.dumps({"comments": comments}), encoding="utf-8")
-    assert NODE is not None
-    result = subprocess.run([NODE, str(harness), str(state)], capture_output=True, text=True, timeout=60,
+    result = subprocess.run([tool_path("node"), str(harness), str(state)], capture_output=True, text=True, timeout=60,
                             env={"PATH": "/usr/bin:/bin", "STACK": stack, "COMMENT_FILE": str(comment)})
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
 
-@pytest.mark.skipif(NODE is None, reason="node is needed to run the github-script step")
 def test_comment_script_creates_then_updates_its_own_comment(tmp_path: Path) -> None:
     created = run_comment_script(tmp_path, [])
     assert [c["call"] for c in created] == ["list", "create", "info"]
@@ -201,9 +197,7 @@ def test_comment_script_creates_then_updates_its_own_comment(tmp_path: Path) -> 
 
 # --- the cost-diff script on a throwaway repository ----------------------------------------------------
 def test_cost_diff_script_passes_shellcheck() -> None:
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.skip("shellcheck not installed (scripts/setup installs it as root)")
+    shellcheck = tool_path("shellcheck")
     result = subprocess.run([shellcheck, str(COST_DIFF)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout
 

@@ -19,9 +19,8 @@ from cli.evaluate import Evaluation
 from cli.resource_diff import ResourceChange, plan_resources, resource_diff
 from config.errors import ConfigError
 from config.loader import validate_config
-from config.stack_base import read_merged_stack_file
 from tests.growth.support import ROOT, PreviousDeploymentMocks
-from tests.unit.stacks import write_stack
+from tests.stacks import preset_values, write_stack
 
 PRESETS = sorted([*(ROOT / "examples").glob("Pulumi.*.yaml"), ROOT / "Pulumi.prod.yaml", ROOT / "Pulumi.staging.yaml"])
 COMMAND = "command:remote:Command"
@@ -30,10 +29,6 @@ UPSIZE = {"cx23": "cx33", "cx33": "cx43", "cx43": "cx53", "cx53": "ccx43", "ccx5
 DOWNSIZE = {"cx33": "cx23", "cx43": "cx33", "cx53": "cx43", "ccx53": "ccx43", "cx23": None}
 
 Edit = Callable[[dict[str, Any]], dict[str, Any] | None]
-
-
-def preset_values(path: Path) -> dict[str, Any]:
-    return copy.deepcopy(read_merged_stack_file(path).values)
 
 
 def first_server(values: dict[str, Any]) -> str:

@@ -2,7 +2,7 @@
 
 Everything runs on this machine against 127.0.0.1 only. Processes started here (PostgreSQL,
 openssl s_server, redis-server) are stopped by their PID. A missing tool skips the test with the
-reason, except under CI=true, where it fails: CI can never go green by skipping ops tests.
+reason, except under CI=true, where it fails (tests/prerequisites.py).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from config.schema import StackConfig
 from render.ops_conf import render_script
 from spec.host_paths import SCRIPTS
 from tests.clock import clock_env
+from tests.prerequisites import require_tool, skip_or_fail
+from tests.stacks import OPS_STACK, variant
 
 OPS_DIR = Path(__file__).resolve().parent
 HELPERS = OPS_DIR / "helpers"
@@ -40,18 +42,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.ops)
 
 
-def skip_or_fail(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and an ops prerequisite is missing: {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def require(*tools: str, path: str | None = None) -> None:
-    missing = [tool for tool in tools if shutil.which(tool, path=path) is None]
-    if missing:
-        skip_or_fail(f"missing tool(s): {', '.join(missing)}")
-
-
 def pg_bin() -> str:
     for candidate in PG_BIN_CANDIDATES:
         if Path(candidate, "initdb").exists():
@@ -60,7 +50,6 @@ def pg_bin() -> str:
     if found:
         return str(Path(found).parent)
     skip_or_fail("PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql-15")
-    raise AssertionError("unreachable")
 
 
 def free_port() -> int:
@@ -70,25 +59,8 @@ def free_port() -> int:
 
 
 def sample_config(**ops: Any) -> StackConfig:
-    """A one-server stack with PostgreSQL, Redis, an API and a worker (seed 003's phase 1)."""
-    limits = {"cpus": 0.5, "memory": "512M"}
-    values: dict[str, Any] = {
-        "project": "chrono",
-        "environment": "prod",
-        "ssh": {"publicKeys": ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z t@x"],
-                "adminCidrs": ["203.0.113.0/24"], "port": 2222},
-        "servers": {"app": {"serverType": "cx33", "roles": ["web", "db", "worker"]}},
-        "dns": {"zone": "chrono.example.com", "records": [{"name": "@"}, {"name": "api"}, {"name": "*"}]},
-        "budget": {"monthlyEur": 50},
-        "app": {"services": {
-            "postgres": {"image": "postgres:15-alpine", "role": "db", "limits": limits},
-            "redis": {"image": "redis:7-alpine", "role": "db", "limits": limits},
-            "api": {"image": "ghcr.io/chrono/api:1.0", "role": "web", "limits": limits},
-            "worker": {"image": "ghcr.io/chrono/api:1.0", "role": "worker", "limits": limits},
-        }},
-        "ops": ops,
-    }
-    return StackConfig.model_validate(values)
+    """OPS_STACK (tests/stacks.py) with these ops settings."""
+    return StackConfig.model_validate(variant(OPS_STACK, ops=ops))
 
 
 @pytest.fixture(scope="session")
@@ -105,7 +77,7 @@ def script_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def base_env(script_dir: Path, tmp_path: Path) -> dict[str, str]:
     """Environment for running a script outside any host: no system files read or written."""
-    require("bash", "jq", "flock", "sha256sum")
+    require_tool("bash", "jq", "flock", "sha256sum")
     state = tmp_path / "state"
     state.mkdir()
     env = {
@@ -196,14 +168,21 @@ def stop_cluster(cluster: PgCluster) -> None:
         os.kill(cluster.pid, signal.SIGKILL)
 
 
+def pg_bin_and_workdir(prefix: str) -> tuple[str, Path]:
+    """The PostgreSQL binaries' directory (as root, runuser must be there too) and a new work directory
+    others may enter (the server runs as the postgres user)."""
+    if os.geteuid() == 0:
+        require_tool("runuser")
+    bin_dir = pg_bin()
+    base = Path(tempfile.mkdtemp(prefix=prefix))
+    base.chmod(0o755)
+    return bin_dir, base
+
+
 @pytest.fixture(scope="module")
 def pg() -> Iterator[PgCluster]:
     """A real PostgreSQL on 127.0.0.1 (random port) holding the 'app' database with data."""
-    if os.geteuid() == 0:
-        require("runuser")
-    bin_dir = pg_bin()
-    base = Path(tempfile.mkdtemp(prefix="hp-ops-pg-"))
-    base.chmod(0o755)
+    bin_dir, base = pg_bin_and_workdir("hp-ops-pg-")
     try:
         cluster = start_cluster(bin_dir, base / "source", free_port())
     except BaseException:
@@ -230,11 +209,7 @@ def pg() -> Iterator[PgCluster]:
 @pytest.fixture(scope="session")
 def pg_template() -> Iterator[Path]:
     """An empty initdb cluster (not running) that the drill's throwaway servers copy."""
-    if os.geteuid() == 0:
-        require("runuser")
-    bin_dir = pg_bin()
-    base = Path(tempfile.mkdtemp(prefix="hp-ops-template-"))
-    base.chmod(0o755)
+    bin_dir, base = pg_bin_and_workdir("hp-ops-template-")
     if os.geteuid() == 0:
         shutil.chown(base, "postgres", "postgres")
     data = base / "data"

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Webhook, free_port, require, run
+from tests.prerequisites import require_tool
+
+from .conftest import Webhook, free_port, run
 
 DF_FULL = """Filesystem     1024-blocks      Used Available Capacity Mounted on
 /dev/sda1         78425224  74503964   3921260      95% /
@@ -52,7 +54,7 @@ def _cert(directory: Path, name: str, days: int, cn: str = "app.example.test") -
 
 class Fixture:
     def __init__(self, base_env: dict[str, str], webhook: Webhook, tmp_path: Path) -> None:
-        require("openssl", "curl", "awk")
+        require_tool("openssl", "curl", "awk")
         self.dir = tmp_path / "probe"
         self.dir.mkdir()
         secret = tmp_path / "alert.env"
@@ -228,7 +230,7 @@ def test_compose_unavailable_is_an_alert(probe: Fixture, webhook: Webhook) -> No
 
 @pytest.mark.parametrize("kind", ["slack", "telegram", "generic"])
 def test_webhook_formats_and_unit_failures(base_env: dict[str, str], webhook: Webhook, kind: str, tmp_path: Path) -> None:
-    require("curl")
+    require_tool("curl")
     secret = tmp_path / "alert.env"
     secret.write_text(f"HP_ALERT_WEBHOOK_URL='{webhook.url}'\n")
     env = dict(base_env, HP_ENV_FILE=str(secret), HP_WEBHOOK_KIND=kind, HP_TELEGRAM_CHAT_ID="-100123")

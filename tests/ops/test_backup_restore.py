@@ -16,7 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import PgCluster, free_port, require, run
+from tests.prerequisites import require_tool
+
+from .conftest import PgCluster, free_port, run
 
 PASSWORD = "test-restic-password-not-a-real-secret"
 
@@ -70,7 +72,7 @@ def test_failed_dump_is_loud(pg_env: dict[str, str]) -> None:
 
 
 def test_daily_backup_with_redis_configs_files_and_restic(pg_env: dict[str, str], tmp_path: Path) -> None:
-    require("restic", "redis-server", "redis-cli")
+    require_tool("restic", "redis-server", "redis-cli")
     # A local Redis with data, on 127.0.0.1, stopped by PID.
     redis_dir = tmp_path / "redis"
     redis_dir.mkdir()

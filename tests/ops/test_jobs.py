@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +14,9 @@ from config.schema import StackConfig
 from render.jobs import job_units
 from render.ops import ops_files, ops_step
 from render.steps import HostRuntime
+from tests.systemd_verify import assert_calendar_parses, fake_root, verify
 
-from .conftest import require, sample_config, skip_or_fail
+from .conftest import sample_config
 from .test_render import SECRETS, _run_step
 
 NIGHTLY = {"schedule": "*-*-* 03:00:00", "service": "api", "timeout": "45min",
@@ -67,40 +66,20 @@ def test_a_job_runs_a_one_off_container_of_its_service_with_the_exact_argv() -> 
 
 
 def test_job_units_pass_systemd_analyze_verify_and_calendar(tmp_path: Path) -> None:
-    require("systemd-analyze")
-    if not Path("/lib/systemd/system").is_dir():
-        skip_or_fail("no /lib/systemd/system to build the fake root from (apt-get install systemd)")
     root = tmp_path / "root"
-    (root / "lib/systemd").mkdir(parents=True)
-    shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True)
     files = ops_files(with_jobs({"nightly": NIGHTLY, "weekly-report": {
         "schedule": "Mon *-*-* 06:00:00", "service": "worker", "command": ["celery", "-A", "app", "call", "report"]}}), "app")
-    units = []
-    for path, content in files.items():
-        target = root / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-        if path.startswith("/usr/local/sbin/"):
-            target.chmod(0o755)
-        if path.startswith("/etc/systemd/system/hp-job-"):
-            units.append(path)
-    (root / "etc/systemd/system/docker.service").write_text("[Unit]\nDescription=stub\n[Service]\nExecStart=/usr/bin/docker\n")
-    (root / "usr/bin").mkdir(parents=True, exist_ok=True)
-    (root / "usr/bin/docker").write_text("#!/bin/sh\n")
-    (root / "usr/bin/docker").chmod(0o755)
+    units = [path for path in fake_root(root, files) if path.startswith("/etc/systemd/system/hp-job-")]
     assert len(units) == 4
     units.append("/etc/systemd/system/hp-alert@hp-job-nightly.service.service")  # the failure alert
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", *units],
-                            capture_output=True, text=True, timeout=120)
-    output = (result.stdout + result.stderr).strip()
-    assert result.returncode == 0 and output == "", output
+    returncode, output = verify(root, units)
+    assert returncode == 0 and output == "", output
     for calendar in ("*-*-* 03:00:00", "Mon *-*-* 06:00:00"):
-        parsed = subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True, text=True)
-        assert parsed.returncode == 0 and "Next elapse" in parsed.stdout
+        assert_calendar_parses(calendar)
     broken = root / "etc/systemd/system/hp-job-nightly.service"
     broken.write_text(broken.read_text().replace("Type=oneshot", "Type=oneshoot"))
-    again = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", units[0]], capture_output=True, text=True)
-    assert again.returncode != 0 or "oneshoot" in again.stderr
+    returncode, output = verify(root, units[:1])
+    assert returncode != 0 or "oneshoot" in output
 
 
 def test_the_ops_step_installs_enables_and_removes_job_units(tmp_path: Path) -> None:

@@ -18,8 +18,10 @@ from render.ops_conf import ops_secret_names, render_script
 from render.ops_view import is_postgres_image, is_redis_image, ops_view
 from render.steps import HostRuntime, HostStep
 from spec.host_paths import ALL_UNITS, CONF_PATH, ENV_PATH, SCRIPTS
+from tests.prerequisites import require_tool
+from tests.systemd_verify import assert_calendar_parses, fake_root, verify
 
-from .conftest import require, sample_config, skip_or_fail
+from .conftest import sample_config
 
 SECRETS = {
     "alertWebhookUrl": "https://hooks.slack.example/services/T000/B000/SUPERSECRETTOKEN",
@@ -176,27 +178,25 @@ def test_node_exporter_is_never_public() -> None:
 
 
 # --- static checks of every script and unit -------------------------------------------------------
-@pytest.mark.parametrize("name", SCRIPTS)
-def test_scripts_pass_bash_n_and_shellcheck(name: str, tmp_path: Path) -> None:
-    require("shellcheck")
-    path = tmp_path / name
-    path.write_text(render_script(name))
+def assert_bash_n_and_shellcheck_pass(path: Path, script: str) -> None:
+    require_tool("shellcheck")
+    path.write_text(script)
     subprocess.run(["bash", "-n", str(path)], check=True)
     result = subprocess.run(["shellcheck", "-s", "bash", str(path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
+
+
+@pytest.mark.parametrize("name", SCRIPTS)
+def test_scripts_pass_bash_n_and_shellcheck(name: str, tmp_path: Path) -> None:
+    assert_bash_n_and_shellcheck_pass(tmp_path / name, render_script(name))
 
 
 @pytest.mark.parametrize("server", ["app", "web", "db"])
 def test_step_script_passes_bash_n_and_shellcheck(server: str, tmp_path: Path) -> None:
-    require("shellcheck")
     config = sample_config(**S3) if server == "app" else _multi_server()
     step = ops_step(config, server, HostRuntime(), SECRETS)
     assert step is not None
-    path = tmp_path / "step.sh"
-    path.write_text(step.script)
-    subprocess.run(["bash", "-n", str(path)], check=True)
-    result = subprocess.run(["shellcheck", "-s", "bash", str(path)], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout
+    assert_bash_n_and_shellcheck_pass(tmp_path / "step.sh", step.script)
 
 
 def _full_config() -> StackConfig:
@@ -208,46 +208,23 @@ def _full_config() -> StackConfig:
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
-    require("systemd-analyze")
-    if not Path("/lib/systemd/system").is_dir():
-        skip_or_fail("no /lib/systemd/system to build the fake root from (apt-get install systemd)")
     root = tmp_path / "root"
-    (root / "lib/systemd").mkdir(parents=True)
-    shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True)
-    files = ops_files(_full_config(), "app")
-    units = []
-    for path, content in files.items():
-        target = root / path.lstrip("/")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(content)
-        if path.startswith("/usr/local/sbin/"):
-            target.chmod(0o755)
-        if path.startswith("/etc/systemd/system/") and "@." not in path:
-            units.append(path)
-    # Stubs for what the host step installs: Docker's service and binary.
-    (root / "etc/systemd/system/docker.service").write_text("[Unit]\nDescription=stub\n[Service]\nExecStart=/usr/bin/docker\n")
-    (root / "usr/bin").mkdir(parents=True, exist_ok=True)
-    (root / "usr/bin/docker").write_text("#!/bin/sh\n")
-    (root / "usr/bin/docker").chmod(0o755)
+    written = fake_root(root, ops_files(_full_config(), "app"))
+    units = [path for path in written if path.startswith("/etc/systemd/system/") and "@." not in path]
     # The OnFailure= template is checked through an instance.
     units.append("/etc/systemd/system/hp-alert@hp-backup-daily.service.service")
     assert len(units) >= 12
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", f"--root={root}", *units],
-                            capture_output=True, text=True, timeout=120)
-    output = (result.stdout + result.stderr).strip()
-    assert result.returncode == 0 and output == "", output
+    returncode, output = verify(root, units)
+    assert returncode == 0 and output == "", output
 
 
 def test_every_calendar_parses() -> None:
-    require("systemd-analyze")
     files = ops_files(_full_config(), "app")
     calendars = sorted({line.split("=", 1)[1] for content in files.values() for line in content.splitlines()
                         if line.startswith("OnCalendar=")})
     assert len(calendars) == 5
     for calendar in calendars:
-        result = subprocess.run(["systemd-analyze", "calendar", calendar], capture_output=True, text=True)
-        assert result.returncode == 0, f"{calendar}: {result.stderr}"
-        assert "Next elapse" in result.stdout
+        assert_calendar_parses(calendar)
     with pytest.raises(ValidationError):
         sample_config(alerts={"calendar": "every five minutes!"})
 

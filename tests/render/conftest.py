@@ -1,8 +1,7 @@
 """Shared fixtures for the render validators: stack configs built in code, rendered steps and files,
 the real tools, and a sandbox that runs a step script for real without touching this machine.
 
-Policy: a test skips (with the reason) only when a tool or root is missing AND CI != "true"; under
-CI=true the same condition fails the test.
+A missing tool or root skips a test (under CI=true: fails it), by tests/prerequisites.py.
 
 The sandbox is `unshare --mount --net --pid --fork --mount-proc` with copy-on-write overlays over
 /etc and /mnt (their upper dirs are in the test's tmp_path) and tmpfs on /run and /tmp: sysctl,
@@ -12,7 +11,6 @@ swap, mounts, firewall and services of the host stay untouched; the step scripts
 
 from __future__ import annotations
 
-import copy
 import os
 import shutil
 import stat
@@ -27,9 +25,9 @@ import pytest
 from config.schema import StackConfig
 from render.host import host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
-from tests.keys import ADMIN_KEY
+from tests.prerequisites import require_root, require_tool
+from tests.stacks import HOST_STACK, variant
 
-UNDER_CI = os.environ.get("CI") == "true"
 VOLUME_ID = 100123
 FLOATING_IP = "192.0.2.10"
 CLOUD_INIT_CACHE = Path(os.environ.get("HP_RENDER_CACHE", "/var/cache/hetzner-platform-render"))
@@ -38,45 +36,9 @@ SUMMARY_PREFIX = "hetzner-platform step="
 COMPOSE_PLUGIN = {"url": "https://github.com/docker/compose/releases/download/v2.40.3/docker-compose-linux-x86_64", "sha256": "ab" * 32}
 
 
-def require(condition: bool, reason: str) -> None:
-    """Skip when a prerequisite is missing, except under CI=true, where that is a failure."""
-    if condition:
-        return
-    if UNDER_CI:
-        pytest.fail(f"{reason} (CI=true: render validators must not skip)")
-    pytest.skip(reason)
-
-
-def require_tool(*names: str) -> None:
-    for name in names:
-        require(shutil.which(name) is not None, f"{name} is not installed")
-
-
-def require_root() -> None:
-    require(os.geteuid() == 0, "needs root (mount namespaces, overlays, unshare --net)")
-
-
 def stack_values(**changes: Any) -> dict[str, Any]:
-    """A valid prod-like stack: SSH on 2222 for `deploy`, one cx33, a 100 GB volume, a floating IP and
-    a private network. Keyword arguments replace top-level keys (None removes one)."""
-    values: dict[str, Any] = {
-        "project": "chrono",
-        "environment": "prod",
-        "location": "nbg1",
-        "ssh": {"adminUser": "deploy", "port": 2222, "publicKeys": [ADMIN_KEY], "adminCidrs": ["203.0.113.0/24"]},
-        "servers": {"app": {"serverType": "cx33", "image": "debian-12", "roles": ["web", "db", "worker"]}},
-        "volumes": {"data": {"sizeGb": 100, "mountPoint": "/mnt/data", "format": "ext4"}},
-        "network": {"ipRange": "10.0.0.0/16", "subnet": "10.0.1.0/24"},
-        "floatingIp": {"type": "ipv4"},
-        "budget": {"monthlyEur": 50},
-        "host": {"timezone": "UTC", "swapGb": 4, "adminPorts": [9000]},
-    }
-    for key, value in changes.items():
-        if value is None:
-            values.pop(key, None)
-        else:
-            values[key] = copy.deepcopy(value)
-    return values
+    """HOST_STACK (tests/stacks.py) with these top-level keys replaced (None removes one)."""
+    return variant(HOST_STACK, **changes)
 
 
 def make_config(**changes: Any) -> StackConfig:

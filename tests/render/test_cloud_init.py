@@ -17,7 +17,9 @@ import yaml
 
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
-from tests.render.conftest import ADMIN_KEY, CLOUD_INIT_CACHE, make_config, require, require_tool, run
+from tests.keys import ADMIN_KEY, SECOND_KEY
+from tests.prerequisites import require, require_tool
+from tests.render.conftest import CLOUD_INIT_CACHE, make_config, run
 
 pytestmark = pytest.mark.render
 
@@ -72,7 +74,7 @@ def check_user_data(tree: Path, tmp_path: Path, text: str) -> tuple[int, str]:
                 "adminUser": "ops",
                 "port": 40022,
                 # A second, different key: the same key twice is refused (Hetzner: one fingerprint per project).
-                "publicKeys": [ADMIN_KEY, "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g ci"],
+                "publicKeys": [ADMIN_KEY, SECOND_KEY],
                 "adminCidrs": ["0.0.0.0/0"],
             },
         ),

@@ -21,13 +21,13 @@ from render.host_docker import sources_for
 from render.steps import HostStep
 from spec.docker import COMPOSE_PLUGIN_PATH, DOCKER_CE_PACKAGES
 from spec.host_paths import DOCKER_DAEMON_JSON, DOCKER_PREFERENCES, DOCKER_SOURCES
+from tests.prerequisites import require_tool
 from tests.render.conftest import (
     COMPOSE_PLUGIN,
     Sandbox,
     SandboxResult,
     make_config,
     make_runtime,
-    require_tool,
     run,
     stack_values,
     summary,

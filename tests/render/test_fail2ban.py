@@ -13,7 +13,8 @@ import pytest
 
 from render.steps import HostStep
 from spec.host_paths import FAIL2BAN_LOCAL, JAIL_LOCAL
-from tests.render.conftest import Sandbox, require_tool, run, summary
+from tests.prerequisites import require_tool
+from tests.render.conftest import Sandbox, run, summary
 
 pytestmark = pytest.mark.render
 

@@ -12,7 +12,8 @@ import pytest
 from render.host import host_steps
 from render.host_firewall import docker_user_rules, ufw_rules
 from render.steps import HostStep
-from tests.render.conftest import Sandbox, SandboxResult, make_config, make_runtime, require_tool, summary
+from tests.prerequisites import require_tool
+from tests.render.conftest import Sandbox, SandboxResult, make_config, make_runtime, summary
 
 pytestmark = pytest.mark.render
 

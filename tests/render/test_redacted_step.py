@@ -15,7 +15,7 @@ import pytest
 
 from cli.render_out import write_rendered_files
 from render.redacted_step import redacting_wrapper, step_log_path, unwrapped_script
-from tests.unit.stacks import PROD, evaluate_values
+from tests.stacks import PROD, evaluate_values
 from tests.unit.test_guards_and_secrets import PROD_FILE_VALUES
 
 SECRET = "s3cr3t-Pa55word-91c2"

@@ -15,7 +15,8 @@ from render.cloud_init import render_user_data
 from render.host import STEP_ORDER, USER_DATA, host_steps, render_host_files
 from render.host_script import TEMPLATES
 from render.steps import HostRuntime, HostStep
-from tests.render.conftest import VARIANTS, make_config, make_runtime, require_tool, run
+from tests.prerequisites import require_tool
+from tests.render.conftest import VARIANTS, make_config, make_runtime, run
 
 pytestmark = pytest.mark.render
 
@@ -211,14 +212,3 @@ def test_host_defaults_live_in_config() -> None:
         HostConfig(reboot_window="3am")
     with pytest.raises(ValueError, match="IANA"):
         HostConfig(timezone="Mars/Olympus")
-
-
-def test_missing_tool_skips_locally_but_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
-    from tests.render import conftest
-
-    monkeypatch.setattr(conftest, "UNDER_CI", False)
-    with pytest.raises(pytest.skip.Exception, match="no-such-tool-xyz is not installed"):
-        conftest.require_tool("no-such-tool-xyz")
-    monkeypatch.setattr(conftest, "UNDER_CI", True)
-    with pytest.raises(pytest.fail.Exception, match="CI=true"):
-        conftest.require_tool("no-such-tool-xyz")

@@ -13,7 +13,8 @@ import pytest
 
 from render.host_ssh import HARDENING_DROPIN, PORT_DROPIN
 from render.steps import HostStep
-from tests.render.conftest import Sandbox, require_root, require_tool, run, summary, write_tree
+from tests.prerequisites import require_root, require_tool
+from tests.render.conftest import Sandbox, run, summary, write_tree
 
 pytestmark = pytest.mark.render
 

@@ -11,7 +11,8 @@ import pytest
 
 from render.host import host_steps
 from render.steps import HostRuntime, HostStep
-from tests.render.conftest import VOLUME_ID, Sandbox, make_config, require_tool, run, summary
+from tests.prerequisites import require_tool
+from tests.render.conftest import VOLUME_ID, Sandbox, make_config, run, summary
 
 pytestmark = pytest.mark.render
 

@@ -4,13 +4,14 @@ systemd reports many problems as warnings with exit 0: any output at all fails."
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from spec.host_paths import SOCKET_DROPIN, SWAP_UNIT, UNIT_DIR
-from tests.render.conftest import require_tool, run, write_tree
+from tests import systemd_verify
+from tests.prerequisites import require, require_tool
+from tests.systemd_verify import fake_root
 
 pytestmark = pytest.mark.render
 
@@ -22,13 +23,9 @@ def unit_files(files: dict[str, str]) -> dict[str, str]:
 
 
 def verify(tmp_path: Path, files: dict[str, str], units: list[str]) -> tuple[int, str]:
-    require_tool("systemd-analyze")
     root = tmp_path / "root"
-    (root / "lib/systemd").mkdir(parents=True)
-    shutil.copytree("/lib/systemd/system", root / "lib/systemd/system", symlinks=True)
-    write_tree(root, files)
-    result = run(["systemd-analyze", "verify", "--man=no", f"--root={root}", *units])
-    return result.returncode, (result.stdout + result.stderr).strip()
+    fake_root(root, files)
+    return systemd_verify.verify(root, units)
 
 
 def test_every_rendered_unit_file_is_known_here(files: dict[str, str]) -> None:
@@ -37,8 +34,7 @@ def test_every_rendered_unit_file_is_known_here(files: dict[str, str]) -> None:
 
 def test_systemd_accepts_rendered_units(files: dict[str, str], tmp_path: Path) -> None:
     require_tool("systemd-analyze")
-    if not Path("/lib/systemd/system/ssh.socket").exists():
-        pytest.fail("openssh-server's ssh.socket is needed to verify the socket drop-in")
+    require(Path("/lib/systemd/system/ssh.socket").exists(), "openssh-server's ssh.socket is needed to verify the socket drop-in")
     rc, output = verify(tmp_path, unit_files(files), [SWAP_UNIT, "ssh.socket"])
     assert rc == 0 and output == "", output
 

@@ -9,7 +9,8 @@ import pytest
 
 from render.steps import HostStep
 from spec.host_paths import AUTO_UPGRADES, NEEDRESTART_CONF, UNATTENDED_UPGRADES
-from tests.render.conftest import Sandbox, make_config, make_runtime, require_tool, run, summary
+from tests.prerequisites import require_tool
+from tests.render.conftest import Sandbox, make_config, make_runtime, run, summary
 
 pytestmark = pytest.mark.render
 

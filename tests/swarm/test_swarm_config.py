@@ -8,7 +8,7 @@ import pytest
 
 from config.errors import ConfigError
 from config.loader import validate_config
-from tests.swarm.conftest import preset_values, swarm_config
+from tests.stacks import swarm_config, swarm_values
 
 
 def problems(values: dict[str, Any]) -> str:
@@ -24,14 +24,14 @@ def test_the_preset_is_valid() -> None:
 
 
 def test_two_managers_are_refused() -> None:
-    values = preset_values()
+    values = swarm_values()
     values["servers"]["m3"]["roles"] = ["db", "worker"]
     values["app"]["proxy"] = {"kind": "nginx"}
     assert "servers: 2 servers have the manager role (m1, m2): a swarm needs an odd number" in problems(values)
 
 
 def test_manager_role_and_replicas_need_the_swarm_engine() -> None:
-    values = preset_values()
+    values = swarm_values()
     values["app"]["engine"] = "compose"
     text = problems(values)
     assert "servers.m1.roles: the manager role needs app.engine swarm" in text
@@ -39,14 +39,14 @@ def test_manager_role_and_replicas_need_the_swarm_engine() -> None:
 
 
 def test_swarm_needs_the_private_network() -> None:
-    values = preset_values()
+    values = swarm_values()
     del values["network"]
     values["loadBalancer"]["usePrivateIp"] = False
     assert "app.engine: swarm needs a private network" in problems(values)
 
 
 def test_traefik_must_run_on_managers() -> None:
-    values = preset_values()
+    values = swarm_values()
     values["servers"]["m2"]["roles"] = ["web"]
     values["servers"]["m3"]["roles"] = ["db", "worker"]
     text = problems(values)
@@ -54,13 +54,13 @@ def test_traefik_must_run_on_managers() -> None:
 
 
 def test_a_stateful_service_runs_once() -> None:
-    values = preset_values()
+    values = swarm_values()
     values["app"]["services"]["postgres"]["replicas"] = 2
     assert "app.services.postgres.replicas: a stateful service" in problems(values)
 
 
 def test_bad_interface_and_update_values_name_their_field() -> None:
-    values = preset_values()
+    values = swarm_values()
     values["app"]["swarm"] = {"privateInterface": "ens10; reboot", "update": {"monitor": "soon", "parallelism": 0}}
     text = problems(values)
     assert "app.swarm.privateInterface" in text
@@ -69,7 +69,7 @@ def test_bad_interface_and_update_values_name_their_field() -> None:
 
 
 def test_compose_only_features_are_refused_by_name() -> None:
-    values = preset_values()
+    values = swarm_values()
     values["app"]["registries"] = {"ghcr.io": {"username": "bot", "passwordSecret": "GHCR_TOKEN"}}
     values["app"]["composeFile"] = "compose.yaml"
     text = problems(values)
@@ -79,9 +79,9 @@ def test_compose_only_features_are_refused_by_name() -> None:
 
 def test_blue_green_is_the_compose_engines_rollout() -> None:
     """Under swarm every service defaults to recreate (no compose colours); asking for blue-green is refused."""
-    config = validate_config(preset_values())
+    config = validate_config(swarm_values())
     assert {service.strategy for service in config.app.services.values()} == {"recreate"}
-    values = preset_values()
+    values = swarm_values()
     exposed = next(name for name, service in values["app"]["services"].items() if service.get("expose"))
     values["app"]["services"][exposed]["strategy"] = "blue-green"
     assert f"app.services.{exposed}.strategy: blue-green is the compose engine's rollout" in problems(values)

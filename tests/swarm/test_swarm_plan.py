@@ -11,14 +11,14 @@ import pytest
 import yaml
 
 from tests.fixed_date import GENERATED_AS_OF
-from tests.swarm.conftest import PRESET, preset_values
+from tests.stacks import SWARM_PRESET, swarm_values
 from tests.unit.test_plan_cli import plan, write
 
 
 @pytest.fixture(scope="module")
 def preset_plan(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("swarm-plan") / "out"
-    result = plan("--config-file", str(PRESET), "--as-of", GENERATED_AS_OF.isoformat(), "--json", "--out", str(out))
+    result = plan("--config-file", str(SWARM_PRESET), "--as-of", GENERATED_AS_OF.isoformat(), "--json", "--out", str(out))
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout), out
 
@@ -67,7 +67,7 @@ def test_capacity_counts_replicas_times_limits_per_node(preset_plan: tuple[dict[
     assert preset_plan[0]["capacity"]["placement_rule"].startswith("app.engine swarm: a service's replicas spread")
     capacity = {server["server"]: server for server in preset_plan[0]["capacity"]["servers"]}
     assert capacity["m1"]["ram_gb_allocated"] == pytest.approx(2 + 0.125)  # two api tasks + traefik
-    values = preset_values()
+    values = swarm_values()
     values["app"]["services"]["api"]["replicas"] = 12  # 6 x 1 GB per web server: a cx33 has 8 GB
     result = plan("--config-file", str(write(tmp_path, values)), "--as-of", GENERATED_AS_OF.isoformat(), "--json")
     assert result.returncode == 1, result.stderr
@@ -76,7 +76,7 @@ def test_capacity_counts_replicas_times_limits_per_node(preset_plan: tuple[dict[
 
 
 def test_an_even_manager_count_exits_2_naming_the_field(tmp_path: Path) -> None:
-    values = preset_values()
+    values = swarm_values()
     values["servers"]["m3"]["roles"] = ["db", "worker"]
     values["app"]["proxy"] = {"kind": "nginx"}
     result = plan("--config-file", str(write(tmp_path, values)), "--as-of", GENERATED_AS_OF.isoformat())

@@ -3,7 +3,6 @@ and the join token never reaches a command line."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,7 +11,8 @@ import pytest
 from render.app import app_step, secret_names
 from render.steps import HostRuntime, HostStep
 from render.swarm_host import parse_tokens, stand_in_tokens_output, swarm_init_step, swarm_join_step, swarm_leave_step, swarm_node_step
-from tests.swarm.conftest import preset_values, swarm_config
+from tests.prerequisites import tool_path
+from tests.stacks import swarm_config, swarm_values
 
 TOKENS = {"worker": "SWMTKN-1-abc123-worker9", "manager": "SWMTKN-1-abc123-manager9"}
 
@@ -20,7 +20,7 @@ TOKENS = {"worker": "SWMTKN-1-abc123-worker9", "manager": "SWMTKN-1-abc123-manag
 def scripts() -> list[HostStep]:
     steps: list[HostStep] = []
     for proxy in ("traefik", "nginx"):
-        values = preset_values()
+        values = swarm_values()
         values["app"]["proxy"] = {"kind": proxy}
         config = swarm_config(values)
         for server in config.servers:
@@ -31,9 +31,7 @@ def scripts() -> list[HostStep]:
 
 
 def test_every_swarm_script_is_shellcheck_clean(tmp_path: Path) -> None:
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.fail("shellcheck is needed (scripts/setup installs it)")
+    shellcheck = tool_path("shellcheck")
     for index, step in enumerate(scripts()):
         path = tmp_path / f"{index:02d}-{step.name}.sh"
         path.write_text(step.script, encoding="utf-8")

@@ -5,7 +5,6 @@ the swarm relies on: placement, rolling updates with automatic rollback, secrets
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,8 @@ import pytest
 import yaml
 
 from render.swarm_stack import SwarmStackRender, render_stack
-from tests.swarm.conftest import preset_values, swarm_config
+from tests.prerequisites import tool_path
+from tests.stacks import swarm_config, swarm_values
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +23,7 @@ def stack() -> SwarmStackRender:
 
 
 def docker_stack_config(render: SwarmStackRender, tmp_path: Path) -> dict[str, Any]:
-    docker = shutil.which("docker")
-    if docker is None:
-        pytest.fail("the docker CLI is needed (scripts/setup installs it)")
+    docker = tool_path("docker")
     path = tmp_path / "stack.yml"
     path.write_text(render.text, encoding="utf-8")
     # What the deploy script exports: the swarm names of the secrets and the interpolated values.
@@ -122,7 +120,7 @@ def test_traefik_reads_the_swarm_on_managers_with_host_ports(stack: SwarmStackRe
 
 
 def test_nginx_variant_resolves_tasks_every_second(tmp_path: Path) -> None:
-    values = preset_values()
+    values = swarm_values()
     values["app"]["proxy"] = {"kind": "nginx"}
     render = render_stack(swarm_config(values))
     site = next(content for path, content in render.files.items() if path.endswith("/default.conf"))
@@ -135,7 +133,7 @@ def test_nginx_variant_resolves_tasks_every_second(tmp_path: Path) -> None:
 
 
 def test_unencrypted_overlays_when_asked() -> None:
-    values = preset_values()
+    values = swarm_values()
     values["app"]["swarm"]["encrypted"] = False
     render = render_stack(swarm_config(values))
     assert all("driver_opts" not in net for net in render.model["networks"].values())

@@ -14,7 +14,7 @@ import cli.evaluate
 from cli.evaluate import Evaluation
 from components.deployment_guard import self_stack_name
 from tests.growth.support import PreviousDeploymentMocks
-from tests.unit.stacks import PROD, variant, write_stack
+from tests.stacks import PROD, variant, write_stack
 
 
 def evaluate_after(tmp_path: Path, values: dict[str, Any], last: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Evaluation:

@@ -9,7 +9,7 @@ import pytest
 from cli.evaluate import Evaluation
 from cli.mocks import RecordedResource
 from config.cloudflare_ips import load_cloudflare_ranges
-from tests.unit.stacks import PHASE2, PROD, STAGING, evaluate_values, variant
+from tests.stacks import PHASE2, PROD, STAGING, evaluate_values, variant
 
 
 def one(evaluation: Evaluation, typ: str) -> RecordedResource:

@@ -8,7 +8,7 @@ import pytest
 
 from config.errors import ConfigError
 from config.loader import validate_config
-from tests.unit.stacks import FIVE_MISTAKE_PATHS, PHASE2, PROD, STAGING, five_mistakes, variant
+from tests.stacks import FIVE_MISTAKE_PATHS, PHASE2, PROD, STAGING, five_mistakes, variant
 
 
 def issues_of(values: dict[str, Any]) -> dict[str, str]:

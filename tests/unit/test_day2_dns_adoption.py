@@ -13,7 +13,7 @@ import cli.evaluate
 from cli.evaluate import Evaluation
 from spec.dns_adoption import WantedRecord, managed_comment, plan_adoption
 from tests.growth.support import PreviousDeploymentMocks
-from tests.unit.stacks import PROD, variant, write_stack
+from tests.stacks import PROD, variant, write_stack
 
 DNS_RECORD = "cloudflare:index/dnsRecord:DnsRecord"
 ZONE_ID = "zone-chrono-example-com"

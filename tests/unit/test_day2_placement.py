@@ -13,7 +13,7 @@ import cli.evaluate
 from cli.evaluate import Evaluation
 from spec.placement import assign_placement_groups
 from tests.growth.support import PreviousDeploymentMocks
-from tests.unit.stacks import PHASE2, PROD, write_stack
+from tests.stacks import PHASE2, PROD, write_stack
 
 SERVER = "hcloud:index/server:Server"
 GROUP = "hcloud:index/placementGroup:PlacementGroup"

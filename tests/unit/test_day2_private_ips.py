@@ -14,7 +14,7 @@ from cli.evaluate import Evaluation
 from config.errors import ConfigError
 from config.loader import validate_config
 from tests.growth.support import PreviousDeploymentMocks
-from tests.unit.stacks import PHASE2, variant, write_stack
+from tests.stacks import PHASE2, variant, write_stack
 
 SERVER_NETWORK = "hcloud:index/serverNetwork:ServerNetwork"
 
@@ -90,7 +90,7 @@ def test_two_servers_with_one_address_are_refused() -> None:
 
 
 def test_a_pin_without_network_is_refused() -> None:
-    from tests.unit.stacks import STAGING
+    from tests.stacks import STAGING
 
     values = variant(STAGING, servers={"app": {"serverType": "cx23", "privateIp": "10.0.1.10"}})
     with pytest.raises(ConfigError) as caught:

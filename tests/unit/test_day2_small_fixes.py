@@ -9,7 +9,7 @@ import pytest
 
 from config.errors import ConfigError
 from config.loader import validate_config
-from tests.unit.stacks import PROD, evaluate_values, variant
+from tests.stacks import PROD, evaluate_values, variant
 
 PRIMARY_IP = "hcloud:index/primaryIp:PrimaryIp"
 COMMAND = "command:remote:Command"

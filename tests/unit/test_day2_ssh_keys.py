@@ -9,8 +9,8 @@ import pytest
 
 from config.errors import ConfigError
 from config.loader import validate_config
-from tests.keys import SECOND_KEY, THIRD_KEY
-from tests.unit.stacks import ADMIN_KEY, PROD, evaluate_values, variant
+from tests.keys import ADMIN_KEY, SECOND_KEY, THIRD_KEY
+from tests.stacks import PROD, evaluate_values, variant
 
 SSH_KEY = "hcloud:index/sshKey:SshKey"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from cli.evaluate import Evaluation
-from tests.unit.stacks import PROD, evaluate_values, variant
+from tests.stacks import PROD, evaluate_values, variant
 
 
 def inputs_by_resource(evaluation: Evaluation) -> dict[tuple[str, str], Any]:

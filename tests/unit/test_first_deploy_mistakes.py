@@ -17,7 +17,7 @@ from config.stack_file import read_stack_file
 from spec.notes import plan_notes
 from spec.resources import resolve
 from tests.fixed_date import GENERATED_AS_OF
-from tests.unit.stacks import PROD, variant
+from tests.stacks import PROD, variant
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -15,7 +15,7 @@ import pytest
 
 from cli.evaluate import Evaluation
 from config.stack_file import read_stack_file
-from tests.unit.stacks import PROD, evaluate_values, variant, write_stack
+from tests.stacks import PROD, evaluate_values, variant, write_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 PROD_FILE_VALUES: dict[str, Any] = read_stack_file(ROOT / "Pulumi.prod.yaml").values

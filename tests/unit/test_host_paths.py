@@ -12,7 +12,7 @@ from render.ops_conf import ops_conf, render_script
 from render.ops_view import ops_view
 from render.steps import HostRuntime
 from spec import host_paths
-from tests.unit.stacks import PROD
+from tests.stacks import PROD
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "render" / "templates"
 # Where a template may name a path: PATH lists the standard sbin directory (not because scripts live there).

@@ -13,7 +13,7 @@ import cli.evaluate
 from cli.evaluate import Evaluation
 from cost.report import render_plan
 from tests.growth.support import PreviousDeploymentMocks
-from tests.unit.stacks import PROD, variant, write_stack
+from tests.stacks import PROD, variant, write_stack
 
 AS_OF = "2026-11-23"  # a fixed pricing date (the catalogue's), never today
 PRICED = variant(PROD, pricing={"asOf": AS_OF})

@@ -8,9 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.unit.stacks import FIVE_MISTAKE_PATHS, PROD, five_mistakes, variant
+from tests.stacks import FIVE_MISTAKE_PATHS, PROD, five_mistakes, variant, write_stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,9 +22,7 @@ def plan(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 
 
 def write(tmp_path: Path, values: dict[str, object]) -> Path:
-    path = tmp_path / "Pulumi.case.yaml"
-    path.write_text(yaml.safe_dump({"config": {f"hetzner-platform:{k}": v for k, v in values.items()}}), encoding="utf-8")
-    return path
+    return write_stack_file(tmp_path / "Pulumi.case.yaml", values)
 
 
 @pytest.fixture(scope="module")

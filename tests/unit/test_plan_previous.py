@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from cli.resource_diff import SECRET_MASK, masked_inputs, resource_diff
-from tests.unit.stacks import PROD
+from tests.stacks import PROD, write_stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -27,8 +26,7 @@ def plan(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def write(path: Path, values: dict[str, Any]) -> Path:
-    path.write_text(yaml.safe_dump({"config": {f"hetzner-platform:{k}": v for k, v in values.items()}}), encoding="utf-8")
-    return path
+    return write_stack_file(path, values)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +16,8 @@ import pytest
 from cli.remote import RemoteError, Request, StackOutputs, build_commands
 from config.loader import validate_config
 from spec.app_output import app_output
-from tests.unit.stacks import PHASE2, PROD, variant
+from tests.prerequisites import require, require_tool
+from tests.stacks import PHASE2, PROD, variant
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ("sudo docker compose --project-name chrono --project-directory /opt/chrono/current "
@@ -110,11 +110,8 @@ kill "$(cat "$T/sshd.pid")"
 
 
 def test_logs_runs_over_a_real_ssh_connection_on_loopback(tmp_path: Path) -> None:
-    for tool in ("unshare", "ssh", "ssh-keygen", "ip"):
-        if shutil.which(tool) is None:
-            pytest.fail(f"{tool} is not installed")
-    if not Path("/usr/sbin/sshd").exists():
-        pytest.fail("/usr/sbin/sshd is not installed (openssh-server)")
+    require_tool("unshare", "ssh", "ssh-keygen", "ip")
+    require(Path("/usr/sbin/sshd").exists(), "/usr/sbin/sshd is not installed (openssh-server)")
     for name in ("host", "client"):
         subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(tmp_path / name)], check=True)
     (tmp_path / "authorized_keys").write_text((tmp_path / "client.pub").read_text())

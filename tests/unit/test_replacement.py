@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pytest
 
-from tests.unit.stacks import PHASE2, evaluate_values
+from tests.stacks import PHASE2, evaluate_values
 
 
 def test_every_named_hetzner_resource_is_replaced_delete_first(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

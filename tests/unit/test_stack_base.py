@@ -9,7 +9,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -20,6 +19,7 @@ from config.loader import validate_config
 from config.stack_base import apply_base, deep_merge
 from config.stack_file import StackFile
 from tests.fixed_date import GENERATED_AS_OF
+from tests.stacks import write_stack_file
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,18 +34,12 @@ STAGING = {
 }
 
 
-def write_stack(path: Path, values: dict[str, Any], extra: dict[str, Any] | None = None) -> Path:
-    document = {f"hetzner-platform:{key}": value for key, value in values.items()}
-    path.write_text(yaml.safe_dump({"config": {**document, **(extra or {})}}, sort_keys=False), encoding="utf-8")
-    return path
-
-
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     base = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text(encoding="utf-8"))
     base["config"]["hetzner-platform:appSecrets"] = {"POSTGRES_PASSWORD": {"secure": "v1:AAAA"}}
     (tmp_path / "Pulumi.base.yaml").write_text(yaml.safe_dump(base), encoding="utf-8")
-    write_stack(tmp_path / "Pulumi.staging.yaml", STAGING)
+    write_stack_file(tmp_path / "Pulumi.staging.yaml", STAGING)
     return tmp_path
 
 
@@ -95,10 +89,10 @@ def test_the_program_merges_the_runtime_config_the_same_way(project: Path, monke
 
 
 def test_a_missing_base_and_a_circle_are_named_at_extends(project: Path) -> None:
-    write_stack(project / "Pulumi.lost.yaml", {"extends": "Pulumi.nope.yaml"})
+    write_stack_file(project / "Pulumi.lost.yaml", {"extends": "Pulumi.nope.yaml"})
     lost = plan("--config-file", str(project / "Pulumi.lost.yaml"))
     assert lost.returncode == 2 and "extends: Pulumi.nope.yaml not found" in lost.stderr and "Traceback" not in lost.stderr
-    write_stack(project / "Pulumi.a.yaml", {"extends": "Pulumi.b.yaml"})
-    write_stack(project / "Pulumi.b.yaml", {"extends": "Pulumi.a.yaml"})
+    write_stack_file(project / "Pulumi.a.yaml", {"extends": "Pulumi.b.yaml"})
+    write_stack_file(project / "Pulumi.b.yaml", {"extends": "Pulumi.a.yaml"})
     with pytest.raises(ConfigError, match=re.escape("circle: Pulumi.b.yaml -> Pulumi.a.yaml -> Pulumi.b.yaml")):
         apply_base({"extends": "Pulumi.b.yaml"}, project, "test")

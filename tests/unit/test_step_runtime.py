@@ -20,7 +20,7 @@ from config.schema import StackConfig
 from config.stack_base import read_merged_stack_file
 from render.steps import STEP_RUNTIME_FIELDS, HostRuntime, limited_runtime, runtime_fields
 from spec.resources import resolve
-from tests.unit.stacks import PHASE2, PROD, STAGING, write_stack
+from tests.stacks import PHASE2, PROD, STAGING, write_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 PRESETS = sorted((ROOT / "examples").glob("Pulumi.*.yaml"))

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.keys import ADMIN_KEY_MATERIAL, MALFORMED_KEY, PLACEHOLDER_KEY, TRUNCATED_RSA_KEY
 from tests.unit.hostile import UNCAUGHT_MARKER, mutated, run_stack, stack_document
 
 PROD = "Pulumi.prod.yaml"
 PHASE2 = "examples/Pulumi.chrono-phase2.yaml"
-KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKk3uLd5xR0nJz1yWmRt8gq2m4hV9bT7sPqN6cF0aE1Z"
 TINY = {"image": "busybox:1.36", "limits": {"cpus": 0.1, "memory": "64M"}}
 
 # (name, base stack, [(path, value)], the field path the refusal must name)
@@ -77,7 +77,7 @@ BAD_INPUTS: list[tuple[str, str, list[tuple[str, Any]], str]] = [
     ("slug collision a-b / a.b", PROD,
      [("dns.records", [{"name": "@"}, {"name": "www"}, {"name": "api"}, {"name": "a-b"}, {"name": "a.b"}])], "dns.records[4].name"),
     ("services a-b and a_b", PROD, [("app.services.a-b", TINY), ("app.services.a_b", TINY)], "app.services.a_b"),
-    ("same SSH key twice", PROD, [("ssh.publicKeys", [f"{KEY} one", f"{KEY} two"])], "ssh.publicKeys[1]"),
+    ("same SSH key twice", PROD, [("ssh.publicKeys", [f"{ADMIN_KEY_MATERIAL} one", f"{ADMIN_KEY_MATERIAL} two"])], "ssh.publicKeys[1]"),
     ("misspelled backup service", PROD, [("ops.backup.postgres.service", "postgress")], "ops.backup.postgres.service"),
     ("volume on a server without the stateful services", PHASE2, [("volumes.data.server", "worker")], "volumes.data.server"),
     # secrets in plain text
@@ -90,7 +90,7 @@ BAD_INPUTS: list[tuple[str, str, list[tuple[str, Any]], str]] = [
      "app.services.frontend.environment.DATABASE_URL"),
     # weakening choices
     ("system account as admin user", PROD, [("ssh.adminUser", "nobody")], "ssh.adminUser"),
-    ("public key ssh-keygen refuses", PROD, [("ssh.publicKeys", ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKey x"])], "ssh.publicKeys[0]"),
+    ("public key ssh-keygen refuses", PROD, [("ssh.publicKeys", [MALFORMED_KEY])], "ssh.publicKeys[0]"),
 ]
 
 
@@ -177,8 +177,7 @@ def test_admin_network_still_gets_its_allow_rule_first(tmp_path: Path) -> None:
 def test_ssh_key_check_agrees_with_ssh_keygen(tmp_path: Path) -> None:
     from config.ssh_keys import check_public_key
 
-    lines = [f"{KEY} ok", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKey x", "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAAQC7 x",
-             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIAReplaceWithYourOwnPublicKeyxxxxxxxxxxxxxxx ops@example"]
+    lines = [f"{ADMIN_KEY_MATERIAL} ok", MALFORMED_KEY, TRUNCATED_RSA_KEY, PLACEHOLDER_KEY]
     for index, line in enumerate(lines):
         path = tmp_path / f"key{index}.pub"
         path.write_text(line + "\n", encoding="utf-8")
