@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
-from render import blue_green_deploy, proxy, swarm_app
+from render import blue_green_deploy, proxy, proxy_nginx, swarm_app
 from render.app_templates import fill_app_template
 from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
 from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
@@ -192,7 +192,7 @@ def _health(config: StackConfig, compose: ComposeRender) -> dict[str, str]:
         return {"HEALTH_MODE": "none", "HEALTH_HOST": "", "HEALTH_PORT": "", "HEALTH_PATH": "", "HEALTH_URL": "", "HEALTH_DESC": ""}
     port = "443"
     if compose.proxy_kind == "nginx" and proxy.load_balancer_ip(config):
-        port = str(proxy.NGINX_LOCAL_PORT)
+        port = str(proxy_nginx.NGINX_LOCAL_PORT)
     primary = routes[0]
     host, path = primary.fqdn, f"{primary.path or ''}/health"
     url = config.app.health_url

@@ -26,7 +26,7 @@ from config.app_service import HealthcheckConfig, ServiceConfig
 from config.app_values import CERTBOT_IMAGES, CLOUDFLARE_TOKEN_SECRET
 from config.path_checks import releases_dir
 from config.schema import StackConfig
-from render import blue_green, postgres, proxy, redis
+from render import blue_green, postgres, proxy, proxy_nginx, proxy_traefik, redis
 from render.compose_user_file import load_user_compose, user_compose_services, user_compose_volumes
 from render.compose_values import compose_cpus, compose_memory, env_value, literal, normalise_depends, normalise_env, secret_ref
 from render.secret_files import SecretFile
@@ -337,8 +337,8 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         target = blue_green.NGINX_LIVE_MOUNT if config.kind == "nginx" else blue_green.TRAEFIK_DYNAMIC_DIR
         live_mount = {"type": "bind", "source": result.live_dir, "target": target, "read_only": True}
     if config.kind == "traefik":
-        static = proxy.traefik_static(stack, routes, redirects, check)
-        dynamic = proxy.traefik_dynamic(stack, routes, redirects, check)
+        static = proxy_traefik.traefik_static(stack, routes, redirects, check)
+        dynamic = proxy_traefik.traefik_dynamic(stack, routes, redirects, check)
         static_path = stored_path(stack, "traefik", "traefik.yml", static)
         dynamic_path = stored_path(stack, "traefik", "app.yml", dynamic)
         result.files[static_path] = static
@@ -360,7 +360,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
             "volumes": [
                 f"{static_path}:/etc/traefik/traefik.yml:ro",
                 dynamic_mount,
-                {"type": "bind", "source": acme_dir, "target": proxy.ACME_DIR},
+                {"type": "bind", "source": acme_dir, "target": proxy_traefik.ACME_DIR},
             ],
         }
         if environment:
@@ -376,8 +376,8 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         return services
 
     # nginx (+ certbot for Let's Encrypt)
-    site = proxy.nginx_site(stack, routes, redirects, check)
-    start = proxy.nginx_start_script(routes)
+    site = proxy_nginx.nginx_site(stack, routes, redirects, check)
+    start = proxy_nginx.nginx_start_script(routes)
     site_path = stored_path(stack, "nginx", "default.conf", site)
     start_path = stored_path(stack, "nginx", "start.sh", start)
     result.files[site_path] = site
@@ -386,7 +386,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     webroot = f"{state}/certbot-www"
     result.data_dirs += [letsencrypt, webroot]
     if lb_ip:
-        ports.append(f"127.0.0.1:{proxy.NGINX_LOCAL_PORT}:{proxy.NGINX_LOCAL_PORT}")
+        ports.append(f"127.0.0.1:{proxy_nginx.NGINX_LOCAL_PORT}:{proxy_nginx.NGINX_LOCAL_PORT}")
     entry = {
         "image": config.resolved_image,
         "command": ["sh", "/hp/start.sh"],
@@ -394,8 +394,8 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
         "volumes": [
             f"{site_path}:/etc/nginx/conf.d/default.conf:ro",
             f"{start_path}:/hp/start.sh:ro",
-            {"type": "bind", "source": letsencrypt, "target": proxy.NGINX_CERT_ROOT, "read_only": True},
-            {"type": "bind", "source": webroot, "target": proxy.CERTBOT_WEBROOT, "read_only": True},
+            {"type": "bind", "source": letsencrypt, "target": proxy_nginx.NGINX_CERT_ROOT, "read_only": True},
+            {"type": "bind", "source": webroot, "target": proxy_nginx.CERTBOT_WEBROOT, "read_only": True},
             *([live_mount] if live_mount is not None else []),
         ],
     }
@@ -411,7 +411,7 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
     })
     services["nginx"] = entry
     if config.acme:
-        script = proxy.certbot_script(stack, routes, redirects)
+        script = proxy_nginx.certbot_script(stack, routes, redirects)
         script_path = stored_path(stack, "certbot", "run.sh", script)
         result.files[script_path] = script
         certbot: dict[str, Any] = {
@@ -419,8 +419,8 @@ def _proxy_entries(stack: StackConfig, routes: list[proxy.Route], result: Compos
             "entrypoint": ["sh", "/hp/run.sh"],
             "volumes": [
                 f"{script_path}:/hp/run.sh:ro",
-                {"type": "bind", "source": letsencrypt, "target": proxy.NGINX_CERT_ROOT},
-                {"type": "bind", "source": webroot, "target": proxy.CERTBOT_WEBROOT},
+                {"type": "bind", "source": letsencrypt, "target": proxy_nginx.NGINX_CERT_ROOT},
+                {"type": "bind", "source": webroot, "target": proxy_nginx.CERTBOT_WEBROOT},
             ],
         }
         if dns01:
