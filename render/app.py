@@ -24,7 +24,9 @@ from config.schema import StackConfig
 from config.stack_file import secret_placeholder
 from render import blue_green_deploy, proxy, proxy_nginx, swarm_app
 from render.app_templates import fill_app_template
-from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
+from render.compose import render_compose
+from render.compose_proxy import PROXY_STATE_DIR
+from render.compose_render import COMPOSE_FILE, ComposeRender, base_dir
 from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
 from render.secret_files import SECRETS_DIR, secret_file_content
 from render.steps import HostRuntime, HostStep
@@ -249,8 +251,6 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
     cert_hosts: list[str] = []
     cert_dir = ""
     if compose.proxy_kind == "nginx":
-        from render.compose import PROXY_STATE_DIR
-
         cert_hosts = sorted(proxy.certificates(compose.routes, compose.redirects))
         cert_dir = f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
     settings = {

@@ -24,7 +24,7 @@ from config.cloudflare_ips import load_cloudflare_ranges
 from config.schema import StackConfig
 from config.stack_file import read_stack_file
 from render.app import app_files
-from render.compose import COMPOSE_FILE
+from render.compose_render import COMPOSE_FILE
 from render.host import host_steps
 from render.steps import HostRuntime
 from spec.resources import resolve
