@@ -26,6 +26,7 @@ from render.host import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 
 from .conftest import COMPOSE_BIN, EXAMPLES, REPO, preset_config, require_tool
 from .test_secrets import decoded_blocks
@@ -44,7 +45,7 @@ def sentinel(name: str) -> str:
 def rendered_steps(config: StackConfig, server: str) -> tuple[list[HostStep], dict[str, str]]:
     names = [*secret_names(config, server), *ops_secret_names(config)]
     values = {name: sentinel(name) for name in names}
-    steps = list(host_steps(config, server, HostRuntime()))
+    steps = list(host_steps(config, resolve(config), server, HostRuntime()))
     steps.append(app_step(config, server, HostRuntime(), values))
     ops = ops_step(config, server, HostRuntime(), values)
     if ops is not None:

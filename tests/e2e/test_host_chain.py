@@ -44,6 +44,7 @@ from config.schema import StackConfig
 from render.cloud_init import render_user_data
 from render.host import STEP_ORDER, host_steps
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 
 from .conftest import BootHost, Report
 from .container import BootedHost
@@ -203,7 +204,7 @@ def chain(booted_host_module: BootHost, admin_key: KeyPair, report: Report) -> C
     config = validate_config(stack_values(admin_key.public_line, f"{host.host_ip}/32"))
     assert render_user_data(config) == user_data, "user-data changes with ssh.adminCidrs: that would replace servers"
     runtime = HostRuntime(volume_ids={"data": VOLUME_ID}, floating_ip=FLOATING_IP, private_ip="10.0.1.2")
-    steps = host_steps(config, SERVER, runtime)
+    steps = host_steps(config, resolve(config), SERVER, runtime)
     t1 = time.monotonic()
     first = run_chain(host, steps, report)
     t2 = time.monotonic()

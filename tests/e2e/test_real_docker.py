@@ -46,6 +46,7 @@ from render.host import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 
 from . import images
 from .conftest import BootHost, Report, _skip_or_fail
@@ -287,7 +288,7 @@ def deploy_stack(
     assert render_user_data(config) == user_data
     runtime = HostRuntime(private_ip=None)
     secrets_ops = make_ops_secrets(config)
-    chain = host_steps(config, SERVER, runtime)
+    chain = host_steps(config, resolve(config), SERVER, runtime)
     app = app_step(config, SERVER, runtime, app_secrets)
     ops = ops_step(config, SERVER, runtime, secrets_ops)
     assert ops is not None

@@ -28,7 +28,7 @@ SNAPSHOT = "hcloud:index/snapshot:Snapshot"
 
 @pytest.fixture
 def no_host_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(program, "step_sources", list)
+    monkeypatch.setattr(program, "step_sources", lambda spec: [])
 
 
 def evaluate_with_past(tmp_path: Path, values: dict[str, Any], previous: dict[str, Any] | None,

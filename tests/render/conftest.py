@@ -27,6 +27,7 @@ import pytest
 from config.schema import StackConfig
 from render.host import host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 from tests.keys import ADMIN_KEY
 
 UNDER_CI = os.environ.get("CI") == "true"
@@ -121,12 +122,12 @@ def runtime(config: StackConfig) -> HostRuntime:
 
 @pytest.fixture(scope="session")
 def steps(config: StackConfig, runtime: HostRuntime) -> dict[str, HostStep]:
-    return {step.name: step for step in host_steps(config, "app", runtime)}
+    return {step.name: step for step in host_steps(config, resolve(config), "app", runtime)}
 
 
 @pytest.fixture(scope="session")
 def files(config: StackConfig, runtime: HostRuntime) -> dict[str, str]:
-    return render_host_files(config, "app", runtime)
+    return render_host_files(config, resolve(config), "app", runtime)
 
 
 def write_tree(root: Path, files: Mapping[str, str], mode: int = 0o644) -> Path:

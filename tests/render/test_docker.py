@@ -20,6 +20,7 @@ from render.host import host_steps
 from render.host_docker import DAEMON_JSON, PREFERENCES, SOURCES, sources_for
 from render.steps import HostStep
 from spec.docker import COMPOSE_PLUGIN_PATH, DOCKER_CE_PACKAGES
+from spec.resources import resolve
 from tests.render.conftest import (
     COMPOSE_PLUGIN,
     Sandbox,
@@ -115,7 +116,7 @@ def archive_step(**host_docker: Any) -> HostStep:
         servers={"app": {"serverType": "cx33", "image": image}},
         host={"docker": {"source": "debian", **host_docker}},
     )
-    return next(step for step in host_steps(config, "app", make_runtime(config)) if step.name == "docker")
+    return next(step for step in host_steps(config, resolve(config), "app", make_runtime(config)) if step.name == "docker")
 
 
 def bash_array(script: str, name: str) -> list[str]:
