@@ -29,7 +29,7 @@ def runtime_from_mocks(spec: PlatformSpec, evaluation: Evaluation, server: str) 
 def server_files(config: StackConfig, spec: PlatformSpec, server: str, runtime: HostRuntime) -> dict[str, str]:
     """Every file the host, app and ops steps install on this server (secrets as placeholders)."""
     from render.app import app_files
-    from render.host import render_host_files
+    from render.host_steps import render_host_files
     from render.ops import ops_files
 
     files = dict(render_host_files(config, spec, server, runtime))

@@ -28,7 +28,7 @@ from spec.resources import PlatformSpec, resolve
 def _host(
     spec: PlatformSpec, config: StackConfig, server: str, runtime: HostRuntime, _secrets: Mapping[str, str]
 ) -> list[HostStep]:
-    from render.host import host_steps
+    from render.host_steps import host_steps
 
     return host_steps(config, spec, server, runtime)
 

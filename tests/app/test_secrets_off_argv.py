@@ -22,7 +22,7 @@ import pytest
 
 from config.schema import StackConfig
 from render.app import app_step, render_env_file, secret_names
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep

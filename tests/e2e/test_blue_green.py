@@ -26,7 +26,7 @@ from config.schema import StackConfig
 from render.app import app_step
 from render.blue_green import LIVE_COLOUR_STATE
 from render.cloud_init import render_user_data
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.steps import HostRuntime
 from spec.resources import resolve
 

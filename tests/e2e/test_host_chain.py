@@ -2,7 +2,7 @@
 
 One container for the whole module, provisioned by the REAL rendered user-data
 (`render_user_data`) with sshd on the configured port 2222. Then every step of
-`render.host.host_steps` runs in order over SSH as the admin user, exactly like
+`render.host_steps.host_steps` runs in order over SSH as the admin user, exactly like
 pulumi-command's `remote.Command`: a new SSH connection per step, `sudo bash -s`, the script
 on STDIN. Afterwards testinfra (over SSH) checks the effective state, the chain runs a second
 time (every step must report `changed=0`), a TCP scan from the host side checks what is
@@ -42,7 +42,7 @@ import pytest
 from config.loader import validate_config
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
-from render.host import STEP_ORDER, host_steps
+from render.host_steps import STEP_ORDER, host_steps
 from render.steps import HostRuntime, HostStep
 from spec.resources import resolve
 

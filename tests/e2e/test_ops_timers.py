@@ -5,7 +5,7 @@ One container for the whole module, provisioned by the REAL rendered user-data. 
 server `app` with the db role and a PostgreSQL service (the `postgres` service of Pulumi.prod.yaml's
 `hetzner-platform:app` block), an S3 offsite repository, and sentinel values for every name in
 `ops_secret_names(config)`. As in the Pulumi program (components/program.py: host steps, then app,
-then ops), the host chain (`render.host.host_steps`) runs first, then `render.ops.ops_step`, each as
+then ops), the host chain (`render.host_steps.host_steps`) runs first, then `render.ops.ops_step`, each as
 pulumi-command does it: a new SSH connection per step, `sudo bash -s`, the script on stdin.
 
 Then, inside the container: every rendered timer is installed, enabled, active and has a next
@@ -53,7 +53,7 @@ import pytest
 from config.loader import validate_config
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.ops import file_mode, ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep

@@ -42,7 +42,7 @@ from config.loader import validate_config
 from config.schema import StackConfig
 from render.app import app_step, release_id
 from render.cloud_init import render_user_data
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep

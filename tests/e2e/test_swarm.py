@@ -47,7 +47,7 @@ from config.schema import StackConfig
 from config.stack_base import read_merged_stack_file
 from render.app import app_step, secret_names
 from render.cloud_init import render_user_data
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.steps import HostRuntime
 from render.swarm_host import parse_tokens, swarm_init_step, swarm_join_step, swarm_leave_step, swarm_node_step
 from spec.resources import resolve

@@ -25,7 +25,7 @@ from config.schema import StackConfig
 from config.stack_file import read_stack_file
 from render.app import app_files
 from render.compose_render import COMPOSE_FILE
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.steps import HostRuntime
 from spec.resources import resolve
 from tests.growth.conftest import PlanResult

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from config.schema import StackConfig
-from render.host import host_steps, render_host_files
+from render.host_steps import host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
 from spec.resources import resolve
 from tests.keys import ADMIN_KEY

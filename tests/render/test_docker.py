@@ -16,8 +16,8 @@ import pytest
 
 from config.errors import ConfigError
 from config.loader import validate_config
-from render.host import host_steps
 from render.host_docker import DAEMON_JSON, PREFERENCES, SOURCES, sources_for
+from render.host_steps import host_steps
 from render.steps import HostStep
 from spec.docker import COMPOSE_PLUGIN_PATH, DOCKER_CE_PACKAGES
 from spec.resources import resolve

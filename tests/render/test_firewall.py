@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from render.host import host_steps
 from render.host_firewall import docker_user_rules, ufw_rules
+from render.host_steps import host_steps
 from render.steps import HostStep
 from spec.resources import resolve
 from tests.render.conftest import Sandbox, SandboxResult, make_config, make_runtime, require_tool, summary

@@ -9,8 +9,8 @@ import ipaddress
 import pytest
 import yaml
 
-from render.host import host_steps
 from render.host_network import IFUPDOWN, NETPLAN
+from render.host_steps import host_steps
 from render.steps import HostStep
 from spec.resources import resolve
 from tests.render.conftest import FLOATING_IP, Sandbox, make_config, make_runtime, summary

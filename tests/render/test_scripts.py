@@ -12,8 +12,8 @@ import pytest
 from config.host import HostConfig
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
-from render.host import STEP_ORDER, USER_DATA, host_steps, render_host_files
 from render.host_script import TEMPLATES
+from render.host_steps import STEP_ORDER, USER_DATA, host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
 from spec.resources import resolve
 from tests.render.conftest import VARIANTS, make_config, make_runtime, require_tool, run

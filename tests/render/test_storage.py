@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.steps import HostRuntime, HostStep
 from spec.resources import resolve
 from tests.render.conftest import VOLUME_ID, Sandbox, make_config, require_tool, run, summary

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from render.host import host_steps
 from render.host_firewall import docker_user_rules, ufw_rules
+from render.host_steps import host_steps
 from spec.resources import resolve
 from tests.render.conftest import Sandbox, make_config, make_runtime, summary
 from tests.render.test_firewall import FORWARDING_ON, INSPECT, chain, prepare, sections
