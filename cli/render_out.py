@@ -26,13 +26,13 @@ def runtime_from_mocks(spec: PlatformSpec, evaluation: Evaluation, server: str) 
     return HostRuntime(volume_ids=volume_ids, floating_ip=floating_ip, private_ip=spec.server(server).private_ip)
 
 
-def server_files(config: StackConfig, server: str, runtime: HostRuntime) -> dict[str, str]:
+def server_files(config: StackConfig, spec: PlatformSpec, server: str, runtime: HostRuntime) -> dict[str, str]:
     """Every file the host, app and ops steps install on this server (secrets as placeholders)."""
     from render.app import app_files
-    from render.host import render_host_files
+    from render.host_steps import render_host_files
     from render.ops import ops_files
 
-    files = dict(render_host_files(config, server, runtime))
+    files = dict(render_host_files(config, spec, server, runtime))
     files.update(app_files(config, server))
     files.update(ops_files(config, server))
     return files
@@ -84,6 +84,6 @@ def write_rendered_files(config: StackConfig, spec: PlatformSpec, evaluation: Ev
         for name, script in swarm_scripts(config, server.name).items():
             write(base / "swarm" / name, script, 0o755)
         runtime = runtime_from_mocks(spec, evaluation, server.name)
-        for host_path, content in sorted(server_files(config, server.name, runtime).items()):
+        for host_path, content in sorted(server_files(config, spec, server.name, runtime).items()):
             write(base / "rootfs" / host_path.lstrip("/"), content)
     return written

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 
 import pulumi
@@ -21,13 +22,15 @@ from cost.api import PlanCost, plan_sections
 from cost.live import credentials_from_env
 from render.steps import HostRuntime, HostStep
 from spec.checks import spec_issues
-from spec.resources import resolve
+from spec.resources import PlatformSpec, resolve
 
 
-def _host(config: StackConfig, server: str, runtime: HostRuntime, _secrets: Mapping[str, str]) -> list[HostStep]:
-    from render.host import host_steps
+def _host(
+    spec: PlatformSpec, config: StackConfig, server: str, runtime: HostRuntime, _secrets: Mapping[str, str]
+) -> list[HostStep]:
+    from render.host_steps import host_steps
 
-    return host_steps(config, server, runtime)
+    return host_steps(config, spec, server, runtime)
 
 
 def _app(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mapping[str, str]) -> list[HostStep]:
@@ -44,9 +47,10 @@ def _ops(config: StackConfig, server: str, runtime: HostRuntime, secrets: Mappin
     return [step] if step is not None else []
 
 
-def step_sources() -> list[StepSource]:
-    """Host hardening first, then the application, then backups/alerts: one remote command each."""
-    return [StepSource(_host), StepSource(_app, uses_secrets=True), StepSource(_ops, uses_secrets=True)]
+def step_sources(spec: PlatformSpec) -> list[StepSource]:
+    """Host hardening first, then the application, then backups/alerts: one remote command each.
+    `spec`: the stack resolved once by the program; the host steps read a server's volumes and floating IP there."""
+    return [StepSource(partial(_host, spec)), StepSource(_app, uses_secrets=True), StepSource(_ops, uses_secrets=True)]
 
 
 def _cloudflare_token() -> pulumi.Output[str] | None:
@@ -129,7 +133,7 @@ def run(*, enforce_guards: bool = True, live_prices: bool | None = None) -> Plat
     gated = guard.options()
     values = secret_values(config, secrets, gated)
     platform = Platform(
-        "platform", config, secrets, step_sources=step_sources(), secret_values=values, spec=spec, guard=guard,
+        "platform", config, secrets, step_sources=step_sources(spec), secret_values=values, spec=spec, guard=guard,
         dns_adoption=dns_adoption,
         ordered_on=plan_cost.apply(lambda plan: {name: order.output_value for name, order in plan.order_dates.items()}),
         opts=gated,

@@ -22,11 +22,13 @@ from urllib.parse import urlsplit
 from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from config.stack_file import secret_placeholder
-from render import blue_green_deploy, proxy, swarm_app
+from render import blue_green_deploy, proxy, proxy_nginx, swarm_app
 from render.app_templates import fill_app_template
-from render.compose import COMPOSE_FILE, ComposeRender, base_dir, render_compose
-from render.registry import DOCKER_CONFIG_DIR, registry_logins, registry_secret_names
-from render.secret_files import SECRETS_DIR, secret_file_content
+from render.compose import render_compose
+from render.compose_proxy import PROXY_STATE_DIR
+from render.compose_render import COMPOSE_FILE, ComposeRender, base_dir
+from render.registry import DOCKER_CONFIG_DIR, RegistryLogin, registry_logins, registry_secret_names
+from render.secret_files import SECRETS_DIR, SecretFile, secret_file_content
 from render.steps import HostRuntime, HostStep
 from spec.service_homes import placement, service_homes
 
@@ -192,7 +194,7 @@ def _health(config: StackConfig, compose: ComposeRender) -> dict[str, str]:
         return {"HEALTH_MODE": "none", "HEALTH_HOST": "", "HEALTH_PORT": "", "HEALTH_PATH": "", "HEALTH_URL": "", "HEALTH_DESC": ""}
     port = "443"
     if compose.proxy_kind == "nginx" and proxy.load_balancer_ip(config):
-        port = str(proxy.NGINX_LOCAL_PORT)
+        port = str(proxy_nginx.NGINX_LOCAL_PORT)
     primary = routes[0]
     host, path = primary.fqdn, f"{primary.path or ''}/health"
     url = config.app.health_url
@@ -229,44 +231,65 @@ def _shared_settings(config: StackConfig, compose: ComposeRender) -> str:
 
 
 def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str, str], release: Release | None = None) -> str:
+    """deploy.sh for `server`: its settings, then the functions that install the release's files, with the
+    secret values embedded (the script travels on stdin, never on a command line)."""
     release = release if release is not None else build_release(config, server)
     compose = release.compose
-    needed = compose.secrets
     logins = registry_logins(config)
-    missing = [name for name in [*needed, *(login.secret for login in logins)] if name not in secrets]
+    missing = [name for name in [*compose.secrets, *(login.secret for login in logins)] if name not in secrets]
     if missing:
         raise ValueError(f"app secrets missing for server '{server}': {', '.join(missing)} (set appSecrets.<NAME>)")
-    env = render_env_file({name: secrets[name] for name in needed})
-    deploy = config.app.deploy
-    migrate_service = ""
-    migrate_args: list[str] = []
-    target = config.app.migrate_target()
-    if config.app.migrate_command is not None and target in compose.service_names:
-        # Run once per stack: on the first server that hosts the migration service.
-        first = service_homes(placement(config))[target]
-        if first == server:
-            migrate_service, migrate_args = target or "", config.app.migrate_args()
+    env = render_env_file({name: secrets[name] for name in compose.secrets})
+    functions = [
+        *_release_functions(release),
+        *_write_env_function(env),
+        *_registry_login_function(logins, secrets),
+        *_secret_files_function(compose.secret_files, secrets),
+    ]
+    script = fill_app_template("deploy.sh", _deploy_settings(config, server, release), functions)
+    script = script.replace("#@@COLOURS@@", blue_green_deploy.colours_library())
+    return script
+
+
+def _deploy_settings(config: StackConfig, server: str, release: Release) -> list[str]:
+    """The settings deploy.sh reads: the shared ones, then this release's, migration, certificates and health."""
+    compose = release.compose
+    migrate_service, migrate_args = _migration(config, server, compose)
     cert_hosts: list[str] = []
     cert_dir = ""
     if compose.proxy_kind == "nginx":
-        from render.compose import PROXY_STATE_DIR
-
         cert_hosts = sorted(proxy.certificates(compose.routes, compose.redirects))
         cert_dir = f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
     settings = {
         "RELEASE": release.release_id,
-        "KEEP": str(deploy.keep_releases),
+        "KEEP": str(config.app.deploy.keep_releases),
         "MIGRATE_SERVICE": migrate_service,
         "CERT_DIR": cert_dir,
         **_health(config, compose),
     }
     lines = [release.settings]
     lines += [f"{key}={shlex.quote(value)}" for key, value in settings.items()]
-    lines += [
+    return [
+        *lines,
         _array("MIGRATE_ARGS", migrate_args),
         _array("DATA_DIRS", sorted(set(compose.data_dirs))),
         _array("CERT_HOSTS", cert_hosts),
     ]
+
+
+def _migration(config: StackConfig, server: str, compose: ComposeRender) -> tuple[str, list[str]]:
+    """The migration service and its arguments, on the first server that hosts that service (run once per
+    stack); empty elsewhere."""
+    target = config.app.migrate_target()
+    if config.app.migrate_command is None or target not in compose.service_names:
+        return "", []
+    if service_homes(placement(config))[target] != server:
+        return "", []
+    return target or "", config.app.migrate_args()
+
+
+def _release_functions(release: Release) -> list[str]:
+    """install_files (the shared, content-addressed files) and stage_release (the release directory)."""
     functions = ["install_files() {"]
     functions += [_heredoc(f"install_file {shlex.quote(path)}", content) for path, content in release.shared_files.items()]
     functions.append("    :\n}\n")
@@ -275,7 +298,12 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         functions.append(_heredoc(f'base64 -d >"$1/{name}"', content))
     staged = " ".join(f'"$1/{name}"' for name in release.release_files)
     functions.append(f"    chmod 644 {staged}\n}}\n")
-    functions += [
+    return functions
+
+
+def _write_env_function(env: str) -> list[str]:
+    """write_env: the release's env file (the secrets), created 0600 and moved into place."""
+    return [
         "write_env() {",
         "    local tmp",
         '    tmp=$(umask 077 && mktemp "$1.XXXXXX")',
@@ -284,30 +312,36 @@ def render_deploy_script(config: StackConfig, server: str, secrets: Mapping[str,
         '    mv -f "$tmp" "$1"',
         "}",
         "",
+    ]
+
+
+def _registry_login_function(logins: list[RegistryLogin], secrets: Mapping[str, str]) -> list[str]:
+    functions = [
         "# docker login per private registry: the token goes from this script's stdin to docker's, never argv.",
         "registry_login() {",
     ]
     for login in logins:
         words = " ".join(shlex.quote(word) for word in (login.username, login.server_arg, login.host))
         functions.append(_heredoc(f"docker_login {words}", secrets[login.secret]).rstrip("\n"))
-    functions += ["    :", "}", "",
+    return [*functions, "    :", "}", ""]
+
+
+def _secret_files_function(secret_files: list[SecretFile], secrets: Mapping[str, str]) -> list[str]:
+    functions = [
         "# The release's secret files (e.g. Redis' requirepass): mode 0400, owned by the container user that reads them.",
         "write_secret_files() {",
     ]
-    owners = {f.path.rsplit("/", 1)[0]: f.owner_uid for f in compose.secret_files}  # directory -> its reader
+    owners = {f.path.rsplit("/", 1)[0]: f.owner_uid for f in secret_files}  # directory -> its reader
     if owners:
         functions.append(f'    install -d -m 0755 "$1/{SECRETS_DIR}"')
     for directory, owner in sorted(owners.items()):
         functions.append(f'    install -d -m 0500 -o {owner} "$1/{directory}"')
-    for secret_file in compose.secret_files:
+    for secret_file in secret_files:
         content = secret_file_content(secret_file, secrets[secret_file.secret])
         functions.append(_heredoc(f'(umask 077 && base64 -d >"$1/{secret_file.path}")', content).rstrip("\n"))
         functions.append(f'    chown {secret_file.owner_uid} "$1/{secret_file.path}"')
         functions.append(f'    chmod 0400 "$1/{secret_file.path}"')
-    functions += ["    :", "}"]
-    script = fill_app_template("deploy.sh", lines, functions)
-    script = script.replace("#@@COLOURS@@", blue_green_deploy.colours_library())
-    return script
+    return [*functions, "    :", "}"]
 
 
 def _noop_script(server: str) -> str:

@@ -14,7 +14,7 @@ from render.blue_green import (
     TRAEFIK_APP_FILE,
     TRAEFIK_LIVE_FILE,
 )
-from render.compose import ComposeRender
+from render.compose_render import ComposeRender
 
 ROLLBACK_BIN = "/usr/local/sbin/hp-rollback"
 ROLLBACK_FILE = "hp-rollback"  # in every release; ROLLBACK_BIN links to the current release's copy

@@ -1,7 +1,7 @@
 """Minimal, stable cloud-init user-data: admin user, SSH key, SSH port. Nothing else.
 
 Changing user_data replaces a Hetzner server, so this only changes when the admin user, their keys or
-the SSH port change. Everything else is configured later over SSH by the host steps (render/host.py).
+the SSH port change. Everything else is configured later over SSH by the host steps (render/host_steps.py).
 
 From the first boot on: the admin user exists with the keys and passwordless sudo, root cannot log
 in, passwords are refused, and sshd listens on the configured port only, both where sshd runs as a

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from config.app_service import ServiceConfig
 from config.app_values import SECRET_REF_RE
 
 
@@ -63,3 +64,16 @@ def normalise_env(value: Any) -> dict[str, Any]:
             env[key] = rest
         return env
     return {str(key): ("" if val is None else val) for key, val in dict(value).items()}
+
+
+def deploy_resources(service: ServiceConfig) -> dict[str, Any]:
+    """The service's `deploy:` section: CPU and memory limits, and reservations when set."""
+    resources: dict[str, Any] = {
+        "limits": {"cpus": compose_cpus(service.limits.cpus), "memory": compose_memory(service.limits.memory_mb)}
+    }
+    if service.reservations is not None:
+        resources["reservations"] = {
+            "cpus": compose_cpus(service.reservations.cpus),
+            "memory": compose_memory(service.reservations.memory_mb),
+        }
+    return {"resources": resources}

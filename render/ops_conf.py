@@ -115,24 +115,46 @@ def storagebox_ssh_config(repository: str) -> str:
     return "\n".join(lines)
 
 
+Setting = tuple[str, str | int | bool]
+
+
 def ops_conf(view: OpsView) -> str:
-    ops = view.ops
-    backup = ops.backup
-    alerts = ops.alerts
-    cleanup = ops.cleanup
-    drill = ops.drill
     config = view.config
-    pg_user = backup.postgres.user or view.pg_user
-    values: list[tuple[str, str | int | bool]] = [
+    values = [
+        *_host_settings(view), *_backup_settings(view), *_drill_settings(view), *_app_settings(view),
+        *_check_settings(view),
+    ]
+    header = [
+        f"# hetzner-platform ops settings for {config.project}/{config.environment} server {view.server}.",
+        "# Rendered from the stack config by the ops step: edit Pulumi.<stack>.yaml, not this file.",
+        "# Every line keeps a value already set in the environment (VAR=${VAR-default}).",
+    ]
+    return "\n".join([*header, *(_assign(name, value) for name, value in values)]) + "\n"
+
+
+def _host_settings(view: OpsView) -> list[Setting]:
+    """Which stack and server this is, where the ops state lives and how to reach its compose project."""
+    config = view.config
+    return [
         ("HP_PROJECT", config.project),
         ("HP_ENVIRONMENT", config.environment),
         ("HP_SERVER", view.server),
         ("HP_STATE_DIR", STATE_DIR),
         ("HP_STATE_FILE", STATE_FILE),
         ("HP_TEXTFILE_DIR", TEXTFILE_DIR),
-        ("HP_BACKUP_DIR", backup.dir),
+        ("HP_BACKUP_DIR", view.ops.backup.dir),
         ("HP_COMPOSE", view.compose),
         ("HP_COMPOSE_PROJECT", view.compose_project),
+    ]
+
+
+def _backup_settings(view: OpsView) -> list[Setting]:
+    """What hp-backup dumps and copies (PostgreSQL, Redis, paths, volumes), how long it keeps it, and where
+    restic sends it off site."""
+    backup = view.ops.backup
+    config = view.config
+    pg_user = backup.postgres.user or view.pg_user
+    return [
         ("HP_PG_ENABLED", view.pg_backups),
         ("HP_PG_EXEC", f"{view.compose} exec -T {view.pg_service}" if view.pg_service else ""),
         ("HP_PG_ARGS", f"-U {pg_user}"),
@@ -152,6 +174,13 @@ def ops_conf(view: OpsView) -> str:
         ("HP_RESTIC_REPOSITORY", backup.offsite.repository if view.offsite and backup.offsite else ""),
         ("HP_RESTIC_SFTP_COMMAND", _sftp_command(view)),
         ("HP_RESTIC_CHECK_SUBSET", backup.offsite.check_subset if backup.offsite else "0"),
+    ]
+
+
+def _drill_settings(view: OpsView) -> list[Setting]:
+    """The restore drill: a throwaway PostgreSQL container restoring the latest dump and checking it."""
+    drill = view.ops.drill
+    return [
         ("HP_DRILL_IMAGE", view.pg_image or ""),
         ("HP_DRILL_NAME", DRILL_CONTAINER),
         ("HP_DRILL_MEMORY", drill.memory),
@@ -161,21 +190,35 @@ def ops_conf(view: OpsView) -> str:
         ("HP_DRILL_SQL", drill.sql or ""),
         ("HP_DRILL_SQL_DB", drill.sql_database or ""),
         ("HP_DRILL_MIN_ROWS", drill.min_rows),
+    ]
+
+
+def _app_settings(view: OpsView) -> list[Setting]:
+    """The app services on this server (blue-green ones among them) and the cleanup rules."""
+    cleanup = view.ops.cleanup
+    return [
         ("HP_APP_SERVICES", " ".join(view.app_services)),
-        ("HP_BLUE_GREEN_SERVICES", " ".join(blue_green_services(config, view.app_services))),
+        ("HP_BLUE_GREEN_SERVICES", " ".join(blue_green_services(view.config, view.app_services))),
         ("HP_CLEANUP_RULES", "\n".join(f"{r.max_age_days}|{r.pattern}|{r.path}" for r in cleanup.rules)),
         ("HP_DOCKER_PRUNE", cleanup.docker_prune),
+    ]
+
+
+def _check_settings(view: OpsView) -> list[Setting]:
+    """What hp-check watches (disk, memory, services, backup age, drill age, certificates) and how it alerts."""
+    alerts = view.ops.alerts
+    return [
         ("HP_WEBHOOK_KIND", alerts.webhook),
         ("HP_TELEGRAM_CHAT_ID", alerts.telegram_chat_id or ""),
         ("HP_DISK_PERCENT", alerts.disk_percent),
         ("HP_MEMORY_PERCENT", alerts.memory_percent),
         ("HP_CHECK_COMPOSE", bool(view.services_here)),
         ("HP_EXPECTED_SERVICES", " ".join(view.services_here)),
-        ("HP_LIVE_COLOUR_FILE", f"{releases_dir(config.project)}/{LIVE_COLOUR_STATE}"),
+        ("HP_LIVE_COLOUR_FILE", f"{releases_dir(view.config.project)}/{LIVE_COLOUR_STATE}"),
         ("HP_CHECK_BACKUP", view.backups),
-        ("HP_RPO_MINUTES", ops.rpo_minutes),
+        ("HP_RPO_MINUTES", view.ops.rpo_minutes),
         ("HP_CHECK_DRILL", view.drill),
-        ("HP_DRILL_MAX_AGE_HOURS", drill.max_age_hours),
+        ("HP_DRILL_MAX_AGE_HOURS", view.ops.drill.max_age_hours),
         ("HP_CERT_DAYS", alerts.cert_days),
         ("HP_TLS_DOMAINS", " ".join(view.tls_domains)),
         ("HP_TLS_CONNECT", "127.0.0.1:443"),
@@ -183,12 +226,6 @@ def ops_conf(view: OpsView) -> str:
         ("HP_REPEAT_MINUTES", alerts.repeat_minutes),
         ("HP_NOTIFY_RESOLVED", alerts.notify_resolved),
     ]
-    header = [
-        f"# hetzner-platform ops settings for {config.project}/{config.environment} server {view.server}.",
-        "# Rendered from the stack config by the ops step: edit Pulumi.<stack>.yaml, not this file.",
-        "# Every line keeps a value already set in the environment (VAR=${VAR-default}).",
-    ]
-    return "\n".join([*header, *(_assign(name, value) for name, value in values)]) + "\n"
 
 
 def ops_env(view: OpsView, secrets: Mapping[str, str]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from config.schema import StackConfig
 from render import proxy
 from render.app_templates import fill_app_template
-from render.compose import PROXY_STATE_DIR
+from render.compose_proxy import PROXY_STATE_DIR
 from render.secret_files import secret_file_content
 from render.steps import HostStep
 from render.swarm_stack import STACK_FILE, SwarmStackRender, render_stack

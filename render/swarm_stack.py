@@ -36,7 +36,9 @@ from config.app_service import ServiceConfig
 from config.app_values import CLOUDFLARE_TOKEN_SECRET
 from config.schema import StackConfig
 from render import proxy
-from render.compose import ComposeRender, _proxy_entries, _service_entry
+from render.compose_proxy import proxy_entries
+from render.compose_render import ComposeRender
+from render.compose_services import service_entry
 from render.secret_files import SecretFile
 from spec.swarm import PROXY_ROLE, constraints, eligible_servers, replica_count, role_label, swarm_spec
 
@@ -334,7 +336,7 @@ def render_stack(stack: StackConfig) -> SwarmStackRender:
     interpolated: set[str] = set()
     for name, service in app.services.items():
         scratch = ComposeRender(server=spec.leader, model={})
-        entry = _service_entry(stack, name, service, None, scratch, data_dir)
+        entry = service_entry(stack, name, service, None, scratch, data_dir)
         nets = ["internal"]
         if service.expose is not None:
             nets.append("edge")
@@ -360,7 +362,7 @@ def render_stack(stack: StackConfig) -> SwarmStackRender:
         scratch.routes = routes
         scratch.redirects = proxy.redirects_for(stack)
         scratch.proxy_kind = app.proxy.kind
-        for name, entry in _proxy_entries(stack, routes, scratch, data_dir).items():
+        for name, entry in proxy_entries(stack, routes, scratch, data_dir).items():
             services[name] = _proxy_for_swarm(stack, name, entry, scratch, result)
             environment = yaml.safe_dump(entry.get("environment", {}))
             interpolated |= set(re.findall(r"\$\{([A-Z][A-Z0-9_]*):\?", environment))

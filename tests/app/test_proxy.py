@@ -19,7 +19,7 @@ import yaml
 
 from config.deploy_strategy import colour_alias
 from config.schema import StackConfig
-from render import proxy
+from render import proxy_nginx
 from render.blue_green import DEFAULT_COLOUR, NGINX_LIVE_FILE, NGINX_LIVE_MOUNT, nginx_live_conf
 from render.compose import render_compose
 from spec.resources import resolve
@@ -223,9 +223,9 @@ def test_nginx_stack_passes_nginx_t(lb: bool, tmp_path: Path) -> None:
     if lb:
         lb_ip = resolve(config).load_balancer.private_ip  # type: ignore[union-attr]
         assert f"set_real_ip_from {lb_ip}/32;" in site and "listen 443 ssl http2 proxy_protocol;" in site
-        assert f"listen {proxy.NGINX_LOCAL_PORT} ssl http2;" in site
+        assert f"listen {proxy_nginx.NGINX_LOCAL_PORT} ssl http2;" in site
         ports = render_compose(config, "app").model["services"]["nginx"]["ports"]
-        assert f"127.0.0.1:{proxy.NGINX_LOCAL_PORT}:{proxy.NGINX_LOCAL_PORT}" in ports
+        assert f"127.0.0.1:{proxy_nginx.NGINX_LOCAL_PORT}:{proxy_nginx.NGINX_LOCAL_PORT}" in ports
     done = nginx_t(site, hosts, services, tmp_path)
     assert done.returncode == 0, done.stderr
 

@@ -22,10 +22,11 @@ import pytest
 
 from config.schema import StackConfig
 from render.app import app_step, render_env_file, secret_names
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 from tests.prerequisites import require_tool
 from tests.stacks import EXAMPLES, ROOT, preset_config
 
@@ -46,7 +47,7 @@ def sentinel(name: str) -> str:
 def rendered_steps(config: StackConfig, server: str) -> tuple[list[HostStep], dict[str, str]]:
     names = [*secret_names(config, server), *ops_secret_names(config)]
     values = {name: sentinel(name) for name in names}
-    steps = list(host_steps(config, server, HostRuntime()))
+    steps = list(host_steps(config, resolve(config), server, HostRuntime()))
     steps.append(app_step(config, server, HostRuntime(), values))
     ops = ops_step(config, server, HostRuntime(), values)
     if ops is not None:

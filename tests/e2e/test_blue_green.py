@@ -26,8 +26,9 @@ from config.schema import StackConfig
 from render.app import app_step
 from render.blue_green import LIVE_COLOUR_STATE
 from render.cloud_init import render_user_data
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.steps import HostRuntime
+from spec.resources import resolve
 from tests.prerequisites import skip_or_fail
 
 from . import images
@@ -95,7 +96,8 @@ def bg(booted_host_module: BootHost, admin_key: KeyPair, report: Report, e2e_roo
     def config_for(image: str) -> StackConfig:
         return validate_config(stack_values(admin_key.public_line, f"{host.host_ip}/32", image, strategy="blue-green"))
 
-    first = run_steps(host, host_steps(config_for(V1), SERVER, HostRuntime(private_ip=None)), report)
+    first_config = config_for(V1)
+    first = run_steps(host, host_steps(first_config, resolve(first_config), SERVER, HostRuntime(private_ip=None)), report)
     assert all(run.rc == 0 for run in first), "\n".join(run.describe() for run in first if run.rc != 0)
     images.start_registry(host)
     images.build_and_push(host, e2e_rootfs.path / "bin/busybox")

@@ -2,7 +2,7 @@
 
 One container for the whole module, provisioned by the REAL rendered user-data
 (`render_user_data`) with sshd on the configured port 2222. Then every step of
-`render.host.host_steps` runs in order over SSH as the admin user, exactly like
+`render.host_steps.host_steps` runs in order over SSH as the admin user, exactly like
 pulumi-command's `remote.Command`: a new SSH connection per step, `sudo bash -s`, the script
 on STDIN. Afterwards testinfra (over SSH) checks the effective state, the chain runs a second
 time (every step must report `changed=0`), a TCP scan from the host side checks what is
@@ -42,8 +42,9 @@ import pytest
 from config.loader import validate_config
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
-from render.host import STEP_ORDER, host_steps
+from render.host_steps import STEP_ORDER, host_steps
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 from tests.keys import ADMIN_KEY_MATERIAL
 
 from .conftest import BootHost, Report
@@ -204,7 +205,7 @@ def chain(booted_host_module: BootHost, admin_key: KeyPair, report: Report) -> C
     config = validate_config(stack_values(admin_key.public_line, f"{host.host_ip}/32"))
     assert render_user_data(config) == user_data, "user-data changes with ssh.adminCidrs: that would replace servers"
     runtime = HostRuntime(volume_ids={"data": VOLUME_ID}, floating_ip=FLOATING_IP, private_ip="10.0.1.2")
-    steps = host_steps(config, SERVER, runtime)
+    steps = host_steps(config, resolve(config), SERVER, runtime)
     t1 = time.monotonic()
     first = run_chain(host, steps, report)
     t2 = time.monotonic()

@@ -5,7 +5,7 @@ One container for the whole module, provisioned by the REAL rendered user-data. 
 server `app` with the db role and a PostgreSQL service (the `postgres` service of Pulumi.prod.yaml's
 `hetzner-platform:app` block), an S3 offsite repository, and sentinel values for every name in
 `ops_secret_names(config)`. As in the Pulumi program (components/program.py: host steps, then app,
-then ops), the host chain (`render.host.host_steps`) runs first, then `render.ops.ops_step`, each as
+then ops), the host chain (`render.host_steps.host_steps`) runs first, then `render.ops.ops_step`, each as
 pulumi-command does it: a new SSH connection per step, `sudo bash -s`, the script on stdin.
 
 Then, inside the container: every rendered timer is installed, enabled, active and has a next
@@ -53,11 +53,12 @@ import pytest
 from config.loader import validate_config
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.ops import file_mode, ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
 from spec.host_paths import ENV_PATH
+from spec.resources import resolve
 
 from .conftest import BootHost, Report
 from .container import BootedHost
@@ -200,7 +201,7 @@ def ops(booted_host_module: BootHost, admin_key: KeyPair, report: Report) -> Ops
     step = ops_step(config, SERVER, runtime, values)
     assert step is not None, "ops is enabled by default"
     t1 = time.monotonic()
-    chain = run_chain(host, host_steps(config, SERVER, runtime), report)
+    chain = run_chain(host, host_steps(config, resolve(config), SERVER, runtime), report)
     failed = [run for run in chain if run.rc != 0]
     assert not failed, "host chain failed before the ops step:\n" + "\n".join(run.describe() for run in failed)
     t2 = time.monotonic()
@@ -387,7 +388,8 @@ def test_no_secret_in_the_journal(ops: OpsHost) -> None:
 # now owns it; this keeps the two steps from fighting over any file again.
 def test_base_and_ops_agree_on_the_journald_dropin(ops: OpsHost) -> None:
     """After the ops step, the base step and then the ops step again must both change nothing."""
-    base = next(step for step in host_steps(ops.config, SERVER, HostRuntime(volume_ids={"data": VOLUME_ID})) if step.name == "base")
+    steps = host_steps(ops.config, resolve(ops.config), SERVER, HostRuntime(volume_ids={"data": VOLUME_ID}))
+    base = next(step for step in steps if step.name == "base")
     again = run_chain(ops.host, [base], ops.report)[0]
     ops_again = run_ops(ops.host, ops.step, ops.report)
     changed = [*again.lines("changed: "), *ops_again.lines("hetzner-platform step=ops updated ")]

@@ -39,10 +39,11 @@ from config.loader import validate_config
 from config.schema import StackConfig
 from render.app import app_step, release_id
 from render.cloud_init import render_user_data
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.ops import ops_step
 from render.ops_conf import ops_secret_names
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 from tests.prerequisites import skip_or_fail
 
 from . import images
@@ -267,7 +268,7 @@ def deploy_stack(
     assert render_user_data(config) == user_data
     runtime = HostRuntime(private_ip=None)
     secrets_ops = make_ops_secrets(config)
-    chain = host_steps(config, SERVER, runtime)
+    chain = host_steps(config, resolve(config), SERVER, runtime)
     app = app_step(config, SERVER, runtime, app_secrets)
     ops = ops_step(config, SERVER, runtime, secrets_ops)
     assert ops is not None

@@ -47,9 +47,10 @@ from config.schema import StackConfig
 from config.stack_base import read_merged_stack_file
 from render.app import app_step, secret_names
 from render.cloud_init import render_user_data
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.steps import HostRuntime
 from render.swarm_host import parse_tokens, swarm_init_step, swarm_join_step, swarm_leave_step, swarm_node_step
+from spec.resources import resolve
 from tests.prerequisites import skip_or_fail
 
 from . import images
@@ -220,7 +221,7 @@ def swarm(booted_host_module: BootHost, lan: PrivateLan, admin_key: KeyPair, rep
     app_secrets = {name: f"e2e-{name.lower()}-{secrets.token_hex(6)}" for name in secret_names(config)}
 
     def chain(name: str) -> list[StepRun]:
-        return run_steps(hosts[name], host_steps(config, name, runtime), report)
+        return run_steps(hosts[name], host_steps(config, resolve(config), name, runtime), report)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         runs = dict(zip(SERVERS, pool.map(chain, SERVERS), strict=True))

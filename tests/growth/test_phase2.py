@@ -24,8 +24,8 @@ from config.cloudflare_ips import load_cloudflare_ranges
 from config.schema import StackConfig
 from config.stack_file import read_stack_file
 from render.app import app_files
-from render.compose import COMPOSE_FILE
-from render.host import host_steps
+from render.compose_render import COMPOSE_FILE
+from render.host_steps import host_steps
 from render.steps import HostRuntime
 from spec.resources import resolve
 from tests.growth.conftest import PlanResult
@@ -136,7 +136,7 @@ def test_cloud_firewall_has_no_database_rule(evaluation: Evaluation, config: Sta
 
 def test_host_firewall_opens_nothing_for_postgres(config: StackConfig) -> None:
     db_ip = resolve(config).server("db").private_ip
-    [step] = [s for s in host_steps(config, "db", HostRuntime(private_ip=db_ip)) if s.name == "firewall"]
+    [step] = [s for s in host_steps(config, resolve(config), "db", HostRuntime(private_ip=db_ip)) if s.name == "firewall"]
     assert str(POSTGRES_PORT) not in step.script and not any(str(POSTGRES_PORT) in text for text in step.files.values())
 
 

@@ -142,7 +142,7 @@ def test_refusal_message_lists_every_server_and_problem() -> None:
 # --- the guard inside the program ----------------------------------------------------------------
 @pytest.fixture
 def no_host_steps(monkeypatch: pytest.MonkeyPatch, quiet_refusal: None) -> None:
-    monkeypatch.setattr(program, "step_sources", list)
+    monkeypatch.setattr(program, "step_sources", lambda spec: [])
 
 
 def refused(tmp_path: Path, values: dict[str, Any], previous: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, Any]:

@@ -26,7 +26,7 @@ SNAPSHOT = "hcloud:index/snapshot:Snapshot"
 
 @pytest.fixture
 def no_host_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(program, "step_sources", list)
+    monkeypatch.setattr(program, "step_sources", lambda spec: [])
 
 
 @pytest.mark.usefixtures("no_host_steps")

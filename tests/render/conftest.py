@@ -23,8 +23,9 @@ from typing import Any
 import pytest
 
 from config.schema import StackConfig
-from render.host import host_steps, render_host_files
+from render.host_steps import host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 from tests.prerequisites import require_root, require_tool
 from tests.stacks import HOST_STACK, variant
 
@@ -83,12 +84,12 @@ def runtime(config: StackConfig) -> HostRuntime:
 
 @pytest.fixture(scope="session")
 def steps(config: StackConfig, runtime: HostRuntime) -> dict[str, HostStep]:
-    return {step.name: step for step in host_steps(config, "app", runtime)}
+    return {step.name: step for step in host_steps(config, resolve(config), "app", runtime)}
 
 
 @pytest.fixture(scope="session")
 def files(config: StackConfig, runtime: HostRuntime) -> dict[str, str]:
-    return render_host_files(config, "app", runtime)
+    return render_host_files(config, resolve(config), "app", runtime)
 
 
 def write_tree(root: Path, files: Mapping[str, str], mode: int = 0o644) -> Path:

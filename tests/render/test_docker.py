@@ -16,11 +16,12 @@ import pytest
 
 from config.errors import ConfigError
 from config.loader import validate_config
-from render.host import host_steps
 from render.host_docker import sources_for
+from render.host_steps import host_steps
 from render.steps import HostStep
 from spec.docker import COMPOSE_PLUGIN_PATH, DOCKER_CE_PACKAGES
 from spec.host_paths import DOCKER_DAEMON_JSON, DOCKER_PREFERENCES, DOCKER_SOURCES
+from spec.resources import resolve
 from tests.prerequisites import require_tool
 from tests.render.conftest import (
     COMPOSE_PLUGIN,
@@ -116,7 +117,7 @@ def archive_step(**host_docker: Any) -> HostStep:
         servers={"app": {"serverType": "cx33", "image": image}},
         host={"docker": {"source": "debian", **host_docker}},
     )
-    return next(step for step in host_steps(config, "app", make_runtime(config)) if step.name == "docker")
+    return next(step for step in host_steps(config, resolve(config), "app", make_runtime(config)) if step.name == "docker")
 
 
 def bash_array(script: str, name: str) -> list[str]:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from render.host import host_steps
 from render.host_firewall import docker_user_rules, ufw_rules
+from render.host_steps import host_steps
 from render.steps import HostStep
+from spec.resources import resolve
 from tests.prerequisites import require_tool
 from tests.render.conftest import Sandbox, SandboxResult, make_config, make_runtime, summary
 
@@ -136,7 +137,7 @@ def test_firewall_other_admin_networks(sandbox: Sandbox) -> None:
         "allow from 198.51.100.7 to any port 2200 proto tcp comment 'ssh admin'",
         "allow from 2001:db8::/48 to any port 2200 proto tcp comment 'ssh admin'",
     ]
-    step = next(s for s in host_steps(config, "app", make_runtime(config)) if s.name == "firewall")
+    step = next(s for s in host_steps(config, resolve(config), "app", make_runtime(config)) if s.name == "firewall")
     result = sandbox.run(step.script, runs=2, after=INSPECT)
     assert result.returncode == 0, result.output
     assert summary(result.runs[1])["changed"] == "0"
@@ -169,7 +170,7 @@ def test_firewall_rejects_a_bad_rule(steps: dict[str, HostStep], sandbox: Sandbo
 
 def test_firewall_step_for_other_variant_renders() -> None:
     config = make_config(network=None, host={"adminPorts": []})
-    names = [s.name for s in host_steps(config, "app", make_runtime(config))]
+    names = [s.name for s in host_steps(config, resolve(config), "app", make_runtime(config))]
     assert "firewall" in names
     assert docker_user_rules(config, 4) == [
         "-A DOCKER-USER -p tcp -m conntrack --ctorigdstport 80 --ctdir ORIGINAL -j RETURN",
@@ -184,7 +185,7 @@ def test_cloudflare_only_origin_applied_for_real(sandbox: Sandbox) -> None:
 
     prepare(sandbox)
     config = make_config(dns={"zone": "chrono.example.com", "proxied": True, "records": [{"name": "@"}]})
-    step = next(s for s in host_steps(config, "app", make_runtime(config)) if s.name == "firewall")
+    step = next(s for s in host_steps(config, resolve(config), "app", make_runtime(config)) if s.name == "firewall")
     result = sandbox.run(step.script, runs=2, before=FORWARDING_ON, after=INSPECT)
     assert result.returncode == 0, result.output
     assert summary(result.runs[1])["changed"] == "0"

@@ -9,9 +9,10 @@ import ipaddress
 import pytest
 import yaml
 
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.steps import HostStep
 from spec.host_paths import IFUPDOWN_FILE, NETPLAN_FILE
+from spec.resources import resolve
 from tests.render.conftest import FLOATING_IP, Sandbox, make_config, make_runtime, summary
 
 pytestmark = pytest.mark.render
@@ -41,7 +42,7 @@ def test_rendered_network_files(files: dict[str, str]) -> None:
 
 def test_ipv6_floating_ip_takes_the_first_address_of_its_64() -> None:
     config = make_config(floatingIp={"type": "ipv6"})
-    step = next(s for s in host_steps(config, "app", make_runtime(config)) if s.name == "network")
+    step = next(s for s in host_steps(config, resolve(config), "app", make_runtime(config)) if s.name == "network")
     netplan = yaml.safe_load(step.files[NETPLAN_FILE])
     (address,) = netplan["network"]["ethernets"]["eth0"]["addresses"]
     assert address == "2001:db8:1234::1/64"

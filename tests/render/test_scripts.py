@@ -12,9 +12,10 @@ import pytest
 from config.host import HostConfig
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
-from render.host import STEP_ORDER, USER_DATA, host_steps, render_host_files
 from render.host_script import TEMPLATES
+from render.host_steps import STEP_ORDER, USER_DATA, host_steps, render_host_files
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 from tests.prerequisites import require_tool
 from tests.render.conftest import VARIANTS, make_config, make_runtime, run
 
@@ -28,7 +29,7 @@ def all_scripts() -> list[tuple[str, HostStep]]:
     scripts = []
     for variant, build in VARIANTS.items():
         config = build()
-        for step in host_steps(config, "app", make_runtime(config)):
+        for step in host_steps(config, resolve(config), "app", make_runtime(config)):
             scripts.append((f"{variant}/{step.name}", step))
     return scripts
 
@@ -89,10 +90,10 @@ def test_shellcheck_rejects_broken_script(tmp_path: Path) -> None:
 # --- the pure contract ---------------------------------------------------------------------------
 def test_step_order_and_relevance() -> None:
     config = make_config()
-    names = [step.name for step in host_steps(config, "app", make_runtime(config))]
+    names = [step.name for step in host_steps(config, resolve(config), "app", make_runtime(config))]
     assert names == list(STEP_ORDER)
     minimal = VARIANTS["minimal"]()
-    assert [s.name for s in host_steps(minimal, "app", make_runtime(minimal))] == [
+    assert [s.name for s in host_steps(minimal, resolve(minimal), "app", make_runtime(minimal))] == [
         "wait", "base", "ssh", "firewall", "fail2ban", "upgrades",
     ]  # fmt: skip
 
@@ -105,8 +106,8 @@ def test_storage_and_network_only_on_their_server() -> None:
         },
         volumes={"data": {"sizeGb": 100, "server": "db"}},
     )
-    web = [s.name for s in host_steps(config, "web", HostRuntime(floating_ip="192.0.2.10"))]
-    db = [s.name for s in host_steps(config, "db", HostRuntime(volume_ids={"data": 7}))]
+    web = [s.name for s in host_steps(config, resolve(config), "web", HostRuntime(floating_ip="192.0.2.10"))]
+    db = [s.name for s in host_steps(config, resolve(config), "db", HostRuntime(volume_ids={"data": 7}))]
     assert "network" in web and "storage" not in web
     assert "storage" in db and "network" not in db
 
@@ -114,10 +115,10 @@ def test_storage_and_network_only_on_their_server() -> None:
 def test_step_names_do_not_depend_on_runtime() -> None:
     """components/host.py declares the commands with an empty HostRuntime before ids exist."""
     config = make_config()
-    empty = [s.name for s in host_steps(config, "app", HostRuntime())]
-    full = [s.name for s in host_steps(config, "app", make_runtime(config))]
+    empty = [s.name for s in host_steps(config, resolve(config), "app", HostRuntime())]
+    full = [s.name for s in host_steps(config, resolve(config), "app", make_runtime(config))]
     assert empty == full
-    scripts = {s.name: s.script for s in host_steps(config, "app", HostRuntime())}
+    scripts = {s.name: s.script for s in host_steps(config, resolve(config), "app", HostRuntime())}
     assert "HP_MISSING_RUNTIME='id of volume data'" in scripts["storage"]
     assert "HP_MISSING_RUNTIME='floating IP address'" in scripts["network"]
     assert "HP_MISSING_RUNTIME=''" in scripts["base"]
@@ -125,11 +126,12 @@ def test_step_names_do_not_depend_on_runtime() -> None:
 
 def test_rendering_is_deterministic_and_digest_tracks_content() -> None:
     config = make_config()
-    first = {s.name: s.digest for s in host_steps(config, "app", make_runtime(config))}
-    second = {s.name: s.digest for s in host_steps(make_config(), "app", make_runtime(config))}
+    first = {s.name: s.digest for s in host_steps(config, resolve(config), "app", make_runtime(config))}
+    fresh = make_config()
+    second = {s.name: s.digest for s in host_steps(fresh, resolve(fresh), "app", make_runtime(config))}
     assert first == second
     other = make_config(host={"timezone": "Europe/Berlin", "swapGb": 4, "adminPorts": [9000]})
-    changed = {s.name: s.digest for s in host_steps(other, "app", make_runtime(other))}
+    changed = {s.name: s.digest for s in host_steps(other, resolve(other), "app", make_runtime(other))}
     assert {name for name in first if first[name] != changed[name]} == {"base"}
 
 
@@ -153,7 +155,7 @@ def test_render_host_files_is_the_union_plus_user_data(
 ) -> None:
     union = {path: content for step in steps.values() for path, content in step.files.items()}
     assert files == {**union, USER_DATA: render_user_data(config)}
-    assert render_host_files(config, "app", runtime) == files
+    assert render_host_files(config, resolve(config), "app", runtime) == files
     expected = {
         "/etc/ssh/sshd_config.d/00-hetzner-platform-port.conf",
         "/etc/ssh/sshd_config.d/10-hetzner-platform.conf",

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.steps import HostRuntime, HostStep
+from spec.resources import resolve
 from tests.prerequisites import require_tool
 from tests.render.conftest import VOLUME_ID, Sandbox, make_config, run, summary
 
@@ -59,7 +60,7 @@ def test_storage_step_with_mount_skipped(steps: dict[str, HostStep], sandbox: Sa
 
 def test_storage_script_refuses_to_run_without_volume_ids(sandbox: Sandbox) -> None:
     config = make_config()
-    step = next(s for s in host_steps(config, "app", HostRuntime()) if s.name == "storage")
+    step = next(s for s in host_steps(config, resolve(config), "app", HostRuntime()) if s.name == "storage")
     result = sandbox.run(step.script, skip="mount")
     assert result.returncode == 1
     assert "rendered before these values were known: id of volume data" in result.stderr

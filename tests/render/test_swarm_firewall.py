@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from render.host import host_steps
 from render.host_firewall import docker_user_rules, ufw_rules
+from render.host_steps import host_steps
+from spec.resources import resolve
 from tests.render.conftest import Sandbox, make_config, make_runtime, summary
 from tests.render.test_firewall import FORWARDING_ON, INSPECT, chain, prepare, sections
 
@@ -34,7 +35,7 @@ def test_swarm_rules_replace_the_blanket_private_rule() -> None:
 def test_swarm_firewall_applied_for_real(sandbox: Sandbox) -> None:
     prepare(sandbox)
     config = make_config(app=SWARM_APP)
-    step = next(s for s in host_steps(config, "app", make_runtime(config)) if s.name == "firewall")
+    step = next(s for s in host_steps(config, resolve(config), "app", make_runtime(config)) if s.name == "firewall")
     result = sandbox.run(step.script, runs=2, before=FORWARDING_ON, after=INSPECT)
     assert result.returncode == 0, result.output
     # The second run finds every rule in place: the rendered strings are what `ufw show added` prints.

@@ -113,9 +113,10 @@ def test_upgrades_step_is_idempotent(steps: dict[str, HostStep], sandbox: Sandbo
 def test_upgrades_step_rolls_back_what_apt_rejects(sandbox: Sandbox) -> None:
     require_tool("apt-config")
     config = make_config()
-    from render.host import host_steps
+    from render.host_steps import host_steps
+    from spec.resources import resolve
 
-    step = next(s for s in host_steps(config, "app", make_runtime(config)) if s.name == "upgrades")
+    step = next(s for s in host_steps(config, resolve(config), "app", make_runtime(config)) if s.name == "upgrades")
     broken = step.script.replace('Automatic-Reboot "false";', 'Automatic-Reboot "false"')
     result = sandbox.run(broken)
     assert result.returncode == 1, result.output

@@ -7,11 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from config.loader import validate_config
-from render.host import host_steps
+from render.host_steps import host_steps
 from render.ops_conf import ops_conf, render_script
 from render.ops_view import ops_view
 from render.steps import HostRuntime
 from spec import host_paths
+from spec.resources import resolve
 from tests.stacks import PROD
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "render" / "templates"
@@ -58,7 +59,7 @@ def test_each_step_receives_the_paths_of_the_files_it_installs() -> None:
     """Every file a host step installs is named in its values, so its template can refer to it."""
     config = validate_config(PROD)
     server = next(iter(config.servers))
-    steps = host_steps(config, server, HostRuntime())
+    steps = host_steps(config, resolve(config), server, HostRuntime())
     checked = 0
     for step in steps:
         values = step.script.split("# ---- values rendered from the stack config", 1)[1].split("# ---- files this step installs", 1)[0]

@@ -66,7 +66,7 @@ def test_every_step_renders_the_same_with_only_its_declared_runtime_fields(label
     checked = 0
     for server in resolve(config).servers:
         runtime = full_runtime(config, server.name)
-        for source in step_sources():
+        for source in step_sources(resolve(config)):
             full = {step.name: step.script for step in source.render(config, server.name, runtime, AnySecret())}
             for name, script in full.items():
                 limited = limited_runtime(runtime, runtime_fields(name))
@@ -81,7 +81,7 @@ def test_declared_fields_are_really_read() -> None:
     config = validate_config(PROD)
     runtime = full_runtime(config, "app")
     assert runtime.volume_ids and runtime.floating_ip
-    host_source = step_sources()[0]  # the host steps, among them storage and network
+    host_source = step_sources(resolve(config))[0]  # the host steps, among them storage and network
     full = {step.name: step.script for step in host_source.render(config, "app", runtime, AnySecret())}
     bare = HostRuntime(private_ip=runtime.private_ip)
     without = {step.name: step.script for step in host_source.render(config, "app", bare, AnySecret())}

@@ -1,7 +1,7 @@
 """Everything a server receives over SSH, as an ordered chain of idempotent steps (one per concern).
 
-    host_steps(config, server, runtime) -> [wait, base, ssh, firewall, fail2ban, upgrades, docker,
-                                            storage, network]
+    host_steps(config, spec, server, runtime) -> [wait, base, ssh, firewall, fail2ban, upgrades, docker,
+                                                  storage, network]
 
 `docker` is left out when `host.docker.enabled` is false, `storage` when no volume is attached to the
 server, `network` when the floating IP is not assigned to it. Which steps exist depends on the config
@@ -25,16 +25,17 @@ from render.host_ssh import ssh_step
 from render.host_storage import storage_step
 from render.host_upgrades import upgrades_step
 from render.steps import HostRuntime, HostStep
-from spec.resources import resolve
+from spec.resources import PlatformSpec
 
 STEP_ORDER = ("wait", "base", "ssh", "firewall", "fail2ban", "upgrades", "docker", "storage", "network")
 USER_DATA = "user-data.yaml"
 
 
-def host_steps(config: StackConfig, server: str, runtime: HostRuntime) -> list[HostStep]:
+def host_steps(config: StackConfig, spec: PlatformSpec, server: str, runtime: HostRuntime) -> list[HostStep]:
+    """The steps of `server`; `spec` is the stack's resolved resources (spec.resources.resolve, done once by
+    the caller), which say which volumes are attached to the server and where the floating IP points."""
     if server not in config.servers:
         raise KeyError(f"no server named {server!r} in the stack")
-    spec = resolve(config)
     volumes = [volume for volume in spec.volumes if volume.server == server]
     steps = [
         wait_step(config, server),
@@ -53,10 +54,10 @@ def host_steps(config: StackConfig, server: str, runtime: HostRuntime) -> list[H
     return steps
 
 
-def render_host_files(config: StackConfig, server: str, runtime: HostRuntime) -> dict[str, str]:
+def render_host_files(config: StackConfig, spec: PlatformSpec, server: str, runtime: HostRuntime) -> dict[str, str]:
     """Every file the steps install on `server` (host path -> content), plus the cloud-init user-data."""
     files: dict[str, str] = {}
-    for step in host_steps(config, server, runtime):
+    for step in host_steps(config, spec, server, runtime):
         for path, content in step.files.items():
             if path in files and files[path] != content:
                 raise ValueError(f"two steps install different content at {path}")
