@@ -27,9 +27,10 @@ from render.app_templates import fill_app_template
 from render.compose import render_compose
 from render.compose_proxy import PROXY_STATE_DIR
 from render.compose_render import COMPOSE_FILE, ComposeRender, base_dir
-from render.registry import DOCKER_CONFIG_DIR, RegistryLogin, registry_logins, registry_secret_names
+from render.registry import RegistryLogin, registry_logins, registry_secret_names
 from render.secret_files import SECRETS_DIR, SecretFile, secret_file_content
 from render.steps import HostRuntime, HostStep
+from spec.host_paths import DOCKER_CONFIG_DIR
 from spec.service_homes import placement, service_homes
 
 SUMMARY = "hetzner-platform step=app changed="
@@ -261,6 +262,7 @@ def _deploy_settings(config: StackConfig, server: str, release: Release) -> list
         cert_hosts = sorted(proxy.certificates(compose.routes, compose.redirects))
         cert_dir = f"{config.app.resolved_data_dir(config.project)}/{PROXY_STATE_DIR}/letsencrypt"
     settings = {
+        "RELEASES_BASE": base_dir(config),  # /opt/<project> (spec/host_paths.py releases_dir)
         "RELEASE": release.release_id,
         "KEEP": str(config.app.deploy.keep_releases),
         "MIGRATE_SERVICE": migrate_service,

@@ -15,8 +15,8 @@ from render.blue_green import (
     TRAEFIK_LIVE_FILE,
 )
 from render.compose_render import ComposeRender
+from spec.host_paths import ROLLBACK_BIN
 
-ROLLBACK_BIN = "/usr/local/sbin/hp-rollback"
 ROLLBACK_FILE = "hp-rollback"  # in every release; ROLLBACK_BIN links to the current release's copy
 TEMPLATES = Path(__file__).parent / "templates" / "app"
 
@@ -63,6 +63,9 @@ def colours_library() -> str:
 
 
 def render_rollback(settings: str) -> str:
-    """hp-rollback for one release: its settings block and the shared colour functions."""
+    """hp-rollback for one release: its settings block and the shared colour functions.
+
+    The template still spells /opt/$PROJECT (spec/host_paths.releases_dir): the script is one of the release's
+    files, so any change to its text changes every release id and deploys every server's app once more."""
     template = (TEMPLATES / "hp-rollback").read_text(encoding="utf-8")
     return template.replace("#@@SETTINGS@@", settings).replace("#@@COLOURS@@", colours_library())

@@ -11,11 +11,9 @@ from __future__ import annotations
 from config.app_jobs import JobConfig
 from config.schema import StackConfig
 from config.stack_views import placement_names
-from render.registry import DOCKER_CONFIG_DIR
-from spec.host_paths import current_release_dir
+from spec.host_paths import DOCKER, DOCKER_CONFIG_DIR, current_release_dir
 from spec.service_homes import service_homes
 
-DOCKER = "/usr/bin/docker"
 UNIT_PREFIX = "hp-job-"
 
 

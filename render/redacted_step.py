@@ -4,7 +4,7 @@ pulumi-command puts a failing command's whole stdout and stderr into the error i
 ("%w: running %q:\\n%s", github.com/pulumi/pulumi-command provider/pkg/provider/remote/commandOutputs.go),
 whatever `logging` says, and that error lands in the terminal, CI logs and the Pulumi service. So the
 app and ops steps run inside this wrapper: the step's own output goes to a root-only log on the server
-(LOG_DIR, 0700, the file 0600) and only a summary leaves the host, with every secret value (each line of
+(STEP_LOG_DIR, 0700, the file 0600) and only a summary leaves the host, with every secret value (each line of
 it of at least MIN_REDACTED_LENGTH characters, and its base64 form) replaced by "[redacted]".
 """
 
@@ -15,14 +15,15 @@ import hashlib
 import textwrap
 from collections.abc import Iterable
 
-LOG_DIR = "/var/log/hetzner-platform"
+from spec.host_paths import STEP_LOG_DIR
+
 SUMMARY_LINES = 20
 MIN_REDACTED_LENGTH = 4
 REDACTED = "[redacted]"
 
 
 def step_log_path(step: str) -> str:
-    return f"{LOG_DIR}/step-{step}.log"
+    return f"{STEP_LOG_DIR}/step-{step}.log"
 
 
 def _redaction_list(secret_values: Iterable[str]) -> str:

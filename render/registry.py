@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 from config.schema import StackConfig
 
-DOCKER_CONFIG_DIR = "/root/.docker"
 # Docker Hub's login server is the CLI's default (no server argument); "docker.io" is how users name it.
 DOCKER_HUB_NAMES = ("docker.io", "index.docker.io", "registry-1.docker.io")
 

@@ -18,6 +18,7 @@ from render.compose_proxy import PROXY_STATE_DIR
 from render.secret_files import secret_file_content
 from render.steps import HostStep
 from render.swarm_stack import STACK_FILE, SwarmStackRender, render_stack
+from spec.host_paths import releases_dir
 from spec.swarm import proxy_servers, swarm_spec
 
 
@@ -88,6 +89,7 @@ def swarm_app_step(config: StackConfig, server: str, secrets: Mapping[str, str])
         raise ValueError(f"app secrets missing for the swarm deploy: {', '.join(missing)} (set appSecrets.<NAME>)")
     settings = {
         "PROJECT": config.project,
+        "RELEASES_BASE": releases_dir(config.project),
         "DEPLOY": "1" if deploy else "0",
         "WAIT_TIMEOUT": str(config.app.deploy.wait_timeout_s),
     }

@@ -18,6 +18,9 @@ STATE_DIR = "/var/lib/hetzner-platform"
 STATE_FILE = f"{STATE_DIR}/backup-state.json"
 TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"
 DOCKER = "/usr/bin/docker"
+DOCKER_CONFIG_DIR = "/root/.docker"  # registry logins (app.registries): root only
+ROLLBACK_BIN = f"{SBIN}/hp-rollback"  # links to the current release's copy
+STEP_LOG_DIR = "/var/log/hetzner-platform"  # each host step's full output (render/redacted_step.py)
 
 SCRIPTS = ("hp-pg", "hp-backup", "hp-restore-drill", "hp-restore", "hp-cleanup", "hp-alert-check", "hp-alert-send")
 TIMER_UNITS = ("hp-backup-hourly", "hp-backup-daily", "hp-restore-drill", "hp-cleanup", "hp-alert-check")

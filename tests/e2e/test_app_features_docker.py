@@ -38,8 +38,8 @@ from cryptography.x509.oid import NameOID
 from config.loader import validate_config
 from render.app import app_step
 from render.jobs import job_unit_name
-from render.registry import DOCKER_CONFIG_DIR
 from render.steps import HostRuntime
+from spec.host_paths import DOCKER_CONFIG_DIR
 from tests.prerequisites import skip_or_fail
 
 from . import images

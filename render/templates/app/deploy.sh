@@ -15,7 +15,7 @@ umask 022
 #@@SETTINGS@@
 
 ROOT="${HP_ROOT:-}"
-BASE="$ROOT/opt/$PROJECT"
+BASE="$ROOT$RELEASES_BASE"
 # Registry logins (root only) for every docker and compose call below.
 export DOCKER_CONFIG="$ROOT$DOCKER_CONFIG_DIR"
 RELEASES="$BASE/releases"

@@ -15,7 +15,7 @@ umask 022
 #@@SETTINGS@@
 
 ROOT="${HP_ROOT:-}"
-BASE="$ROOT/opt/$PROJECT"
+BASE="$ROOT$RELEASES_BASE"
 CHANGED=0
 log() { printf 'app: %s\n' "$*"; }
 
