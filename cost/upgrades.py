@@ -138,7 +138,7 @@ def split_option(
     config: StackConfig, spec: PlatformSpec, book: PriceBook, as_of: dt.date, lines: list[CostLine],
     availability: Availability,
 ) -> UpgradeOption | None:
-    """Phase 2 of the seeds: one server per role, each the cheapest type that fits its services."""
+    """Phase 2 of seeds 002/003 (docs/sources.md): one server per role, each the cheapest type that fits its services."""
     if len(spec.servers) != 1 or not config.app.services:
         return None
     original = spec.servers[0]

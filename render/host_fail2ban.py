@@ -1,4 +1,4 @@
-"""The fail2ban step: sshd jail on the configured port (seed 004 values) and the recidive jail."""
+"""The fail2ban step: sshd jail on the configured port (seed 004's values, docs/sources.md) and the recidive jail."""
 
 from __future__ import annotations
 

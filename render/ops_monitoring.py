@@ -1,5 +1,5 @@
 """The optional Prometheus + Grafana preset (`ops.monitoring.prometheus`): scrape config, alert rules
-(seed 004's, then the small-box ones) and its compose project, all on the loopback address."""
+(seed 004's, the YTEMPIRE guide in docs/sources.md, then the small-box ones) and its compose project, all on the loopback address."""
 
 from __future__ import annotations
 

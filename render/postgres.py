@@ -1,6 +1,6 @@
 """postgresql.conf tuned from the Postgres service's memory limit.
 
-Formulas (L = the container's memory limit), chosen so a 4 GB limit gives seed 000 exactly:
+Formulas (L = the container's memory limit), chosen so a 4 GB limit gives seed 000's file exactly (the MVP setup, docs/sources.md):
   shared_buffers        = 25 % of L                    (4 GB -> 1GB)
   effective_cache_size  = 75 % of L                    (4 GB -> 3GB)
   work_mem              = L / 256, 4MB..64MB           (4 GB -> 16MB)

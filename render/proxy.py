@@ -2,7 +2,7 @@
 
 Both terminate TLS with Let's Encrypt certificates (HTTP-01, or DNS-01 with the Cloudflare token when a
 host is Cloudflare-proxied or the proxy runs on several servers), redirect HTTP to HTTPS, send HSTS and
-seed 000's security headers, rate-limit public routes, restrict admin-only routes to ssh.adminCidrs and
+seed 000's (the MVP setup, docs/sources.md) security headers, rate-limit public routes, restrict admin-only routes to ssh.adminCidrs and
 accept PROXY protocol only from the load balancer's private address.
 
 Secrets never appear in these files: Traefik reads basic-auth lines through Go templates

@@ -1,6 +1,6 @@
 """redis.conf from the Redis service's memory limit and tuning.
 
-maxmemory: as configured (e.g. seed 000's 512mb), else 75 % of the memory limit when Redis persists
+maxmemory: as configured (e.g. the 512mb of seed 000, the MVP setup in docs/sources.md), else 75 % of the memory limit when Redis persists
 (RDB/AOF rewrites fork and copy pages) and 90 % without persistence, so the container limit always
 leaves headroom for Redis' own overhead. The password never goes into this file nor on Redis' command
 line (where `docker inspect` and the process list show it): this file includes AUTH_CONF, a secret file
