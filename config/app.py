@@ -40,10 +40,10 @@ from config.app_values import (
     image_is_pinned,
     plain_secret_problem,
 )
-from config.base import DNS_LABEL_RE, ConfigModel
+from config.base import ConfigModel
 from config.compose_file import closest
 from config.errors import ConfigIssue
-from config.formats import check_dns_length, check_image
+from config.formats import check_domain, check_image
 from config.paths import check_host_dir
 from config.swarm import Engine, SwarmConfig
 
@@ -203,13 +203,7 @@ class AppConfig(ConfigModel):
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.lower().rstrip(".")
-        labels = value.split(".")
-        if len(labels) < 2 or not all(DNS_LABEL_RE.fullmatch(label) for label in labels):
-            raise ValueError(f"'{value}' is not a domain name")
-        return check_dns_length(value)
+        return None if value is None else check_domain(value)
 
     @field_validator("data_dir")
     @classmethod

@@ -11,12 +11,10 @@ host.py, app.py and ops.py.
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator
 
 from config.app import AppConfig
-from config.base import ConfigModel
+from config.base import ConfigModel, Environment
 from config.budget import BudgetConfig, CapacityConfig, PricingConfig
 from config.catalogue import load_catalogue
 from config.dns import DnsConfig
@@ -28,7 +26,7 @@ from config.servers import NAME_RE, ServerConfig, SshConfig, VolumeConfig
 
 class StackConfig(ConfigModel):
     project: str
-    environment: Literal["prod", "staging", "dev"]
+    environment: Environment
     location: str = "nbg1"
     ssh: SshConfig
     servers: dict[str, ServerConfig] = Field(min_length=1)

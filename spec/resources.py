@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from config.base import protected_by_default
 from config.catalogue import load_catalogue
 from config.network import HealthCheckConfig, LbServiceConfig
 from config.schema import StackConfig
@@ -184,7 +185,7 @@ def resolve(config: StackConfig) -> PlatformSpec:
             mount_point=volume.mount_point,
             format=volume.format,
             location=config.location,
-            protected=volume.delete_protection if volume.delete_protection is not None else config.environment == "prod",
+            protected=volume.protected(config.environment),
         )
         for name, volume in config.volumes.items()
     )
@@ -207,7 +208,7 @@ def resolve(config: StackConfig) -> PlatformSpec:
             targets=lb_targets(config),
             use_private_ip=lb.use_private_ip,
             private_ip=lb_private_ip(config),
-            protected=config.environment == "prod",
+            protected=protected_by_default(config.environment),
         )
     floating_ip = None
     fip_server = config.floating_ip_server()
@@ -218,7 +219,7 @@ def resolve(config: StackConfig) -> PlatformSpec:
             server=fip_server,
             location=config.location,
             dns_ptr=config.floating_ip.dns_ptr,
-            protected=config.environment == "prod",
+            protected=protected_by_default(config.environment),
         )
     return PlatformSpec(
         prefix=prefix,
