@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.naming import named
+from components.naming import fixed_name_options
 from spec.resources import LoadBalancerSpec, PlatformSpec
 
 
@@ -31,7 +31,7 @@ class LoadBalancer(pulumi.ComponentResource):
             algorithm=hcloud.LoadBalancerAlgorithmArgs(type=lb.algorithm),
             delete_protection=lb.protected,
             labels=spec.labels,
-            opts=named(self),
+            opts=fixed_name_options(self),
         )
         lb_int_id = self.lb.id.apply(int)
         depends: list[pulumi.Resource] = []

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.deployment_guard import DeploymentGuard
-from components.naming import named
+from components.naming import fixed_name_options
 from components.resize_steps import ResizeHooks
 from spec.resources import PlatformSpec, PrimaryIpSpec, ServerSpec
 
@@ -68,7 +68,7 @@ class Server(pulumi.ComponentResource):
             # Changing either would replace the server (and its disk); keys are managed over SSH afterwards.
             # placement_group_id: a running server never changes group (spec/placement.py); the program already
             # keeps each server's group, and this makes sure the provider is never asked to.
-            opts=named(self, pulumi.ResourceOptions(
+            opts=fixed_name_options(self, pulumi.ResourceOptions(
                 depends_on=before, ignore_changes=["ssh_keys", "user_data", "placement_group_id"]
             )),
         )
@@ -94,7 +94,7 @@ class Server(pulumi.ComponentResource):
             auto_delete=False,
             delete_protection=spec.protected,
             labels=spec.labels,
-            opts=named(self),
+            opts=fixed_name_options(self),
         )
 
 
@@ -111,7 +111,9 @@ class PlacementGroups(pulumi.ComponentResource):
 
         def declare(names: list[str]) -> dict[str, pulumi.Output[int]]:
             return {
-                group: hcloud.PlacementGroup(group, name=group, type="spread", labels=spec.labels, opts=named(self)).id.apply(int)
+                group: hcloud.PlacementGroup(
+                    group, name=group, type="spread", labels=spec.labels, opts=fixed_name_options(self)
+                ).id.apply(int)
                 for group in names
             }
 
