@@ -10,7 +10,7 @@ import pulumi
 from components.deployment_guard import SERVERS_OUTPUT, DeploymentGuard, as_mapping
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
-from components.host import HostConfiguration, RuntimeInputs, StepSource
+from components.host_setup import HostConfiguration, RuntimeInputs, StepSource
 from components.load_balancer import LoadBalancer
 from components.network import PrivateNetwork
 from components.resize_steps import ResizeHooks

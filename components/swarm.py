@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 import pulumi
 from pulumi_command import remote
 
-from components.host import REMOTE_SHELL, ssh_connection
+from components.host_setup import REMOTE_SHELL, ssh_connection
 from config.schema import StackConfig
 from render.swarm_host import parse_tokens, swarm_init_step, swarm_join_step, swarm_leave_step, swarm_node_step
 from spec.swarm import swarm_spec
