@@ -40,7 +40,25 @@ class Server(pulumi.ComponentResource):
         before: pulumi.Input[list[pulumi.Resource]] = (
             guard.before_type_change(spec, self, resize_hooks, host) if guard else []
         )
-        self.server = hcloud.Server(
+        self.server = self._server(spec, user_data, ssh_key_ids, firewall_id, placement_group_id, before)
+        if guard is not None:
+            guard.after_type_change(spec, self, resize_hooks, host, self.server)
+        self.server_id: pulumi.Output[int] = self.server.id.apply(int)
+        self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
+        self.ipv6: pulumi.Output[str] = self.server.ipv6_address
+        self.register_outputs({"serverId": self.server_id, "ipv4": self.ipv4, "ipv6": self.ipv6})
+
+    def _server(
+        self,
+        spec: ServerSpec,
+        user_data: str,
+        ssh_key_ids: list[pulumi.Output[str]],
+        firewall_id: pulumi.Output[int],
+        placement_group_id: pulumi.Input[int | None],
+        before: pulumi.Input[list[pulumi.Resource]],
+    ) -> hcloud.Server:
+        """The server on its own primary IPs, after whatever a type change needs first (`before`)."""
+        return hcloud.Server(
             spec.resource_name,
             name=spec.resource_name,
             server_type=spec.server_type,
@@ -72,12 +90,6 @@ class Server(pulumi.ComponentResource):
                 depends_on=before, ignore_changes=["ssh_keys", "user_data", "placement_group_id"]
             )),
         )
-        if guard is not None:
-            guard.after_type_change(spec, self, resize_hooks, host, self.server)
-        self.server_id: pulumi.Output[int] = self.server.id.apply(int)
-        self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
-        self.ipv6: pulumi.Output[str] = self.server.ipv6_address
-        self.register_outputs({"serverId": self.server_id, "ipv4": self.ipv4, "ipv6": self.ipv6})
 
     def _primary_ip(self, ip: PrimaryIpSpec) -> hcloud.PrimaryIp:
         """A primary IP of its own: kept (not auto-deleted) when the server is replaced, so DNS stays valid."""
