@@ -247,36 +247,57 @@ class AppConfig(ConfigModel):
         return issues + self.service_issues()
 
     def service_issues(self) -> list[ConfigIssue]:
+        """Rules across app's own fields: names, references between services, secrets, migrations."""
         issues: list[ConfigIssue] = []
         declared = self.declared_secrets()
         for name, service in self.services.items():
-            path = f"app.services.{name}"
-            if name in RESERVED_SERVICE_NAMES:
-                issues.append(ConfigIssue(path, f"'{name}' is reserved for the proxy the platform runs (app.proxy)"))
-            if not service.image and self.compose_file is None:
-                issues.append(ConfigIssue(f"{path}.image", "required key is missing (or set app.composeFile)"))
-            for target, condition in service.depends_on.items():
-                if target == name:
-                    issues.append(ConfigIssue(f"{path}.dependsOn.{target}", "a service cannot depend on itself"))
-                elif target not in self.services:
-                    issues.append(ConfigIssue(
-                        f"{path}.dependsOn.{target}", f"no service named '{target}'{closest(target, set(self.services))}"
-                    ))
-                elif condition == "healthy" and self.services[target].default_healthcheck() is None:
-                    issues.append(ConfigIssue(
-                        f"{path}.dependsOn.{target}", f"condition healthy needs a healthcheck on '{target}' (add one)"
-                    ))
-            for key, value in service.environment.items():
-                problem = plain_secret_problem(key, value)
-                if problem is not None:
-                    issues.append(ConfigIssue(f"{path}.environment.{key}", problem))
-                if isinstance(value, str):
-                    for ref in SECRET_REF_RE.findall(value):
-                        if ref not in declared:
-                            issues.append(ConfigIssue(
-                                f"{path}.environment.{key}",
-                                f"refers to ${{{ref}}}, which no service declares in secretEnv",
-                            ))
+            issues += self._one_service_issues(name, service, declared)
+        issues += self._generated_secret_issues(declared)
+        issues += self._cycle_issues()
+        issues += self._route_issues()
+        for name, job in self.jobs.items():
+            if job.service not in self.services:
+                issues.append(ConfigIssue(f"app.jobs.{name}.service", f"no service named '{job.service}'"))
+        issues += self._migration_issues()
+        if self.exposed() and self.acme_email is None and self.proxy.acme:
+            issues.append(ConfigIssue("app.acmeEmail", "required for Let's Encrypt when services are exposed"))
+        return issues
+
+    def _one_service_issues(self, name: str, service: ServiceConfig, declared: set[str]) -> list[ConfigIssue]:
+        """A reserved name, a missing image, dependsOn targets and secrets in its environment."""
+        issues: list[ConfigIssue] = []
+        path = f"app.services.{name}"
+        if name in RESERVED_SERVICE_NAMES:
+            issues.append(ConfigIssue(path, f"'{name}' is reserved for the proxy the platform runs (app.proxy)"))
+        if not service.image and self.compose_file is None:
+            issues.append(ConfigIssue(f"{path}.image", "required key is missing (or set app.composeFile)"))
+        for target, condition in service.depends_on.items():
+            if target == name:
+                issues.append(ConfigIssue(f"{path}.dependsOn.{target}", "a service cannot depend on itself"))
+            elif target not in self.services:
+                issues.append(ConfigIssue(
+                    f"{path}.dependsOn.{target}", f"no service named '{target}'{closest(target, set(self.services))}"
+                ))
+            elif condition == "healthy" and self.services[target].default_healthcheck() is None:
+                issues.append(ConfigIssue(
+                    f"{path}.dependsOn.{target}", f"condition healthy needs a healthcheck on '{target}' (add one)"
+                ))
+        for key, value in service.environment.items():
+            problem = plain_secret_problem(key, value)
+            if problem is not None:
+                issues.append(ConfigIssue(f"{path}.environment.{key}", problem))
+            if isinstance(value, str):
+                for ref in SECRET_REF_RE.findall(value):
+                    if ref not in declared:
+                        issues.append(ConfigIssue(
+                            f"{path}.environment.{key}",
+                            f"refers to ${{{ref}}}, which no service declares in secretEnv",
+                        ))
+        return issues
+
+    def _generated_secret_issues(self, declared: set[str]) -> list[ConfigIssue]:
+        """generateSecrets may name only secrets a service uses, and never a registry token or htpasswd line."""
+        issues: list[ConfigIssue] = []
         htpasswd = {
             service.expose.basic_auth_secret for service in self.services.values()
             if service.expose is not None and service.expose.basic_auth_secret
@@ -293,24 +314,20 @@ class AppConfig(ConfigModel):
                 issues.append(ConfigIssue(
                     f"app.generateSecrets[{index}]", f"{name} is an htpasswd line (basicAuthSecret): set it, it cannot be generated"
                 ))
-        issues += self._cycle_issues()
-        issues += self._route_issues()
-        for name, job in self.jobs.items():
-            if job.service not in self.services:
-                issues.append(ConfigIssue(f"app.jobs.{name}.service", f"no service named '{job.service}'"))
+        return issues
+
+    def _migration_issues(self) -> list[ConfigIssue]:
         if self.migrate_command is not None:
             migrate_in = self.migrate_target()
             if migrate_in is None:
-                issues.append(ConfigIssue("app.migrateService", "migrateCommand needs a service to run in: set migrateService"))
-            elif migrate_in not in self.services:
-                issues.append(ConfigIssue(
+                return [ConfigIssue("app.migrateService", "migrateCommand needs a service to run in: set migrateService")]
+            if migrate_in not in self.services:
+                return [ConfigIssue(
                     "app.migrateService", f"no service named '{migrate_in}'{closest(migrate_in, set(self.services))}"
-                ))
+                )]
         elif self.migrate_service is not None:
-            issues.append(ConfigIssue("app.migrateService", "set migrateCommand too (the command to run)"))
-        if self.exposed() and self.acme_email is None and self.proxy.acme:
-            issues.append(ConfigIssue("app.acmeEmail", "required for Let's Encrypt when services are exposed"))
-        return issues
+            return [ConfigIssue("app.migrateService", "set migrateCommand too (the command to run)")]
+        return []
 
     def _cycle_issues(self) -> list[ConfigIssue]:
         state: dict[str, int] = {}
