@@ -1,8 +1,9 @@
 """The application stack (`app`): its services, the reverse proxy, registries, jobs and the deploy policy.
 
 One `ServiceConfig` per compose service (config/app_service.py, with app_expose.py, app_files.py and the
-value checks of app_values.py). Everything the host receives for the app (compose file, postgresql.conf,
-redis.conf, proxy config, deploy script) is rendered from this model by `render/app.py`.
+value checks of app_values.py); the proxy's settings are in config/app_proxy.py. Everything the host
+receives for the app (compose file, postgresql.conf, redis.conf, proxy config, deploy script) is rendered
+from this model by `render/app.py`.
 
 Checks come in three layers so every problem is reported with its own config path:
 - field and model validators (one service at a time);
@@ -25,16 +26,15 @@ from pydantic import Field, field_validator, model_validator
 from config.app_expose import RedirectConfig
 from config.app_files import RedisTuning
 from config.app_jobs import JobConfig
+from config.app_proxy import ProxyConfig
 from config.app_registries import REGISTRY_RE, RegistryConfig
 from config.app_service import ResourceLimits, ServiceConfig
 from config.app_values import (
     CERTBOT_IMAGES,
-    DEFAULT_PROXY_IMAGES,
     EMAIL_RE,
     RESERVED_SERVICE_NAMES,
     SECRET_REF_RE,
     SERVICE_NAME_RE,
-    ProxyKind,
     check_secret_name,
     check_tag,
     image_is_pinned,
@@ -43,44 +43,9 @@ from config.app_values import (
 from config.base import ConfigModel
 from config.compose_file import closest
 from config.errors import ConfigIssue
-from config.formats import check_domain, check_image
+from config.formats import check_domain
 from config.paths import check_host_dir
 from config.swarm import Engine, SwarmConfig
-
-
-class RateLimit(ConfigModel):
-    # Requests per second per client address, with a burst allowance (seed 000: 10 r/s, burst 20).
-    average: Annotated[int, Field(ge=1, le=100000)]
-    burst: Annotated[int, Field(ge=1, le=100000)]
-
-
-class ProxyConfig(ConfigModel):
-    kind: ProxyKind = "traefik"
-    image: str | None = None  # default: DEFAULT_PROXY_IMAGES[kind]
-    limits: ResourceLimits = Field(default_factory=lambda: ResourceLimits(cpus=0.25, memory="128M"))
-    reservations: ResourceLimits | None = Field(default_factory=lambda: ResourceLimits(cpus=0.1, memory="64M"))
-    rate_limit: RateLimit | None = None
-    hsts_seconds: Annotated[int, Field(ge=0, le=63_072_000)] = 31536000
-    # nginx only (client_max_body_size); Traefik has no body limit by default.
-    max_body_size: str | None = None
-    # Let's Encrypt certificates in the proxy; false: the default self-signed cert (tests, no DNS yet).
-    acme: bool = True
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, value: str | None) -> str | None:
-        return None if value is None else check_image(value)
-
-    @field_validator("max_body_size")
-    @classmethod
-    def _body(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"^\d+[kKmMgG]?$", value, re.ASCII):
-            raise ValueError(f"'{value}' is not an nginx size such as 100m or 2G")
-        return value
-
-    @property
-    def resolved_image(self) -> str:
-        return self.image or DEFAULT_PROXY_IMAGES[self.kind]
 
 
 class DeployConfig(ConfigModel):
