@@ -95,7 +95,7 @@ class Platform(pulumi.ComponentResource):
             if spec.floating_ip
             else None
         )
-        self._dns_records(dns_adoption)
+        self._declare_dns(dns_adoption)
         self.hosts: dict[str, HostConfiguration] = {}
         self._declare_hosts(secrets, server_ids, attachments, step_sources, secret_values)
         self.outputs = self._outputs()
@@ -152,7 +152,7 @@ class Platform(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
 
-    def _dns_records(self, dns_adoption: pulumi.Output[Any] | None) -> None:
+    def _declare_dns(self, dns_adoption: pulumi.Output[Any] | None) -> None:
         """Cloudflare records for the stack's names (none without a dns section)."""
         self.dns_names: list[str] = []
         self.dns_record_ids: pulumi.Output[dict[str, str]] | None = None
