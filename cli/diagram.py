@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -56,21 +57,33 @@ def _server_title(server: ServerSpec) -> str:
     return f"{text} · {server.private_ip}" if server.private_ip else text
 
 
+@dataclass
+class _Chart:
+    """The flowchart as it is written: node lines first, then the edges between them."""
+
+    lines: list[str]
+    edges: list[str] = field(default_factory=list)
+
+    def add(self, text: str, indent: int = 1) -> None:
+        self.lines.append("  " * indent + text)
+
+
 def mermaid(plan_json: Mapping[str, Any], config: StackConfig, spec: PlatformSpec | None = None) -> str:
     """`spec`: the plan's resolved specs when the caller has them (resolved from `config` otherwise)."""
     spec = spec if spec is not None else resolve(config)
-    services = _services_by_server(config, spec)
-    lines = ["---", f"title: {_title(plan_json, spec)}", "---", "flowchart LR"]
-    edges: list[str] = []
-
-    def add(text: str, indent: int = 1) -> None:
-        lines.append("  " * indent + text)
-
-    add(f"users(({label('Users')}))")
+    chart = _Chart(["---", f"title: {_title(plan_json, spec)}", "---", "flowchart LR"])
+    chart.add(f"users(({label('Users')}))")
     admins = ", ".join(config.ssh.admin_cidrs)
-    add(f"admins([{label('Admins', admins)}])")
+    chart.add(f"admins([{label('Admins', admins)}])")
+    targets = _entry_points(chart, spec)
+    _dns(chart, spec, targets)
+    _servers(chart, spec, _services_by_server(config, spec))
+    _links(chart, config, spec)
+    return "\n".join(chart.lines + ["  " + edge for edge in chart.edges]) + "\n"
 
-    # Public entry: DNS names -> load balancer | floating IP | server public IPv4.
+
+def _entry_points(chart: _Chart, spec: PlatformSpec) -> dict[str, str]:
+    """The load balancer and the floating IP: {DNS record target: node id}."""
     targets: dict[str, str] = {}
     if spec.load_balancer is not None:
         lb = spec.load_balancer
@@ -78,72 +91,77 @@ def mermaid(plan_json: Mapping[str, Any], config: StackConfig, spec: PlatformSpe
         check = lb.health_check
         where = str(check.port) if check.port is not None else "each port"
         health = f"health http {where} {check.path}" if check.protocol == "http" else f"health tcp {where}"
-        add(f"lb{{{{{label(f'Load balancer {lb.lb_type}', listen, health)}}}}}")
+        chart.add(f"lb{{{{{label(f'Load balancer {lb.lb_type}', listen, health)}}}}}")
         targets["load_balancer"] = "lb"
     if spec.floating_ip is not None:
         fip = spec.floating_ip
         kind = "IPv4" if fip.ip_type == "ipv4" else "IPv6"
-        add(f"fip([{label(f'Floating {kind}', f'on {fip.server}')}])")
+        chart.add(f"fip([{label(f'Floating {kind}', f'on {fip.server}')}])")
         targets["floating_ip"] = "fip"
+    return targets
 
-    dns_names: dict[str, str] = {}
-    if spec.dns_zone and spec.dns_records:
-        proxied = any(record.proxied for record in spec.dns_records)
-        add(f"subgraph dns[{label(f'Cloudflare DNS · {spec.dns_zone}' + (' · proxied' if proxied else ''))}]")
-        for record in spec.dns_records:
-            if record.record_type == "CAA" or record.fqdn in dns_names:
-                continue
-            dns_names[record.fqdn] = node_id("dns", record.fqdn)
-            add(f"{dns_names[record.fqdn]}[{label(record.fqdn)}]", 2)
-            target = targets.get(record.target) or (
-                node_id("srv", record.target.split(":", 1)[1]) if record.target.startswith("server:") else None
-            )
-            if target:
-                edges.append(f"{dns_names[record.fqdn]} --> {target}")
-        add("end")
-        edges.append("users --> dns")
-    else:
+
+def _dns(chart: _Chart, spec: PlatformSpec, targets: dict[str, str]) -> None:
+    """Public entry: DNS names -> load balancer | floating IP | server public IPv4."""
+    if not (spec.dns_zone and spec.dns_records):
         entry = targets.get("load_balancer") or targets.get("floating_ip")
         if entry:
-            edges.append(f"users --> {entry}")
+            chart.edges.append(f"users --> {entry}")
         else:
             web = [s.name for s in spec.servers if "web" in s.roles] or [spec.servers[0].name]
-            edges += [f"users -->|{label('public IPv4')}| {node_id('srv', name)}" for name in web]
+            chart.edges += [f"users -->|{label('public IPv4')}| {node_id('srv', name)}" for name in web]
+        return
+    dns_names: dict[str, str] = {}
+    proxied = any(record.proxied for record in spec.dns_records)
+    chart.add(f"subgraph dns[{label(f'Cloudflare DNS · {spec.dns_zone}' + (' · proxied' if proxied else ''))}]")
+    for record in spec.dns_records:
+        if record.record_type == "CAA" or record.fqdn in dns_names:
+            continue
+        dns_names[record.fqdn] = node_id("dns", record.fqdn)
+        chart.add(f"{dns_names[record.fqdn]}[{label(record.fqdn)}]", 2)
+        target = targets.get(record.target) or (
+            node_id("srv", record.target.split(":", 1)[1]) if record.target.startswith("server:") else None
+        )
+        if target:
+            chart.edges.append(f"{dns_names[record.fqdn]} --> {target}")
+    chart.add("end")
+    chart.edges.append("users --> dns")
 
-    # Servers (inside the private network when there is one) with their services.
+
+def _servers(chart: _Chart, spec: PlatformSpec, services: dict[str, list[tuple[str, str]]]) -> None:
+    """Servers (inside the private network when there is one) with their services, then the volumes."""
     indent = 1
     if spec.network is not None:
-        add(f"subgraph net[{label(f'Private network {spec.network.subnet}')}]")
+        chart.add(f"subgraph net[{label(f'Private network {spec.network.subnet}')}]")
         indent = 2
     for server in spec.servers:
         server_id = node_id("srv", server.name)
-        add(f"subgraph {server_id}[{label(_server_title(server))}]", indent)
+        chart.add(f"subgraph {server_id}[{label(_server_title(server))}]", indent)
         names = services[server.name]
         if names:
             for service, image in names:
-                add(f"{node_id('svc', f'{server.name}_{service}')}[{label(service, image)}]", indent + 1)
+                chart.add(f"{node_id('svc', f'{server.name}_{service}')}[{label(service, image)}]", indent + 1)
         else:
-            add(f"{node_id('host', server.name)}[{label('Docker host', 'no app.services for these roles')}]", indent + 1)
-        add("end", indent)
+            chart.add(f"{node_id('host', server.name)}[{label('Docker host', 'no app.services for these roles')}]", indent + 1)
+        chart.add("end", indent)
     if spec.network is not None:
-        add("end")
-
+        chart.add("end")
     for volume in spec.volumes:
         vol = node_id("vol", volume.name)
-        add(f"{vol}[({label(f'Volume {volume.name}', f'{volume.size_gb} GB · {volume.mount_point}')})]")
-        edges.append(f"{vol} --- {node_id('srv', volume.server)}")
+        chart.add(f"{vol}[({label(f'Volume {volume.name}', f'{volume.size_gb} GB · {volume.mount_point}')})]")
+        chart.edges.append(f"{vol} --- {node_id('srv', volume.server)}")
 
+
+def _links(chart: _Chart, config: StackConfig, spec: PlatformSpec) -> None:
+    """Load balancer and floating IP to their servers, app servers to the database servers, SSH from admins."""
     if spec.load_balancer is not None:
         how = "private IP" if spec.load_balancer.use_private_ip else "public IP"
-        edges += [f"lb -->|{label(how)}| {node_id('srv', name)}" for name in spec.load_balancer.targets]
+        chart.edges += [f"lb -->|{label(how)}| {node_id('srv', name)}" for name in spec.load_balancer.targets]
     if spec.floating_ip is not None:
-        edges.append(f"fip -.-> {node_id('srv', spec.floating_ip.server)}")
+        chart.edges.append(f"fip -.-> {node_id('srv', spec.floating_ip.server)}")
     db_servers = [s.name for s in spec.servers if "db" in s.roles]
     for server in spec.servers:
         if "db" in server.roles:
             continue
-        edges += [f"{node_id('srv', server.name)} -.->|{label('private network')}| {node_id('srv', db)}" for db in db_servers]
-    edges += [f"admins -.->|{label(f'SSH {config.ssh.port}')}| {node_id('srv', s.name)}" for s in spec.servers]
-
-    lines += ["  " + edge for edge in edges]
-    return "\n".join(lines) + "\n"
+        chart.edges += [f"{node_id('srv', server.name)} -.->|{label('private network')}| {node_id('srv', db)}" for db in db_servers]
+    chart.edges += [f"admins -.->|{label(f'SSH {config.ssh.port}')}| {node_id('srv', s.name)}" for s in spec.servers]

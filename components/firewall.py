@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.naming import named
+from components.naming import fixed_name_options
 from spec.resources import PlatformSpec
 
 ANYWHERE = ["0.0.0.0/0", "::/0"]
@@ -48,7 +48,7 @@ class Firewall(pulumi.ComponentResource):
             name=f"{spec.prefix}-fw",
             labels=spec.labels,
             rules=rules,
-            opts=named(self),
+            opts=fixed_name_options(self),
         )
         self.firewall_id: pulumi.Output[int] = self.firewall.id.apply(int)
         self.register_outputs({"firewallId": self.firewall_id})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.naming import named
+from components.naming import fixed_name_options
 from spec.addresses import floating_host_address
 from spec.resources import FloatingIpSpec, PlatformSpec
 
@@ -28,7 +28,7 @@ class FloatingIp(pulumi.ComponentResource):
             home_location=fip.location,
             delete_protection=fip.protected,
             labels=spec.labels,
-            opts=named(self),
+            opts=fixed_name_options(self),
         )
         self.assignment = hcloud.FloatingIpAssignment(
             f"{fip.resource_name}-assignment",

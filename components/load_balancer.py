@@ -5,7 +5,8 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.naming import named
+from components.naming import fixed_name_options
+from config.network import LbServiceConfig
 from spec.resources import LoadBalancerSpec, PlatformSpec
 
 
@@ -31,7 +32,7 @@ class LoadBalancer(pulumi.ComponentResource):
             algorithm=hcloud.LoadBalancerAlgorithmArgs(type=lb.algorithm),
             delete_protection=lb.protected,
             labels=spec.labels,
-            opts=named(self),
+            opts=fixed_name_options(self),
         )
         lb_int_id = self.lb.id.apply(int)
         depends: list[pulumi.Resource] = []
@@ -45,30 +46,7 @@ class LoadBalancer(pulumi.ComponentResource):
             )
             # Private targets only work once both the LB and the servers sit in the network.
             depends = [self.network, *network_attachments]
-        health = lb.health_check
-        self.services = []
-        for service in lb.services:
-            check = lb.checks[service.listen_port]
-            self.services.append(hcloud.LoadBalancerService(
-                f"{lb.resource_name}-svc-{service.listen_port}",
-                load_balancer_id=self.lb.id,  # this one argument is a string in the provider
-                protocol=service.protocol,
-                listen_port=service.listen_port,
-                destination_port=service.destination_port,
-                proxyprotocol=service.proxy_protocol,
-                health_check=hcloud.LoadBalancerServiceHealthCheckArgs(
-                    protocol=check.protocol,
-                    port=check.port,
-                    interval=health.interval_s,
-                    timeout=health.timeout_s,
-                    retries=health.retries,
-                    # A Host header, a path and 2xx: see spec/lb_checks.py for the provider arguments.
-                    http=hcloud.LoadBalancerServiceHealthCheckHttpArgs(
-                        domain=check.domain, path=check.path, status_codes=list(check.status_codes),
-                    ) if check.protocol == "http" else None,
-                ),
-                opts=child,
-            ))
+        self.services = [self._service(lb, service) for service in lb.services]
         self.targets = [
             hcloud.LoadBalancerTarget(
                 f"{lb.resource_name}-target-{server}",
@@ -83,3 +61,27 @@ class LoadBalancer(pulumi.ComponentResource):
         self.ipv4: pulumi.Output[str] = self.lb.ipv4
         self.ipv6: pulumi.Output[str] = self.lb.ipv6
         self.register_outputs({"ipv4": self.ipv4, "ipv6": self.ipv6})
+
+    def _service(self, lb: LoadBalancerSpec, service: LbServiceConfig) -> hcloud.LoadBalancerService:
+        """One listener with the health check spec/lb_checks.py derived for its port."""
+        check, health = lb.checks[service.listen_port], lb.health_check
+        return hcloud.LoadBalancerService(
+            f"{lb.resource_name}-svc-{service.listen_port}",
+            load_balancer_id=self.lb.id,  # this one argument is a string in the provider
+            protocol=service.protocol,
+            listen_port=service.listen_port,
+            destination_port=service.destination_port,
+            proxyprotocol=service.proxy_protocol,
+            health_check=hcloud.LoadBalancerServiceHealthCheckArgs(
+                protocol=check.protocol,
+                port=check.port,
+                interval=health.interval_s,
+                timeout=health.timeout_s,
+                retries=health.retries,
+                # A Host header, a path and 2xx: see spec/lb_checks.py for the provider arguments.
+                http=hcloud.LoadBalancerServiceHealthCheckHttpArgs(
+                    domain=check.domain, path=check.path, status_codes=list(check.status_codes),
+                ) if check.protocol == "http" else None,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )

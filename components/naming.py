@@ -11,6 +11,7 @@ from __future__ import annotations
 import pulumi
 
 
-def named(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
-    """`opts` for a resource with a fixed Hetzner name, parented to `parent`."""
+def fixed_name_options(parent: pulumi.Resource, opts: pulumi.ResourceOptions | None = None) -> pulumi.ResourceOptions:
+    """`opts` for a resource with a fixed Hetzner name: parented to `parent` and replaced delete-first
+    (delete_before_replace), merged with `opts`."""
     return pulumi.ResourceOptions.merge(pulumi.ResourceOptions(parent=parent, delete_before_replace=True), opts)

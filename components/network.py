@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.naming import named
+from components.naming import fixed_name_options
 from spec.resources import NetworkSpec, PlatformSpec
 
 
@@ -17,7 +17,7 @@ class PrivateNetwork(pulumi.ComponentResource):
             name=network.resource_name,
             ip_range=network.ip_range,
             labels=spec.labels,
-            opts=named(self),
+            opts=fixed_name_options(self),
         )
         self.network_id: pulumi.Output[int] = self.network.id.apply(int)
         self.subnet = hcloud.NetworkSubnet(

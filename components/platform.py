@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pulumi
@@ -10,7 +10,7 @@ import pulumi
 from components.deployment_guard import SERVERS_OUTPUT, DeploymentGuard, as_mapping
 from components.firewall import Firewall
 from components.floating_ip import FloatingIp
-from components.host import HostConfiguration, RuntimeInputs, StepSource
+from components.host_setup import HostConfiguration, RuntimeInputs, StepSource
 from components.load_balancer import LoadBalancer
 from components.network import PrivateNetwork
 from components.resize_steps import ResizeHooks
@@ -77,6 +77,35 @@ class Platform(pulumi.ComponentResource):
         ssh_keys = SshKeys("ssh-keys", spec, config.ssh.public_keys, opts=child)
         firewall = Firewall("firewall", spec, config.ssh.port, config.ssh.admin_cidrs, config.host.admin_ports,
                             web_sources(config), opts=child)
+        self.servers = self._servers(secrets, guard, ssh_keys, firewall)
+        server_ids = {name: server.server_id for name, server in self.servers.items()}
+        network = PrivateNetwork("network", spec, spec.network, opts=child) if spec.network else None
+        attachments = {
+            server.name: network.attach(server_ids[server.name], server.private_ip, server.resource_name)
+            for server in spec.servers
+            if network is not None
+        }
+        self.volumes = {
+            volume.name: Volume(f"volume-{volume.name}", spec, volume, server_ids[volume.server], opts=child)
+            for volume in spec.volumes
+        }
+        self.load_balancer = self._load_balancer(server_ids, network, attachments)
+        self.floating_ip = (
+            FloatingIp("floating-ip", spec, spec.floating_ip, server_ids[spec.floating_ip.server], opts=child)
+            if spec.floating_ip
+            else None
+        )
+        self._declare_dns(dns_adoption)
+        self.hosts: dict[str, HostConfiguration] = {}
+        self._declare_hosts(secrets, server_ids, attachments, step_sources, secret_values)
+        self.outputs = self._outputs()
+        self.register_outputs(self.outputs)
+
+    def _servers(
+        self, secrets: StackSecrets, guard: DeploymentGuard, ssh_keys: SshKeys, firewall: Firewall
+    ) -> dict[str, Server]:
+        """The placement groups, then every server with its primary IPs, keys and firewall."""
+        spec, child = self.spec, pulumi.ResourceOptions(parent=self)
         # Each server's spread group: kept from the last deployment, new servers fill groups of at most 10.
         placement_assignment: pulumi.Output[dict[str, str | None]] = guard.previous.apply(
             lambda outputs: assign_placement_groups(
@@ -85,9 +114,8 @@ class Platform(pulumi.ComponentResource):
         )
         placement = PlacementGroups("placement", spec, placement_assignment.apply(groups_in_use), opts=child)
         self.placement_groups = placement_assignment
-        user_data = render_user_data(config)
-
-        self.servers: dict[str, Server] = {
+        user_data = render_user_data(self.config)
+        return {
             server.name: Server(
                 f"server-{server.name}",
                 server,
@@ -99,59 +127,57 @@ class Platform(pulumi.ComponentResource):
                     _group_id_of(server.name)
                 ),
                 guard=guard,
-                resize_hooks=ResizeHooks(config, secrets.ssh_private_key),
+                resize_hooks=ResizeHooks(self.config, secrets.ssh_private_key),
                 opts=child,
             )
             for server in spec.servers
         }
-        server_ids = {name: server.server_id for name, server in self.servers.items()}
 
-        network = PrivateNetwork("network", spec, spec.network, opts=child) if spec.network else None
-        attachments = {
-            server.name: network.attach(server_ids[server.name], server.private_ip, server.resource_name)
-            for server in spec.servers
-            if network is not None
-        }
-
-        self.volumes = {
-            volume.name: Volume(f"volume-{volume.name}", spec, volume, server_ids[volume.server], opts=child)
-            for volume in spec.volumes
-        }
-
-        self.load_balancer = (
-            LoadBalancer(
-                "load-balancer",
-                spec,
-                spec.load_balancer,
-                target_server_ids={name: server_ids[name] for name in spec.load_balancer.targets},
-                subnet_id=network.subnet_id if network else None,
-                network_attachments=list(attachments.values()),
-                opts=child,
-            )
-            if spec.load_balancer
-            else None
-        )
-        self.floating_ip = (
-            FloatingIp("floating-ip", spec, spec.floating_ip, server_ids[spec.floating_ip.server], opts=child)
-            if spec.floating_ip
-            else None
+    def _load_balancer(
+        self,
+        server_ids: dict[str, pulumi.Output[int]],
+        network: PrivateNetwork | None,
+        attachments: Mapping[str, pulumi.Resource],
+    ) -> LoadBalancer | None:
+        lb = self.spec.load_balancer
+        if lb is None:
+            return None
+        return LoadBalancer(
+            "load-balancer",
+            self.spec,
+            lb,
+            target_server_ids={name: server_ids[name] for name in lb.targets},
+            subnet_id=network.subnet_id if network else None,
+            network_attachments=list(attachments.values()),
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
+    def _declare_dns(self, dns_adoption: pulumi.Output[Any] | None) -> None:
+        """Cloudflare records for the stack's names (none without a dns section)."""
         self.dns_names: list[str] = []
         self.dns_record_ids: pulumi.Output[dict[str, str]] | None = None
-        if spec.dns_zone and dns_adoption is not None:
+        if self.spec.dns_zone and dns_adoption is not None:
             # Imported here on purpose: pulumi_cloudflare costs ~4 s and stacks without DNS skip it.
             from components.dns import DnsRecords
 
-            dns = DnsRecords("dns", spec, self._dns_targets(), dns_adoption, opts=child)
+            dns = DnsRecords("dns", self.spec, self._dns_targets(), dns_adoption, opts=pulumi.ResourceOptions(parent=self))
             self.dns_names = dns.names
             self.dns_record_ids = dns.record_ids
 
-        self.hosts: dict[str, HostConfiguration] = {}
+    def _declare_hosts(
+        self,
+        secrets: StackSecrets,
+        server_ids: dict[str, pulumi.Output[int]],
+        attachments: Mapping[str, pulumi.Resource],
+        step_sources: Sequence[StepSource],
+        secret_values: dict[str, pulumi.Output[str]],
+    ) -> None:
+        """Into self.hosts (read as it fills by the swarm's hook): the host steps of every server, databases
+        first, because the app steps run in this order across servers."""
+        config = self.config
         previous_app: list[pulumi.Resource] = []
-        # Databases before the apps that use them: the app steps run in this order across servers.
         for server_name in deploy_order(config):
-            server = spec.server(server_name)
+            server = self.spec.server(server_name)
             host = HostConfiguration(
                 f"host-{server.name}",
                 config,
@@ -171,13 +197,11 @@ class Platform(pulumi.ComponentResource):
                 ],
                 step_after={"app": previous_app},
                 before_step=self._swarm_before_app(server.name, server_ids, secrets) if config.app.engine == "swarm" else None,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self),
             )
             self.hosts[server.name] = host
             if "app" in host.commands:
                 previous_app = [host.commands["app"]]
-        self.outputs = self._outputs()
-        self.register_outputs(self.outputs)
 
     def _ordered_on_of(self, server: str) -> pulumi.Output[str | None]:
         return self._ordered_on.apply(lambda dates: dates.get(server))

@@ -11,7 +11,7 @@ import pulumi
 
 from components.cost import CostReport, guard_refusal, log_warnings
 from components.deployment_guard import DeploymentGuard
-from components.host import StepSource
+from components.host_setup import StepSource
 from components.platform import Platform
 from components.secrets import GeneratedSecrets, missing_secrets, secret_requirements
 from config.errors import ConfigError, ConfigIssue

@@ -22,7 +22,7 @@ from pathlib import Path
 import pulumi
 from pulumi_command import local, remote
 
-from components.host import REMOTE_SHELL, ssh_connection
+from components.host_setup import REMOTE_SHELL, ssh_connection
 from config.schema import StackConfig
 from render.resize_steps import start_after_resize_script, stop_before_resize_script
 from spec.resources import ServerSpec

@@ -8,7 +8,7 @@ import pulumi
 import pulumi_hcloud as hcloud
 
 from components.deployment_guard import DeploymentGuard
-from components.naming import named
+from components.naming import fixed_name_options
 from components.resize_steps import ResizeHooks
 from spec.resources import PlatformSpec, PrimaryIpSpec, ServerSpec
 
@@ -40,7 +40,25 @@ class Server(pulumi.ComponentResource):
         before: pulumi.Input[list[pulumi.Resource]] = (
             guard.before_type_change(spec, self, resize_hooks, host) if guard else []
         )
-        self.server = hcloud.Server(
+        self.server = self._server(spec, user_data, ssh_key_ids, firewall_id, placement_group_id, before)
+        if guard is not None:
+            guard.after_type_change(spec, self, resize_hooks, host, self.server)
+        self.server_id: pulumi.Output[int] = self.server.id.apply(int)
+        self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
+        self.ipv6: pulumi.Output[str] = self.server.ipv6_address
+        self.register_outputs({"serverId": self.server_id, "ipv4": self.ipv4, "ipv6": self.ipv6})
+
+    def _server(
+        self,
+        spec: ServerSpec,
+        user_data: str,
+        ssh_key_ids: list[pulumi.Output[str]],
+        firewall_id: pulumi.Output[int],
+        placement_group_id: pulumi.Input[int | None],
+        before: pulumi.Input[list[pulumi.Resource]],
+    ) -> hcloud.Server:
+        """The server on its own primary IPs, after whatever a type change needs first (`before`)."""
+        return hcloud.Server(
             spec.resource_name,
             name=spec.resource_name,
             server_type=spec.server_type,
@@ -68,16 +86,10 @@ class Server(pulumi.ComponentResource):
             # Changing either would replace the server (and its disk); keys are managed over SSH afterwards.
             # placement_group_id: a running server never changes group (spec/placement.py); the program already
             # keeps each server's group, and this makes sure the provider is never asked to.
-            opts=named(self, pulumi.ResourceOptions(
+            opts=fixed_name_options(self, pulumi.ResourceOptions(
                 depends_on=before, ignore_changes=["ssh_keys", "user_data", "placement_group_id"]
             )),
         )
-        if guard is not None:
-            guard.after_type_change(spec, self, resize_hooks, host, self.server)
-        self.server_id: pulumi.Output[int] = self.server.id.apply(int)
-        self.ipv4: pulumi.Output[str] = self.primary_ipv4.ip_address
-        self.ipv6: pulumi.Output[str] = self.server.ipv6_address
-        self.register_outputs({"serverId": self.server_id, "ipv4": self.ipv4, "ipv6": self.ipv6})
 
     def _primary_ip(self, ip: PrimaryIpSpec) -> hcloud.PrimaryIp:
         """A primary IP of its own: kept (not auto-deleted) when the server is replaced, so DNS stays valid."""
@@ -94,7 +106,7 @@ class Server(pulumi.ComponentResource):
             auto_delete=False,
             delete_protection=spec.protected,
             labels=spec.labels,
-            opts=named(self),
+            opts=fixed_name_options(self),
         )
 
 
@@ -111,7 +123,9 @@ class PlacementGroups(pulumi.ComponentResource):
 
         def declare(names: list[str]) -> dict[str, pulumi.Output[int]]:
             return {
-                group: hcloud.PlacementGroup(group, name=group, type="spread", labels=spec.labels, opts=named(self)).id.apply(int)
+                group: hcloud.PlacementGroup(
+                    group, name=group, type="spread", labels=spec.labels, opts=fixed_name_options(self)
+                ).id.apply(int)
                 for group in names
             }
 

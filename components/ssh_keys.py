@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.naming import named
+from components.naming import fixed_name_options
 from spec.resources import PlatformSpec
 from spec.ssh_keys import ssh_key_specs
 
@@ -23,7 +23,7 @@ class SshKeys(pulumi.ComponentResource):
                 # adopts it in place on the first run after the upgrade. Correct when the key list is left
                 # as it was for that one run (docs/growth.md, "Changing a running stack"); from then on the names
                 # no longer depend on the order.
-                opts=named(self, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=key.legacy_resource_name)])),
+                opts=fixed_name_options(self, pulumi.ResourceOptions(aliases=[pulumi.Alias(name=key.legacy_resource_name)])),
             )
             for key in ssh_key_specs(spec.prefix, public_keys)
         ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_hcloud as hcloud
 
-from components.naming import named
+from components.naming import fixed_name_options
 from spec.resources import PlatformSpec, VolumeSpec
 
 
@@ -29,7 +29,7 @@ class Volume(pulumi.ComponentResource):
             automount=False,
             delete_protection=volume.protected,
             labels={**spec.labels, "volume": volume.name},
-            opts=named(self),
+            opts=fixed_name_options(self),
         )
         self.volume_id: pulumi.Output[int] = self.volume.id.apply(int)
         self.attachment = hcloud.VolumeAttachment(

@@ -1,8 +1,9 @@
 """The application stack (`app`): its services, the reverse proxy, registries, jobs and the deploy policy.
 
 One `ServiceConfig` per compose service (config/app_service.py, with app_expose.py, app_files.py and the
-value checks of app_values.py). Everything the host receives for the app (compose file, postgresql.conf,
-redis.conf, proxy config, deploy script) is rendered from this model by `render/app.py`.
+value checks of app_values.py); the proxy's settings are in config/app_proxy.py. Everything the host
+receives for the app (compose file, postgresql.conf, redis.conf, proxy config, deploy script) is rendered
+from this model by `render/app.py`.
 
 Checks come in three layers so every problem is reported with its own config path:
 - field and model validators (one service at a time);
@@ -25,62 +26,26 @@ from pydantic import Field, field_validator, model_validator
 from config.app_expose import RedirectConfig
 from config.app_files import RedisTuning
 from config.app_jobs import JobConfig
+from config.app_proxy import ProxyConfig
 from config.app_registries import REGISTRY_RE, RegistryConfig
 from config.app_service import ResourceLimits, ServiceConfig
 from config.app_values import (
     CERTBOT_IMAGES,
-    DEFAULT_PROXY_IMAGES,
     EMAIL_RE,
     RESERVED_SERVICE_NAMES,
     SECRET_REF_RE,
     SERVICE_NAME_RE,
-    ProxyKind,
     check_secret_name,
     check_tag,
     image_is_pinned,
     plain_secret_problem,
 )
-from config.base import DNS_LABEL_RE, ConfigModel
+from config.base import ConfigModel
 from config.compose_file import closest
 from config.errors import ConfigIssue
-from config.formats import check_dns_length, check_image
+from config.formats import check_domain
 from config.paths import check_host_dir
 from config.swarm import Engine, SwarmConfig
-
-
-class RateLimit(ConfigModel):
-    # Requests per second per client address, with a burst allowance (seed 000: 10 r/s, burst 20).
-    average: Annotated[int, Field(ge=1, le=100000)]
-    burst: Annotated[int, Field(ge=1, le=100000)]
-
-
-class ProxyConfig(ConfigModel):
-    kind: ProxyKind = "traefik"
-    image: str | None = None  # default: DEFAULT_PROXY_IMAGES[kind]
-    limits: ResourceLimits = Field(default_factory=lambda: ResourceLimits(cpus=0.25, memory="128M"))
-    reservations: ResourceLimits | None = Field(default_factory=lambda: ResourceLimits(cpus=0.1, memory="64M"))
-    rate_limit: RateLimit | None = None
-    hsts_seconds: Annotated[int, Field(ge=0, le=63_072_000)] = 31536000
-    # nginx only (client_max_body_size); Traefik has no body limit by default.
-    max_body_size: str | None = None
-    # Let's Encrypt certificates in the proxy; false: the default self-signed cert (tests, no DNS yet).
-    acme: bool = True
-
-    @field_validator("image")
-    @classmethod
-    def _image(cls, value: str | None) -> str | None:
-        return None if value is None else check_image(value)
-
-    @field_validator("max_body_size")
-    @classmethod
-    def _body(cls, value: str | None) -> str | None:
-        if value is not None and not re.fullmatch(r"^\d+[kKmMgG]?$", value, re.ASCII):
-            raise ValueError(f"'{value}' is not an nginx size such as 100m or 2G")
-        return value
-
-    @property
-    def resolved_image(self) -> str:
-        return self.image or DEFAULT_PROXY_IMAGES[self.kind]
 
 
 class DeployConfig(ConfigModel):
@@ -203,13 +168,7 @@ class AppConfig(ConfigModel):
     @field_validator("domain")
     @classmethod
     def _domain(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.lower().rstrip(".")
-        labels = value.split(".")
-        if len(labels) < 2 or not all(DNS_LABEL_RE.fullmatch(label) for label in labels):
-            raise ValueError(f"'{value}' is not a domain name")
-        return check_dns_length(value)
+        return None if value is None else check_domain(value)
 
     @field_validator("data_dir")
     @classmethod
@@ -253,36 +212,57 @@ class AppConfig(ConfigModel):
         return issues + self.service_issues()
 
     def service_issues(self) -> list[ConfigIssue]:
+        """Rules across app's own fields: names, references between services, secrets, migrations."""
         issues: list[ConfigIssue] = []
         declared = self.declared_secrets()
         for name, service in self.services.items():
-            path = f"app.services.{name}"
-            if name in RESERVED_SERVICE_NAMES:
-                issues.append(ConfigIssue(path, f"'{name}' is reserved for the proxy the platform runs (app.proxy)"))
-            if not service.image and self.compose_file is None:
-                issues.append(ConfigIssue(f"{path}.image", "required key is missing (or set app.composeFile)"))
-            for target, condition in service.depends_on.items():
-                if target == name:
-                    issues.append(ConfigIssue(f"{path}.dependsOn.{target}", "a service cannot depend on itself"))
-                elif target not in self.services:
-                    issues.append(ConfigIssue(
-                        f"{path}.dependsOn.{target}", f"no service named '{target}'{closest(target, set(self.services))}"
-                    ))
-                elif condition == "healthy" and self.services[target].default_healthcheck() is None:
-                    issues.append(ConfigIssue(
-                        f"{path}.dependsOn.{target}", f"condition healthy needs a healthcheck on '{target}' (add one)"
-                    ))
-            for key, value in service.environment.items():
-                problem = plain_secret_problem(key, value)
-                if problem is not None:
-                    issues.append(ConfigIssue(f"{path}.environment.{key}", problem))
-                if isinstance(value, str):
-                    for ref in SECRET_REF_RE.findall(value):
-                        if ref not in declared:
-                            issues.append(ConfigIssue(
-                                f"{path}.environment.{key}",
-                                f"refers to ${{{ref}}}, which no service declares in secretEnv",
-                            ))
+            issues += self._one_service_issues(name, service, declared)
+        issues += self._generated_secret_issues(declared)
+        issues += self._cycle_issues()
+        issues += self._route_issues()
+        for name, job in self.jobs.items():
+            if job.service not in self.services:
+                issues.append(ConfigIssue(f"app.jobs.{name}.service", f"no service named '{job.service}'"))
+        issues += self._migration_issues()
+        if self.exposed() and self.acme_email is None and self.proxy.acme:
+            issues.append(ConfigIssue("app.acmeEmail", "required for Let's Encrypt when services are exposed"))
+        return issues
+
+    def _one_service_issues(self, name: str, service: ServiceConfig, declared: set[str]) -> list[ConfigIssue]:
+        """A reserved name, a missing image, dependsOn targets and secrets in its environment."""
+        issues: list[ConfigIssue] = []
+        path = f"app.services.{name}"
+        if name in RESERVED_SERVICE_NAMES:
+            issues.append(ConfigIssue(path, f"'{name}' is reserved for the proxy the platform runs (app.proxy)"))
+        if not service.image and self.compose_file is None:
+            issues.append(ConfigIssue(f"{path}.image", "required key is missing (or set app.composeFile)"))
+        for target, condition in service.depends_on.items():
+            if target == name:
+                issues.append(ConfigIssue(f"{path}.dependsOn.{target}", "a service cannot depend on itself"))
+            elif target not in self.services:
+                issues.append(ConfigIssue(
+                    f"{path}.dependsOn.{target}", f"no service named '{target}'{closest(target, set(self.services))}"
+                ))
+            elif condition == "healthy" and self.services[target].default_healthcheck() is None:
+                issues.append(ConfigIssue(
+                    f"{path}.dependsOn.{target}", f"condition healthy needs a healthcheck on '{target}' (add one)"
+                ))
+        for key, value in service.environment.items():
+            problem = plain_secret_problem(key, value)
+            if problem is not None:
+                issues.append(ConfigIssue(f"{path}.environment.{key}", problem))
+            if isinstance(value, str):
+                for ref in SECRET_REF_RE.findall(value):
+                    if ref not in declared:
+                        issues.append(ConfigIssue(
+                            f"{path}.environment.{key}",
+                            f"refers to ${{{ref}}}, which no service declares in secretEnv",
+                        ))
+        return issues
+
+    def _generated_secret_issues(self, declared: set[str]) -> list[ConfigIssue]:
+        """generateSecrets may name only secrets a service uses, and never a registry token or htpasswd line."""
+        issues: list[ConfigIssue] = []
         htpasswd = {
             service.expose.basic_auth_secret for service in self.services.values()
             if service.expose is not None and service.expose.basic_auth_secret
@@ -299,24 +279,20 @@ class AppConfig(ConfigModel):
                 issues.append(ConfigIssue(
                     f"app.generateSecrets[{index}]", f"{name} is an htpasswd line (basicAuthSecret): set it, it cannot be generated"
                 ))
-        issues += self._cycle_issues()
-        issues += self._route_issues()
-        for name, job in self.jobs.items():
-            if job.service not in self.services:
-                issues.append(ConfigIssue(f"app.jobs.{name}.service", f"no service named '{job.service}'"))
+        return issues
+
+    def _migration_issues(self) -> list[ConfigIssue]:
         if self.migrate_command is not None:
             migrate_in = self.migrate_target()
             if migrate_in is None:
-                issues.append(ConfigIssue("app.migrateService", "migrateCommand needs a service to run in: set migrateService"))
-            elif migrate_in not in self.services:
-                issues.append(ConfigIssue(
+                return [ConfigIssue("app.migrateService", "migrateCommand needs a service to run in: set migrateService")]
+            if migrate_in not in self.services:
+                return [ConfigIssue(
                     "app.migrateService", f"no service named '{migrate_in}'{closest(migrate_in, set(self.services))}"
-                ))
+                )]
         elif self.migrate_service is not None:
-            issues.append(ConfigIssue("app.migrateService", "set migrateCommand too (the command to run)"))
-        if self.exposed() and self.acme_email is None and self.proxy.acme:
-            issues.append(ConfigIssue("app.acmeEmail", "required for Let's Encrypt when services are exposed"))
-        return issues
+            return [ConfigIssue("app.migrateService", "set migrateCommand too (the command to run)")]
+        return []
 
     def _cycle_issues(self) -> list[ConfigIssue]:
         state: dict[str, int] = {}

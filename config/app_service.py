@@ -82,12 +82,17 @@ class HealthcheckConfig(ConfigModel):
         if self.test[0] in ("CMD", "CMD-SHELL"):
             return list(self.test)
         return ["CMD", *self.test]
+
+
 DependsCondition = Literal["started", "healthy", "completed"]
-_CONDITIONS = {
-    "service_started": "started",
-    "service_healthy": "healthy",
-    "service_completed_successfully": "completed",
+# Compose's name for each dependsOn condition: what the rendered compose file says, and the long form a
+# stack file may use instead of the short one.
+COMPOSE_CONDITIONS: dict[DependsCondition, str] = {
+    "started": "service_started",
+    "healthy": "service_healthy",
+    "completed": "service_completed_successfully",
 }
+_SHORT_CONDITIONS = {compose: short for short, compose in COMPOSE_CONDITIONS.items()}
 
 
 class ServiceConfig(ConfigModel):
@@ -211,7 +216,7 @@ class ServiceConfig(ConfigModel):
         if isinstance(value, list):
             return {name: "started" for name in value}
         if isinstance(value, dict):
-            return {name: _CONDITIONS.get(str(cond), cond) for name, cond in value.items()}
+            return {name: _SHORT_CONDITIONS.get(str(cond), cond) for name, cond in value.items()}
         return value
 
     @field_validator("stop_grace_period", mode="before", json_schema_input_type=str | int | None)

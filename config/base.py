@@ -21,6 +21,13 @@ USER_NAME_RE = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$", re.ASCII)
 DNS_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$", re.ASCII)
 # Money, in EUR: a bound keeps every sum of cost lines a finite Decimal.
 MAX_EUR = 1_000_000.0
+# The stack's `environment`; prod decides the default of every delete protection.
+Environment = Literal["prod", "staging", "dev"]
+
+
+def protected_by_default(environment: str) -> bool:
+    """Delete (and rebuild) protection where the stack file does not set it: on in prod, off elsewhere."""
+    return environment == "prod"
 
 
 def check_cidr(value: str) -> str:

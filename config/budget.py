@@ -10,6 +10,10 @@ from pydantic import Field, field_validator, model_validator
 
 from config.base import MAX_EUR, ConfigModel
 
+# Default thresholds as shares of monthlyEur: warn at 80 %, critical at 90 %.
+WARN_SHARE = 0.8
+CRITICAL_SHARE = 0.9
+
 
 class BudgetConfig(ConfigModel):
     monthly_eur: Annotated[float, Field(gt=0, le=MAX_EUR)]
@@ -19,21 +23,29 @@ class BudgetConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _order(self) -> BudgetConfig:
-        warn = self.warn_eur if self.warn_eur is not None else self.monthly_eur * 0.8
-        critical = self.critical_eur if self.critical_eur is not None else self.monthly_eur * 0.9
+        # The order is checked on the exact defaults; the properties round them to cents for the reports.
+        warn = self._threshold(self.warn_eur, WARN_SHARE, rounded=False)
+        critical = self._threshold(self.critical_eur, CRITICAL_SHARE, rounded=False)
         if not warn <= critical <= self.monthly_eur:
             raise ValueError(
                 f"thresholds must satisfy warnEur ({warn:g}) <= criticalEur ({critical:g}) <= monthlyEur ({self.monthly_eur:g})"
             )
         return self
 
+    def _threshold(self, explicit: float | None, share: float, *, rounded: bool = True) -> float:
+        """The threshold the stack file sets, else `share` of monthlyEur."""
+        if explicit is not None:
+            return explicit
+        default = self.monthly_eur * share
+        return round(default, 2) if rounded else default
+
     @property
     def warn(self) -> float:
-        return self.warn_eur if self.warn_eur is not None else round(self.monthly_eur * 0.8, 2)
+        return self._threshold(self.warn_eur, WARN_SHARE)
 
     @property
     def critical(self) -> float:
-        return self.critical_eur if self.critical_eur is not None else round(self.monthly_eur * 0.9, 2)
+        return self._threshold(self.critical_eur, CRITICAL_SHARE)
 
 
 class ExtraCostLine(ConfigModel):

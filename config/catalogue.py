@@ -255,13 +255,8 @@ def _per_gb(raw: dict[str, Any]) -> PricedItem:
     )
 
 
-def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
-    regions = raw["regions"]
-    locations = {
-        name: Location(name, info["city"], info["country"], info["region"], regions[info["region"]]["network_zone"])
-        for name, info in raw["locations"].items()
-    }
-    server_types = {
+def _server_types(raw: dict[str, Any]) -> dict[str, ServerType]:
+    return {
         name: ServerType(
             name=name,
             vcpu=info["vcpu"],
@@ -280,7 +275,10 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
         )
         for name, info in raw["server_types"].items()
     }
-    lb_types = {
+
+
+def _load_balancer_types(raw: dict[str, Any]) -> dict[str, LoadBalancerType]:
+    return {
         name: LoadBalancerType(
             name=name,
             services=info["services"],
@@ -293,6 +291,15 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
             epoch_confidence=dict(info.get("epoch_confidence", {})),
         )
         for name, info in raw["load_balancer_types"].items()
+    }
+
+
+def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
+    """The catalogue YAML (config/data/) as typed records, prices as Decimals."""
+    regions = raw["regions"]
+    locations = {
+        name: Location(name, info["city"], info["country"], info["region"], regions[info["region"]]["network_zone"])
+        for name, info in raw["locations"].items()
     }
     return Catalogue(
         taken_on=str(raw["taken_on"]),
@@ -307,11 +314,11 @@ def parse_catalogue(raw: dict[str, Any]) -> Catalogue:
             )
             for region, info in raw["traffic"].items()
         },
-        server_types=server_types,
+        server_types=_server_types(raw),
         retired={name: RetiredType(name, str(i["deprecated"]), str(i["removed"]), i["replacement"])
                  for name, i in raw["retired_server_types"].items()},
         regional_replacements=raw.get("regional_replacements", {}),
-        load_balancer_types=lb_types,
+        load_balancer_types=_load_balancer_types(raw),
         volume_per_gb=_per_gb(raw["volume_per_gb_month"]),
         snapshot_per_gb=_per_gb(raw["snapshot_per_gb_month"]),
         backup_percentage=Decimal(str(raw["backup_percentage"]["value"])),

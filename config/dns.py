@@ -8,16 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from config.base import DNS_LABEL_RE, ConfigModel
 from config.errors import ConfigIssue, CrossFieldIssues
-
-
-def check_domain(value: str) -> str:
-    value = value.lower().rstrip(".")
-    labels = value.split(".")
-    if len(value) > 253 or len(labels) < 2 or not all(DNS_LABEL_RE.fullmatch(label) for label in labels):
-        raise ValueError(f"'{value}' is not a valid domain name")
-    if labels[-1].isdigit():
-        raise ValueError(f"'{value}' is not a valid domain name (top-level label is numeric)")
-    return value
+from config.formats import check_domain
 
 
 class DnsRecordConfig(ConfigModel):

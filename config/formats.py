@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from urllib.parse import urlsplit
 
+from config.base import DNS_LABEL_RE
+
 # --- OCI image references ---------------------------------------------------------------------------
 # The grammar of github.com/distribution/reference v0.5.0 regexp.go (the parser behind `docker pull`;
 # separator, domainNameComponent, ipv6address, optionalPort, tag and digestPat as there; Go's \w is ASCII):
@@ -149,3 +151,15 @@ def check_dns_length(name: str) -> str:
     if len(name.rstrip(".")) > MAX_DNS_NAME:
         raise ValueError(f"'{name}' is {len(name)} characters long; a DNS name has at most {MAX_DNS_NAME}")
     return name
+
+
+def check_domain(value: str) -> str:
+    """A domain name (a zone, a site, a certificate's name), lower-cased and without the trailing dot:
+    two or more valid labels, a top-level label that is not a number, at most 253 characters."""
+    value = value.lower().rstrip(".")
+    labels = value.split(".")
+    if len(labels) < 2 or not all(DNS_LABEL_RE.fullmatch(label) for label in labels):
+        raise ValueError(f"'{value}' is not a valid domain name")
+    if labels[-1].isdigit():
+        raise ValueError(f"'{value}' is not a valid domain name (top-level label is numeric)")
+    return check_dns_length(value)

@@ -10,8 +10,8 @@ from pydantic import Field, field_validator, model_validator
 
 from config.base import ConfigModel, Port, Role, check_cidr
 from config.catalogue import load_catalogue
-from config.dns import check_domain
 from config.errors import ConfigIssue
+from config.formats import check_domain
 
 
 class LbServiceConfig(ConfigModel):

@@ -15,14 +15,13 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from config.base import ConfigModel
 from config.errors import ConfigIssue
-from config.formats import check_calendar, check_image
+from config.formats import check_calendar, check_domain, check_image
 from config.paths import check_host_dir, literal_prefix, normalise, system_path_problem
 
 _ABS_PATH_RE = re.compile(r"^/[A-Za-z0-9._/*@+-]*$", re.ASCII)
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$", re.ASCII)
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$", re.ASCII)
 _RESTIC_REPO_RE = re.compile(r"^(s3:https?://\S+|sftp:\S+|sftp://\S+|rest:https?://\S+|/\S+)$", re.ASCII)
-_DOMAIN_RE = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,61}[a-z0-9]$", re.ASCII)
 
 Percent = Annotated[int, Field(ge=1, le=100)]
 # Default RPOs: one backup interval plus an hour's slack for a slow run (seed 003: RPO 1 h).
@@ -267,10 +266,7 @@ class AlertConfig(ConfigModel):
     def _domains(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        for domain in value:
-            if not _DOMAIN_RE.fullmatch(domain.lower()):
-                raise ValueError(f"'{domain}' is not a domain name")
-        return [domain.lower() for domain in value]
+        return [check_domain(domain) for domain in value]
 
     @field_validator("cert_files")
     @classmethod

@@ -6,21 +6,19 @@ A stack file (Pulumi.<stack>.yaml) holds one key per top-level field below, in t
 config/cross_checks.py; config/loader.py runs them once every field is valid, so each problem is reported
 with its own config path. The sections live in their own modules: servers.py (ssh, servers, volumes),
 network.py (load balancer, floating IP, private network), dns.py, budget.py (budget, pricing, capacity),
-host.py, app.py and ops.py.
+host_settings.py, app.py and ops.py.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field, field_validator
 
 from config.app import AppConfig
-from config.base import ConfigModel
+from config.base import ConfigModel, Environment
 from config.budget import BudgetConfig, CapacityConfig, PricingConfig
 from config.catalogue import load_catalogue
 from config.dns import DnsConfig
-from config.host import HostConfig
+from config.host_settings import HostConfig
 from config.network import FloatingIpConfig, LoadBalancerConfig, NetworkConfig
 from config.ops import OpsConfig
 from config.servers import NAME_RE, ServerConfig, SshConfig, VolumeConfig
@@ -28,7 +26,7 @@ from config.servers import NAME_RE, ServerConfig, SshConfig, VolumeConfig
 
 class StackConfig(ConfigModel):
     project: str
-    environment: Literal["prod", "staging", "dev"]
+    environment: Environment
     location: str = "nbg1"
     ssh: SshConfig
     servers: dict[str, ServerConfig] = Field(min_length=1)

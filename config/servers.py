@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from config.base import USER_NAME_RE, ConfigModel, Port, Role, ServerRole, check_cidr
+from config.base import USER_NAME_RE, ConfigModel, Port, Role, ServerRole, check_cidr, protected_by_default
 from config.catalogue import load_catalogue
 from config.paths import check_host_dir
 from config.ssh_keys import check_public_key
@@ -134,7 +134,7 @@ class ServerConfig(ConfigModel):
         for explicit in (self.delete_protection, self.rebuild_protection, self.protection):
             if explicit is not None:
                 return explicit
-        return environment == "prod"
+        return protected_by_default(environment)
 
 
 class VolumeConfig(ConfigModel):
@@ -156,3 +156,6 @@ class VolumeConfig(ConfigModel):
     @classmethod
     def _mount(cls, value: str) -> str:
         return check_host_dir(value)
+
+    def protected(self, environment: str) -> bool:
+        return self.delete_protection if self.delete_protection is not None else protected_by_default(environment)

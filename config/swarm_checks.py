@@ -17,18 +17,9 @@ def swarm_managers(stack: StackConfig) -> list[str]:
 def swarm_issues(stack: StackConfig) -> list[ConfigIssue]:
     """Checks of app.engine against the servers, the network and the services."""
     app = stack.app
-    issues: list[ConfigIssue] = []
     if app.engine != "swarm":
-        for name, server in stack.servers.items():
-            if MANAGER_ROLE in server.roles:
-                issues.append(ConfigIssue(f"servers.{name}.roles", "the manager role needs app.engine swarm"))
-        for name, service in app.services.items():
-            if service.replicas is not None:
-                issues.append(ConfigIssue(
-                    f"app.services.{name}.replicas",
-                    "replicas needs app.engine swarm (with compose a service runs once on every server with its role)",
-                ))
-        return issues
+        return _compose_engine_issues(stack)
+    issues: list[ConfigIssue] = []
     if stack.network is None:
         issues.append(ConfigIssue("app.engine", "swarm needs a private network (`network`): the nodes talk over it"))
     managers = swarm_managers(stack)
@@ -56,18 +47,7 @@ def swarm_issues(stack: StackConfig) -> list[ConfigIssue]:
             "(the load balancer then checks the proxy on each web node)"
         )))
     if app.exposed():
-        web = stack.servers_with_role("web")
-        if not web:
-            issues.append(ConfigIssue("servers", "exposed services need a server with the web role: the proxy runs there"))
-        if app.proxy.kind == "traefik":
-            # Traefik's swarm provider reads services from the Docker API of a manager.
-            # https://doc.traefik.io/traefik/providers/swarm/ (endpoint: the manager's socket)
-            outside = [name for name in web if name not in managers]
-            if outside:
-                issues.append(ConfigIssue("app.proxy.kind", (
-                    f"Traefik's swarm provider must run on managers, and web servers {', '.join(outside)} are not: "
-                    "give them the manager role or use proxy kind nginx"
-                )))
+        issues += _proxy_issues(stack, managers)
     for name, service in app.services.items():
         path = f"app.services.{name}"
         if service.replicas is not None and service.stateful and service.replicas != 1:
@@ -76,4 +56,37 @@ def swarm_issues(stack: StackConfig) -> list[ConfigIssue]:
             )))
         if service.restart == "no":
             issues.append(ConfigIssue(f"{path}.restart", "a swarm service is always restarted (restart_policy); drop restart: no"))
+    return issues
+
+
+def _compose_engine_issues(stack: StackConfig) -> list[ConfigIssue]:
+    """With the compose engine: no swarm-only setting (the manager role, replicas)."""
+    issues: list[ConfigIssue] = []
+    for name, server in stack.servers.items():
+        if MANAGER_ROLE in server.roles:
+            issues.append(ConfigIssue(f"servers.{name}.roles", "the manager role needs app.engine swarm"))
+    for name, service in stack.app.services.items():
+        if service.replicas is not None:
+            issues.append(ConfigIssue(
+                f"app.services.{name}.replicas",
+                "replicas needs app.engine swarm (with compose a service runs once on every server with its role)",
+            ))
+    return issues
+
+
+def _proxy_issues(stack: StackConfig, managers: list[str]) -> list[ConfigIssue]:
+    """Exposed services in a swarm: the proxy needs web servers, and Traefik needs them to be managers."""
+    issues: list[ConfigIssue] = []
+    web = stack.servers_with_role("web")
+    if not web:
+        issues.append(ConfigIssue("servers", "exposed services need a server with the web role: the proxy runs there"))
+    if stack.app.proxy.kind == "traefik":
+        # Traefik's swarm provider reads services from the Docker API of a manager.
+        # https://doc.traefik.io/traefik/providers/swarm/ (endpoint: the manager's socket)
+        outside = [name for name in web if name not in managers]
+        if outside:
+            issues.append(ConfigIssue("app.proxy.kind", (
+                f"Traefik's swarm provider must run on managers, and web servers {', '.join(outside)} are not: "
+                "give them the manager role or use proxy kind nginx"
+            )))
     return issues

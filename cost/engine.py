@@ -142,20 +142,8 @@ def server_lines(
         else:
             line = replace(line, note=f"{note}; {server.hours_per_month} h reach the monthly cap")
     lines = [line]
-
     if server.backups:
-        pct = book.backup_percentage(epoch)
-        share = None if pct.amount is None else pct.amount / 100
-        exact = None if share is None or line.exact_eur is None else line.exact_eur * share
-        source, confidence = line.source, line.confidence
-        if pct.source == OVERRIDE_SOURCE:
-            source, confidence = OVERRIDE_SOURCE, "override"
-        lines.append(CostLine(
-            f"Backups {server.name} ({number(pct.amount or ZERO)} % of server)", "backup", share or ZERO,
-            "share of server price", line.exact_eur, exact, source, confidence, epoch, server.resource_name,
-            price_key=price_key if pct.amount is not None else "backup_percent",
-        ))
-
+        lines.append(_backup_line(server, line, book, epoch))
     billing_epoch = catalogue.epoch_on(as_of)
     for ip in spec.primary_ips:
         if ip.server != server.name:
@@ -167,6 +155,21 @@ def server_lines(
                            resource=ip.resource_name, note="free" if price.amount == ZERO else None,
                            price_key=f"primary_ip:{ip.ip_type}"))
     return lines
+
+
+def _backup_line(server: ServerSpec, server_line: CostLine, book: PriceBook, epoch: str) -> CostLine:
+    """Backups cost a share of the server's price (in the server's price epoch)."""
+    pct = book.backup_percentage(epoch)
+    share = None if pct.amount is None else pct.amount / 100
+    exact = None if share is None or server_line.exact_eur is None else server_line.exact_eur * share
+    source, confidence = server_line.source, server_line.confidence
+    if pct.source == OVERRIDE_SOURCE:
+        source, confidence = OVERRIDE_SOURCE, "override"
+    return CostLine(
+        f"Backups {server.name} ({number(pct.amount or ZERO)} % of server)", "backup", share or ZERO,
+        "share of server price", server_line.exact_eur, exact, source, confidence, epoch, server.resource_name,
+        price_key=server_line.price_key if pct.amount is not None else "backup_percent",
+    )
 
 
 def traffic_line(expected_tb: Decimal, spec: PlatformSpec, book: PriceBook, epoch: str) -> CostLine:

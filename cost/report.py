@@ -189,3 +189,10 @@ def render_upgrades(plan: PlanCost) -> str:
             )
         out += [f"     ({note})" for note in option.notes]
     return "\n".join(out) + "\n"
+
+
+def render_cost_report(plan: PlanCost) -> str:
+    """`hetzner-platform cost`: the plan's report (table, budget, notes, allocation), then warnings,
+    headroom and upgrade options."""
+    warnings = render_warnings(plan)
+    return render_plan(plan) + "\n" + (warnings + "\n" if warnings else "") + render_upgrades(plan)

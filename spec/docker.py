@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from config.host import ComposePluginDownload
+from config.host_settings import ComposePluginDownload
 from config.schema import StackConfig
 
 DOCKER_CE_PACKAGES = ("docker-ce", "docker-ce-cli", "containerd.io", "docker-buildx-plugin", "docker-compose-plugin")

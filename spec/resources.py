@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from config.catalogue import load_catalogue
+from config.base import protected_by_default
 from config.network import HealthCheckConfig, LbServiceConfig
 from config.schema import StackConfig
 from spec.dns import caa_names
@@ -146,12 +146,55 @@ def lb_private_ip(config: StackConfig) -> str | None:
 
 
 def resolve(config: StackConfig) -> PlatformSpec:
-    catalogue = load_catalogue()
+    """The exact resources the stack creates: names, labels, protection, addresses and DNS records."""
     prefix = config.resource_prefix()
     base_labels = {"managed-by": MANAGED_BY, "project": config.project, "environment": config.environment}
-    server_ips, _ = private_addresses(config)
+    servers = _servers(config, base_labels)
+    primary_ips = tuple(
+        PrimaryIpSpec(server.name, f"{server.resource_name}-{ip_type}", ip_type, config.location)
+        for server in servers
+        for ip_type in ("ipv4", "ipv6")
+    )
+    volumes = tuple(
+        VolumeSpec(
+            name=name,
+            resource_name=f"{prefix}-{name}",
+            size_gb=volume.size_gb,
+            server=config.volume_server(name),
+            mount_point=volume.mount_point,
+            format=volume.format,
+            location=config.location,
+            protected=volume.protected(config.environment),
+        )
+        for name, volume in config.volumes.items()
+    )
+    network = (
+        NetworkSpec(f"{prefix}-net", config.network.ip_range, config.network.subnet, config.network_zone)
+        if config.network
+        else None
+    )
+    load_balancer = _load_balancer(config)
+    floating_ip = _floating_ip(config)
+    return PlatformSpec(
+        prefix=prefix,
+        location=config.location,
+        labels=base_labels,
+        servers=servers,
+        primary_ips=primary_ips,
+        volumes=volumes,
+        network=network,
+        load_balancer=load_balancer,
+        floating_ip=floating_ip,
+        dns_zone=config.dns.zone if config.dns else None,
+        dns_records=_dns_records(config, load_balancer, floating_ip),
+    )
 
-    servers = tuple(
+
+def _servers(config: StackConfig, base_labels: dict[str, str]) -> tuple[ServerSpec, ...]:
+    """Each server with its labels (its own, the stack's, one per role) and its private address."""
+    prefix = config.resource_prefix()
+    server_ips, _ = private_addresses(config)
+    return tuple(
         ServerSpec(
             name=name,
             resource_name=f"{prefix}-{name}",
@@ -170,68 +213,38 @@ def resolve(config: StackConfig) -> PlatformSpec:
         )
         for name, server in config.servers.items()
     )
-    primary_ips = tuple(
-        PrimaryIpSpec(server.name, f"{server.resource_name}-{ip_type}", ip_type, config.location)
-        for server in servers
-        for ip_type in ("ipv4", "ipv6")
-    )
-    volumes = tuple(
-        VolumeSpec(
-            name=name,
-            resource_name=f"{prefix}-{name}",
-            size_gb=volume.size_gb,
-            server=config.volume_server(name),
-            mount_point=volume.mount_point,
-            format=volume.format,
-            location=config.location,
-            protected=volume.delete_protection if volume.delete_protection is not None else config.environment == "prod",
-        )
-        for name, volume in config.volumes.items()
-    )
-    network = (
-        NetworkSpec(f"{prefix}-net", config.network.ip_range, config.network.subnet, catalogue.locations[config.location].network_zone)
-        if config.network
-        else None
-    )
-    load_balancer = None
-    if config.load_balancer is not None:
-        lb = config.load_balancer
-        load_balancer = LoadBalancerSpec(
-            resource_name=f"{prefix}-lb",
-            lb_type=lb.type,
-            location=config.location,
-            algorithm=lb.algorithm,
-            services=tuple(lb.services),
-            health_check=lb.health_check,
-            checks=lb_checks(config),
-            targets=lb_targets(config),
-            use_private_ip=lb.use_private_ip,
-            private_ip=lb_private_ip(config),
-            protected=config.environment == "prod",
-        )
-    floating_ip = None
-    fip_server = config.floating_ip_server()
-    if config.floating_ip is not None and fip_server is not None:
-        floating_ip = FloatingIpSpec(
-            resource_name=f"{prefix}-fip",
-            ip_type=config.floating_ip.type,
-            server=fip_server,
-            location=config.location,
-            dns_ptr=config.floating_ip.dns_ptr,
-            protected=config.environment == "prod",
-        )
-    return PlatformSpec(
-        prefix=prefix,
+
+
+def _load_balancer(config: StackConfig) -> LoadBalancerSpec | None:
+    lb = config.load_balancer
+    if lb is None:
+        return None
+    return LoadBalancerSpec(
+        resource_name=f"{config.resource_prefix()}-lb",
+        lb_type=lb.type,
         location=config.location,
-        labels=base_labels,
-        servers=servers,
-        primary_ips=primary_ips,
-        volumes=volumes,
-        network=network,
-        load_balancer=load_balancer,
-        floating_ip=floating_ip,
-        dns_zone=config.dns.zone if config.dns else None,
-        dns_records=_dns_records(config, load_balancer, floating_ip),
+        algorithm=lb.algorithm,
+        services=tuple(lb.services),
+        health_check=lb.health_check,
+        checks=lb_checks(config),
+        targets=lb_targets(config),
+        use_private_ip=lb.use_private_ip,
+        private_ip=lb_private_ip(config),
+        protected=protected_by_default(config.environment),
+    )
+
+
+def _floating_ip(config: StackConfig) -> FloatingIpSpec | None:
+    server = config.floating_ip_server()
+    if config.floating_ip is None or server is None:
+        return None
+    return FloatingIpSpec(
+        resource_name=f"{config.resource_prefix()}-fip",
+        ip_type=config.floating_ip.type,
+        server=server,
+        location=config.location,
+        dns_ptr=config.floating_ip.dns_ptr,
+        protected=protected_by_default(config.environment),
     )
 
 

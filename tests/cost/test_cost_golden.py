@@ -17,8 +17,7 @@ import pytest
 from cost_stacks import build, phase1_raw, seed000_raw
 
 from cost.api import PlanCost, plan_sections
-from cost.cli import render_cost_report
-from cost.report import render_plan
+from cost.report import render_cost_report, render_plan
 
 pytestmark = pytest.mark.cost
 

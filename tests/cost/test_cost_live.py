@@ -12,8 +12,8 @@ import pytest
 from cost_stacks import build, minimal_raw, phase1_raw
 from fake_pricing_api import VALID_TOKEN, FakePricingApi, realistic_pricing_document
 
+from cli.cost_command import run_cost_command
 from cost.api import PlanCost, plan_sections
-from cost.cli import run_cost_command
 from cost.live import LivePricingError, parse_pricing
 from tests.stacks import write_stack_file
 

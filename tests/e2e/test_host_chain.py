@@ -73,7 +73,7 @@ SCAN_TIMEOUT = 0.3
 SCAN_WORKERS = 64
 LISTENER_PORTS = (80, 443, 5432)
 
-# Like components/host.py's connection (dial_error_limit, 200 there): a refused connection is retried. The
+# Like components/host_setup.py's connection (dial_error_limit, 200 there): a refused connection is retried. The
 # ssh step reloads sshd, which closes its listening socket for a moment.
 DIAL_ATTEMPTS = 40
 # Once found here (and fixed in the scripts): `producer | grep -q` under `set -o pipefail` fails at

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from config.host import HostConfig
+from config.host_settings import HostConfig
 from config.schema import StackConfig
 from render.cloud_init import render_user_data
 from render.host_script import TEMPLATES
@@ -113,7 +113,7 @@ def test_storage_and_network_only_on_their_server() -> None:
 
 
 def test_step_names_do_not_depend_on_runtime() -> None:
-    """components/host.py declares the commands with an empty HostRuntime before ids exist."""
+    """components/host_setup.py declares the commands with an empty HostRuntime before ids exist."""
     config = make_config()
     empty = [s.name for s in host_steps(config, resolve(config), "app", HostRuntime())]
     full = [s.name for s in host_steps(config, resolve(config), "app", make_runtime(config))]
@@ -201,7 +201,7 @@ def test_no_secret_material_in_scripts() -> None:
 
 
 def test_host_defaults_live_in_config() -> None:
-    """The seed 004 values and Docker's needs come from config/host.py, not from templates."""
+    """The seed 004 values and Docker's needs come from config/host_settings.py, not from templates."""
     host = HostConfig()
     settings = host.sysctl_settings()
     assert settings["net.ipv4.ip_forward"] == "1"

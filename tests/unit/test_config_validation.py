@@ -97,3 +97,31 @@ def test_protection_defaults_follow_environment() -> None:
     assert staging.servers["app"].protected("staging") is False
     explicit = validate_config(variant(PROD, servers={"app": {"serverType": "cx33", "protection": False}}))
     assert explicit.servers["app"].protected("prod") is False
+
+
+def domain_fields(domain: str) -> dict[str, dict[str, Any]]:
+    """The same domain in every field that takes one: {config path: stack values}."""
+    return {
+        "dns.zone": variant(PROD, dns={**PROD["dns"], "zone": domain}),
+        "floatingIp.dnsPtr": variant(PROD, floatingIp={**PROD["floatingIp"], "dnsPtr": domain}),
+        "app.domain": variant(PROD, app={"domain": domain}),
+        "ops.alerts.tlsDomains": variant(PROD, ops={"alerts": {"tlsDomains": [domain]}}),
+    }
+
+
+@pytest.mark.parametrize("domain", ["exa_mple.com", "example", "example.123", "-example.com", "a" * 64 + ".com"])
+def test_every_domain_field_refuses_the_same_names(domain: str) -> None:
+    """One rule (config.formats.check_domain) for every field that takes a domain name."""
+    for path, values in domain_fields(domain).items():
+        assert "not a valid domain name" in issues_of(values).get(path, ""), f"{path} accepted {domain!r}"
+
+
+def test_every_domain_field_accepts_and_normalises_the_same_names() -> None:
+    for values in domain_fields("Shop.Example.COM.").values():
+        config = validate_config(values)
+        assert "shop.example.com" in (
+            config.dns.zone if config.dns else None,
+            config.floating_ip.dns_ptr if config.floating_ip else None,
+            config.app.domain,
+            *(config.ops.alerts.tls_domains or []),
+        )

@@ -237,7 +237,7 @@ class HostConfig(ConfigModel):
     journal_max_use: str = "500M"
     journal_keep_free: str = "1G"
     journal_max_retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
-    # Overrides/additions merged over the defaults in config/host.py (DEFAULT_SYSCTL).
+    # Overrides/additions merged over the defaults in config/host_settings.py (DEFAULT_SYSCTL).
     sysctl: dict[str, str] = Field(default_factory=dict)
     extra_packages: list[str] = Field(default_factory=list)
     # The public interface of Hetzner Cloud images (the floating IP is added to it).

@@ -102,61 +102,77 @@ class HostConfiguration(pulumi.ComponentResource):
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("hetzner-platform:host:HostConfiguration", name, None, opts)
+        self._config, self._server, self._runtime = config, server, runtime
+        self._secret_names = sorted(secrets)
+        self._secret_values = pulumi.Output.all(*[secrets[key] for key in self._secret_names])
         connection = ssh_connection(config, host, private_key)
-        secret_names = sorted(secrets)
-        secret_values = pulumi.Output.all(*[secrets[key] for key in secret_names])
-
-        def render_source(source: StepSource, fields: frozenset[str]) -> pulumi.Output[dict[str, HostStep]]:
-            def render(args: list[object]) -> dict[str, HostStep]:
-                runtime_value, values = args
-                assert isinstance(runtime_value, HostRuntime) and isinstance(values, list)
-                resolved = dict(zip(secret_names, (str(v) for v in values), strict=True)) if source.uses_secrets else {}
-                steps = {step.name: step for step in source.render(config, server, runtime_value, resolved)}
-                if not source.uses_secrets:
-                    return steps
-                # A failing command's error carries its whole output: keep secrets out of it.
-                return {
-                    name: dataclasses.replace(step, script=redacting_wrapper(name, step.script, resolved.values()))
-                    for name, step in steps.items()
-                }
-
-            # Only sources that use secrets depend on them, so only their scripts become secret.
-            inputs = pulumi.Output.all(
-                runtime.for_fields(fields), secret_values if source.uses_secrets else pulumi.Output.from_input([])
-            )
-            return inputs.apply(render)
-
         self.commands: dict[str, remote.Command] = {}
         previous: list[pulumi.Resource] = list(depends_on)
         for source in sources:
             # One rendering per distinct set of runtime fields (most steps read none of them).
             renderings: dict[frozenset[str], pulumi.Output[dict[str, HostStep]]] = {}
-            for step_name in step_names(config, server, [source], secret_names):
+            for step_name in step_names(config, server, [source], self._secret_names):
                 fields = runtime_fields(step_name)
                 if fields not in renderings:
-                    renderings[fields] = render_source(source, fields)
+                    renderings[fields] = self._render_source(source, fields)
                 step = renderings[fields].apply(lambda steps, n=step_name: steps[n])  # type: ignore[misc]
                 # Resources made just before this step, after the ones before it (the swarm's membership).
                 made_before = before_step(step_name, previous) if before_step is not None else ()
-                command = remote.Command(
-                    f"{name}-{step_name}",
-                    connection=connection,
-                    create=REMOTE_SHELL,
-                    stdin=step.apply(lambda s: s.script),
-                    triggers=[server_id, step.apply(lambda s: s.digest)],
-                    # Steps that embed secrets keep their output out of logs and plain state: a failing
-                    # migration or compose command could echo a value.
-                    logging=remote.Logging.NONE if source.uses_secrets else remote.Logging.STDOUT_AND_STDERR,
-                    add_previous_output_in_env=False,
-                    # Besides its predecessor, a step may wait for steps on other servers (the app on
-                    # web servers waits for the database server's app step).
-                    opts=pulumi.ResourceOptions(
-                        parent=self,
-                        depends_on=[*previous, *(step_after or {}).get(step_name, ()), *made_before],
-                        additional_secret_outputs=["stdout", "stderr"] if source.uses_secrets else None,
-                    ),
-                )
+                # Besides its predecessor, a step may wait for steps on other servers (the app on web
+                # servers waits for the database server's app step).
+                after = [*previous, *(step_after or {}).get(step_name, ()), *made_before]
+                command = self._step_command(f"{name}-{step_name}", step, source, connection, server_id, after)
                 self.commands[step_name] = command
                 previous = [command]
         self.step_names = list(self.commands)
         self.register_outputs({"steps": self.step_names})
+
+    def _render_source(self, source: StepSource, fields: frozenset[str]) -> pulumi.Output[dict[str, HostStep]]:
+        """The steps of one source, rendered once the runtime `fields` (and secrets, if it uses them) are known."""
+        config, server, secret_names = self._config, self._server, self._secret_names
+
+        def render(args: list[object]) -> dict[str, HostStep]:
+            runtime_value, values = args
+            assert isinstance(runtime_value, HostRuntime) and isinstance(values, list)
+            resolved = dict(zip(secret_names, (str(v) for v in values), strict=True)) if source.uses_secrets else {}
+            steps = {step.name: step for step in source.render(config, server, runtime_value, resolved)}
+            if not source.uses_secrets:
+                return steps
+            # A failing command's error carries its whole output: keep secrets out of it.
+            return {
+                name: dataclasses.replace(step, script=redacting_wrapper(name, step.script, resolved.values()))
+                for name, step in steps.items()
+            }
+
+        # Only sources that use secrets depend on them, so only their scripts become secret.
+        inputs = pulumi.Output.all(
+            self._runtime.for_fields(fields), self._secret_values if source.uses_secrets else pulumi.Output.from_input([])
+        )
+        return inputs.apply(render)
+
+    def _step_command(
+        self,
+        resource_name: str,
+        step: pulumi.Output[HostStep],
+        source: StepSource,
+        connection: remote.ConnectionArgs,
+        server_id: pulumi.Output[int],
+        after: Sequence[pulumi.Resource],
+    ) -> remote.Command:
+        """One step as a remote command: its script on stdin, re-run when the server or the script changes."""
+        return remote.Command(
+            resource_name,
+            connection=connection,
+            create=REMOTE_SHELL,
+            stdin=step.apply(lambda s: s.script),
+            triggers=[server_id, step.apply(lambda s: s.digest)],
+            # Steps that embed secrets keep their output out of logs and plain state: a failing
+            # migration or compose command could echo a value.
+            logging=remote.Logging.NONE if source.uses_secrets else remote.Logging.STDOUT_AND_STDERR,
+            add_previous_output_in_env=False,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=list(after),
+                additional_secret_outputs=["stdout", "stderr"] if source.uses_secrets else None,
+            ),
+        )
