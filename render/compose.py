@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.app_service import ServiceConfig
+from config.app_service import COMPOSE_CONDITIONS, ServiceConfig
 from config.schema import StackConfig
 from render import blue_green, proxy
 from render.compose_proxy import proxy_entries
@@ -29,10 +29,6 @@ from render.compose_user_file import load_user_compose, user_compose_services, u
 from render.compose_values import normalise_depends
 from spec.resources import server_private_ips
 from spec.service_homes import placement, service_homes
-
-# depends_on conditions as the stack file names them -> as compose names them (config/app_service.py maps
-# a compose file's long names back to the short ones).
-DEPENDS_CONDITIONS = {"started": "service_started", "healthy": "service_healthy", "completed": "service_completed_successfully"}
 
 
 def render_compose(stack: StackConfig, server: str) -> ComposeRender:
@@ -121,7 +117,7 @@ def _connect(
 def _depends_on(entry: dict[str, Any], svc: ServiceConfig, app_here: dict[str, ServiceConfig]) -> None:
     """depends_on from the stack file, else the user's compose file's, limited to services on this server."""
     depends = {
-        target: {"condition": DEPENDS_CONDITIONS[cond]}
+        target: {"condition": COMPOSE_CONDITIONS[cond]}
         for target, cond in svc.depends_on.items()
         if target in app_here
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from config.app_service import ServiceConfig
+from config.app_service import COMPOSE_CONDITIONS, ServiceConfig
 from config.app_values import SECRET_REF_RE
 
 
@@ -50,7 +50,7 @@ def compose_memory(mb: float) -> str:
 
 def normalise_depends(value: Any) -> dict[str, Any]:
     if isinstance(value, list):
-        return {name: {"condition": "service_started"} for name in value}
+        return {name: {"condition": COMPOSE_CONDITIONS["started"]} for name in value}
     return dict(value)
 
 
