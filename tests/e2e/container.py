@@ -10,28 +10,24 @@ the nspawn process it started (by PID) and removes every mount, directory and li
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
-import random
 import secrets
 import signal
 import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 import yaml
 
-from . import cgroups
+from . import cgroups, host_link, procfs
 from .rootfs import mounts_under
 from .ssh import HARNESS_IFACE_PREFIX, SshTarget, assert_safe_destination
 
-NET_PREFIX = "10.213"
-NET_LOCK = Path("/run/hp-e2e-net.lock")
 CONTAINER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -120,14 +116,14 @@ class BootedHost:
         if self.docker:
             self._prepare_docker()
         self.timings["prepare"] = round(time.monotonic() - t0, 2)
-        with _net_lock():
-            self.net_index = _pick_free_index()
-            self.host_ip = f"{NET_PREFIX}.{self.net_index}.1"
-            self.ip = f"{NET_PREFIX}.{self.net_index}.2"
+        with host_link.net_lock():
+            self.net_index = host_link.pick_free_index()
+            self.host_ip = f"{host_link.NET_PREFIX}.{self.net_index}.1"
+            self.ip = f"{host_link.NET_PREFIX}.{self.net_index}.2"
             self._spawn()
             self._wait_for_iface()
-            _ip("addr", "add", f"{self.host_ip}/30", "dev", self.iface)
-            _ip("link", "set", self.iface, "up")
+            host_link.ip("addr", "add", f"{self.host_ip}/30", "dev", self.iface)
+            host_link.ip("link", "set", self.iface, "up")
         self.init_pid = self._wait_for_init_pid()
         self._setup_container_net()
         # The one rule that keeps tests off foreign networks: check the kernel's route
@@ -157,7 +153,7 @@ class BootedHost:
                 except subprocess.TimeoutExpired:
                     self.nspawn.kill()
                     self.nspawn.wait(timeout=10)
-        if _link_exists(self.iface):
+        if host_link.link_exists(self.iface):
             subprocess.run(["ip", "link", "del", self.iface], check=False, capture_output=True)
         if self.cgroups and (self.nspawn is None or self.nspawn.poll() is not None):
             left = cgroups.remove_machine_cgroups(self.cgroups)
@@ -321,7 +317,7 @@ class BootedHost:
 
     def _wait_for_iface(self, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
-        while not _link_exists(self.iface):
+        while not host_link.link_exists(self.iface):
             self._check_alive(f"waiting for {self.iface}")
             if time.monotonic() > deadline:
                 raise BootError(f"{self.iface} did not appear\n{self.diagnostics()}")
@@ -333,9 +329,9 @@ class BootedHost:
         deadline = time.monotonic() + timeout
         while True:
             self._check_alive("waiting for the container init")
-            pid = _find_ns_init(self.nspawn_pid)
+            pid = procfs.find_ns_init(self.nspawn_pid)
             if pid is not None:
-                self._init_starttime = _starttime(pid)
+                self._init_starttime = procfs.starttime(pid)
                 return pid
             if time.monotonic() > deadline:
                 raise BootError(f"no container init below nspawn PID {self.nspawn_pid}\n{self.diagnostics()}")
@@ -402,7 +398,7 @@ class BootedHost:
     def _kill_init(self) -> None:
         # SIGKILL to a PID namespace's init kills the whole container. Check the PID
         # still is our process (same start time) before signalling it.
-        if self.init_pid is not None and _starttime(self.init_pid) == self._init_starttime:
+        if self.init_pid is not None and procfs.starttime(self.init_pid) == self._init_starttime:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(self.init_pid, signal.SIGKILL)
 
@@ -420,72 +416,4 @@ def admin_user_from_user_data(user_data: str) -> str | None:
             return str(entry["name"])
         if isinstance(entry, str) and entry != "default":
             return entry
-    return None
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
-
-
-def _link_exists(name: str) -> bool:
-    return Path("/sys/class/net", name).exists()
-
-
-def _pick_free_index() -> int:
-    """A random X in 1..250 whose 10.213.X.0/30 no interface on this host uses yet."""
-    out = subprocess.run(["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=True).stdout
-    used = {int(tok.split(".")[2]) for tok in out.split() if tok.startswith(NET_PREFIX + ".")}
-    routes = subprocess.run(["ip", "-4", "route", "show"], capture_output=True, text=True, check=True).stdout
-    used |= {int(tok.split(".")[2]) for tok in routes.split() if tok.startswith(NET_PREFIX + ".")}
-    free = [x for x in range(1, 251) if x not in used]
-    if not free:
-        raise BootError(f"no free {NET_PREFIX}.X.0/30 left")
-    return random.choice(free)
-
-
-@contextlib.contextmanager
-def _net_lock() -> Iterator[None]:
-    """Serialise address choice + assignment between parallel runs on this machine."""
-    with open(NET_LOCK, "a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
-
-
-def _status_field(pid: int, field: str) -> str | None:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
-
-
-def _starttime(pid: int) -> str | None:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    return stat.rsplit(")", 1)[1].split()[19]
-
-
-def _find_ns_init(ancestor: int) -> int | None:
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        nspid = (_status_field(pid, "NSpid") or "").split()
-        if len(nspid) < 2 or nspid[-1] != "1":
-            continue
-        # Walk up the parents to make sure this is *our* container.
-        cur: int | None = pid
-        while cur and cur > 1:
-            ppid = _status_field(cur, "PPid")
-            cur = int(ppid) if ppid else None
-            if cur == ancestor:
-                return pid
     return None

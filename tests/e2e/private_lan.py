@@ -13,16 +13,11 @@ import secrets
 import subprocess
 from types import TracebackType
 
+from . import host_link
 from .container import BootedHost
 
 PRIVATE_NIC = "ens10"
 PRIVATE_MTU = 1450  # Hetzner Cloud networks
-
-
-def _ip(*args: str) -> None:
-    res = subprocess.run(["ip", *args], capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        raise RuntimeError(f"ip {' '.join(args)}: {res.stderr.strip()}")
 
 
 class PrivateLan:
@@ -34,11 +29,11 @@ class PrivateLan:
         self.links: list[str] = []
 
     def __enter__(self) -> PrivateLan:
-        _ip("netns", "add", self.name)
+        host_link.ip("netns", "add", self.name)
         try:
-            _ip("-n", self.name, "link", "set", "lo", "up")
-            _ip("-n", self.name, "link", "add", "br0", "type", "bridge")
-            _ip("-n", self.name, "link", "set", "br0", "up")
+            host_link.ip("-n", self.name, "link", "set", "lo", "up")
+            host_link.ip("-n", self.name, "link", "add", "br0", "type", "bridge")
+            host_link.ip("-n", self.name, "link", "set", "br0", "up")
         except BaseException:
             self.close()
             raise
@@ -51,10 +46,10 @@ class PrivateLan:
         """Both veth ends are made inside the lab namespace; the inner one moves into the host at once."""
         assert host.init_pid is not None
         link = f"lan{len(self.links)}"
-        _ip("-n", self.name, "link", "add", link, "mtu", str(PRIVATE_MTU), "type", "veth",
+        host_link.ip("-n", self.name, "link", "add", link, "mtu", str(PRIVATE_MTU), "type", "veth",
             "peer", "name", PRIVATE_NIC, "mtu", str(PRIVATE_MTU), "netns", str(host.init_pid))  # fmt: skip
         self.links.append(link)
-        _ip("-n", self.name, "link", "set", link, "master", "br0", "up")
+        host_link.ip("-n", self.name, "link", "set", link, "master", "br0", "up")
         inside = ["nsenter", "-t", str(host.init_pid), "-n", "ip"]
         for args in (["addr", "add", f"{address}/{self.prefix_len}", "dev", PRIVATE_NIC], ["link", "set", PRIVATE_NIC, "up"]):
             res = subprocess.run([*inside, *args], capture_output=True, text=True, check=False)

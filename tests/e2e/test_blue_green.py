@@ -37,7 +37,7 @@ from .container import BootedHost
 from .request_loop import Figures, RequestLoop
 from .rootfs import Rootfs
 from .ssh import KeyPair
-from .test_host_chain import StepRun
+from .step_runs import StepRun
 from .test_real_docker import (
     API_HOST,
     APP_SECRETS,

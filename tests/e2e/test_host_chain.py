@@ -8,10 +8,8 @@ on STDIN. Afterwards testinfra (over SSH) checks the effective state, the chain 
 time (every step must report `changed=0`), a TCP scan from the host side checks what is
 reachable, and root and password logins must be refused.
 
-How the container-only skip flag reaches the scripts: `sudo` resets the environment, so the test
-puts one line, `export HP_SKIP=docker,swap,mount`, in front of each step's script text (the
-script's shebang is only a comment for `bash -s`). Production sends the scripts unchanged. The
-tokens are those render/templates/host/lib.sh documents; in this container:
+The steps run with `HP_SKIP=docker,swap,mount` (how it reaches them: tests/e2e/step_runs.py); in this
+container:
 - `docker`: download.docker.com is unreachable (daemon.json and the apt pin are still written),
 - `swap`: swapon would add swap to the HOST kernel (the swap unit is still installed),
 - `mount`: there is no Hetzner volume device (the fstab line and directories are still written).
@@ -29,10 +27,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,8 +45,10 @@ from tests.keys import ADMIN_KEY_MATERIAL
 
 from .conftest import BootHost, Report
 from .container import BootedHost
+from .port_scan import SCAN_TIMEOUT, SCAN_WORKERS, probe, tcp_scan
 from .rootfs import Rootfs, ensure_rootfs
 from .ssh import KeyPair, assert_safe_destination, connect
+from .step_runs import StepRun, run_steps, step_table
 
 pytestmark = pytest.mark.e2e
 
@@ -69,17 +67,7 @@ PROBE_KEY = f"{ADMIN_KEY_MATERIAL} probe"  # config only
 
 # TCP scan: ports 1-1024 and the usual service ports, 0.3 s per port, 64 at a time (about 5 s).
 SCAN_PORTS = (*range(1, 1025), 2222, 3000, 5432, 6379, 8000, 8080, 9100, 9323)
-SCAN_TIMEOUT = 0.3
-SCAN_WORKERS = 64
 LISTENER_PORTS = (80, 443, 5432)
-
-# Like components/host_setup.py's connection (dial_error_limit, 200 there): a refused connection is retried. The
-# ssh step reloads sshd, which closes its listening socket for a moment.
-DIAL_ATTEMPTS = 40
-# Once found here (and fixed in the scripts): `producer | grep -q` under `set -o pipefail` fails at
-# random when grep exits at the match and the producer gets SIGPIPE (network.sh added the floating IP
-# twice). The second run below must now be clean every time.
-SUMMARY_RE = re.compile(r"^hetzner-platform step=(\S+) changed=(\d+)$", re.MULTILINE)
 
 
 def stack_values(admin_key_line: str, admin_cidr: str) -> dict[str, Any]:
@@ -99,30 +87,7 @@ def stack_values(admin_key_line: str, admin_cidr: str) -> dict[str, Any]:
     }
 
 
-def with_skip(script: str) -> str:
-    """The step script as this test sends it: the HP_SKIP export first (see the module docstring)."""
-    return f"export HP_SKIP={','.join(SKIP)}\n" + script
-
-
 # ------------------------------------------------------------------------------------ records
-@dataclass
-class StepRun:
-    name: str
-    rc: int
-    seconds: float
-    changed: int | None  # from the script's own summary line; None if it printed none
-    stdout: str
-    stderr: str
-    dials: int = 1  # SSH connection attempts (refused dials are retried, see DIAL_ATTEMPTS)
-
-    def lines(self, prefix: str) -> list[str]:
-        return [line for line in self.stdout.splitlines() if line.startswith(prefix)]
-
-    def describe(self) -> str:
-        head = f"--- step {self.name}: rc {self.rc}, changed {self.changed}, {self.seconds:.2f} s, {self.dials} dial(s)"
-        return f"{head}\n--- stdout:\n{self.stdout}--- stderr:\n{self.stderr}"
-
-
 @dataclass
 class Chain:
     host: BootedHost
@@ -158,28 +123,7 @@ class Chain:
 
 
 def run_chain(host: BootedHost, steps: Sequence[HostStep], report: Report) -> list[StepRun]:
-    """Every step in order, one SSH connection each; a step that fails does not stop the chain, so
-    one run shows every broken step (the later steps do not depend on a failed one's success)."""
-    runs = []
-    for step in steps:
-        report.commands += 1
-        started = time.monotonic()
-        dials = DIAL_ATTEMPTS
-        try:
-            res = host.admin.run_script(with_skip(step.script), timeout=300, dial_attempts=DIAL_ATTEMPTS)
-            rc, out, err, dials = res.rc, res.stdout, res.stderr, res.dials
-        except Exception as exc:  # SSH itself failed (e.g. a step locked us out): record it
-            rc, out, err = -1, "", f"{type(exc).__name__}: {exc}"
-        summaries = [m for m in SUMMARY_RE.finditer(out) if m.group(1) == step.name]
-        changed = int(summaries[-1].group(2)) if summaries else None
-        runs.append(StepRun(step.name, rc, round(time.monotonic() - started, 2), changed, out, err, dials))
-    return runs
-
-
-def step_table(runs: Iterable[StepRun]) -> str:
-    return "  ".join(
-        f"{run.name}=rc{run.rc}/changed{run.changed}/{run.seconds:.1f}s" + (f"/{run.dials}dials" if run.dials > 1 else "") for run in runs
-    )
+    return run_steps(host, steps, report, skip=SKIP, timeout=300)
 
 
 # ----------------------------------------------------------------------------------- fixtures
@@ -524,27 +468,6 @@ def test_floating_ip_debian_config_and_address(chain: Chain) -> None:
 
 
 # ------------------------------------------------------------------------------------ port scan
-def probe(ip: str, port: int, timeout: float = SCAN_TIMEOUT) -> str:
-    try:
-        with socket.create_connection((ip, port), timeout=timeout):
-            return "open"
-    except ConnectionRefusedError:
-        return "refused"
-    except TimeoutError:
-        return "timeout"
-    except OSError as exc:
-        return f"error {exc.errno}"
-
-
-def tcp_scan(host: BootedHost, ports: Iterable[int]) -> dict[int, str]:
-    """TCP connect scan of the container, only once the kernel routes its address via our own veth."""
-    host.assert_route()
-    assert_safe_destination(host.ip)
-    ports = sorted(set(ports))
-    with ThreadPoolExecutor(max_workers=SCAN_WORKERS) as pool:
-        return dict(zip(ports, pool.map(lambda port: probe(host.ip, port), ports), strict=True))
-
-
 @pytest.fixture(scope="module")
 def listeners(chain: Chain) -> Iterator[tuple[int, ...]]:
     """Throwaway listeners inside the container (transient units of ITS systemd) on 80, 443, 5432."""

@@ -64,24 +64,21 @@ from .conftest import BootHost, Report
 from .container import BootedHost
 from .rootfs import Rootfs, ensure_rootfs
 from .ssh import KeyPair, Result
+from .step_runs import StepRun, run_steps, step_table
 from .test_host_chain import (
-    DIAL_ATTEMPTS,
     FLOATING_IP,
     IMAGE_PACKAGES,
     PROBE_KEY,
     SERVER,
     SSH_PORT,
-    SUMMARY_RE,
     VOLUME_ID,
-    StepRun,
     run_chain,
     stack_values,
-    step_table,
 )
 
 pytestmark = pytest.mark.e2e
 
-OPS_SKIP = "apt"  # see the module docstring
+OPS_SKIP = ("apt",)  # see the module docstring
 # Copied from Pulumi.prod.yaml's hetzner-platform:app block: the proxy and the postgres service.
 APP = {
     "acmeEmail": "ops@chrono.example.com",
@@ -133,10 +130,6 @@ def sentinel_secrets(config: StackConfig) -> dict[str, str]:
     return values
 
 
-def with_ops_skip(script: str) -> str:
-    return f"export HP_SKIP={OPS_SKIP}\n" + script
-
-
 # ------------------------------------------------------------------------------------ records
 @dataclass
 class OpsHost:
@@ -170,12 +163,7 @@ class OpsHost:
 
 
 def run_ops(host: BootedHost, step: HostStep, report: Report) -> StepRun:
-    report.commands += 1
-    started = time.monotonic()
-    res = host.admin.run_script(with_ops_skip(step.script), timeout=300, dial_attempts=DIAL_ATTEMPTS)
-    summaries = [m for m in SUMMARY_RE.finditer(res.stdout) if m.group(1) == "ops"]
-    changed = int(summaries[-1].group(2)) if summaries else None
-    return StepRun("ops", res.rc, round(time.monotonic() - started, 2), changed, res.stdout, res.stderr, res.dials)
+    return run_steps(host, [step], report, skip=OPS_SKIP, timeout=300)[0]
 
 
 # ----------------------------------------------------------------------------------- fixtures
@@ -214,7 +202,7 @@ def ops(booted_host_module: BootHost, admin_key: KeyPair, report: Report) -> Ops
     report.lines += [
         f"container {host.name} at {host.ip}:{SSH_PORT}; boot {host.timings}",
         f"host chain (HP_SKIP=docker,swap,mount, {timings['host_chain']:.1f} s): {step_table(chain)}",
-        f"ops step (HP_SKIP={OPS_SKIP}): first {step_table([first])}, second {step_table([second])}",
+        f"ops step (HP_SKIP={','.join(OPS_SKIP)}): first {step_table([first])}, second {step_table([second])}",
         f"secrets given as sentinels: {sorted(values)}",
     ]
     return OpsHost(host, config, step, values, chain, first, second, report, timings)

@@ -25,7 +25,6 @@ import json
 import re
 import secrets
 import shutil
-import socket
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -46,13 +45,15 @@ from render.steps import HostRuntime, HostStep
 from spec.resources import resolve
 from tests.prerequisites import skip_or_fail
 
-from . import images
+from . import images, step_runs
 from .conftest import BootHost, Report
 from .container import BootedHost
+from .port_scan import open_ports, probe
 from .request_loop import RequestLoop, https_get
 from .rootfs import Rootfs, ensure_rootfs
-from .ssh import KeyPair, Result, assert_safe_destination
-from .test_host_chain import DIAL_ATTEMPTS, IMAGE_PACKAGES, PROBE_KEY, SUMMARY_RE, StepRun, step_table
+from .ssh import KeyPair, Result
+from .step_runs import StepRun, step_table
+from .test_host_chain import IMAGE_PACKAGES, PROBE_KEY
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +76,6 @@ EXTRA_PORT = 8080  # a container started by hand publishes this on every address
 PRIVATE_IP = "10.0.1.10"  # the host's private-network address (a dummy link here), as Hetzner's private NIC
 PRIVATE_PORT = 5432
 SCAN_PORTS = (*range(1, 1025), SSH_PORT, 3000, 5000, 5432, 6379, 8000, EXTRA_PORT, 9100, 9323)
-SCAN_TIMEOUT = 0.3
 
 
 def app_values(web_image: str, strategy: str = "recreate") -> dict[str, Any]:
@@ -154,10 +154,6 @@ def stack_values(admin_key_line: str, admin_cidr: str, web_image: str = images.r
     }
 
 
-def with_skip(script: str) -> str:
-    return f"export HP_SKIP={','.join(SKIP)}\n" + script
-
-
 # ------------------------------------------------------------------------------------ records
 @dataclass
 class DockerHost:
@@ -200,19 +196,7 @@ class DockerHost:
 
 
 def run_steps(host: BootedHost, steps: Iterable[HostStep], report: Report) -> list[StepRun]:
-    runs = []
-    for step in steps:
-        report.commands += 1
-        started = time.monotonic()
-        try:
-            res = host.admin.run_script(with_skip(step.script), timeout=600, dial_attempts=DIAL_ATTEMPTS)
-            rc, out, err, dials = res.rc, res.stdout, res.stderr, res.dials
-        except Exception as exc:  # SSH itself failed: record it, the next steps still run
-            rc, out, err, dials = -1, "", f"{type(exc).__name__}: {exc}", DIAL_ATTEMPTS
-        found = [m for m in SUMMARY_RE.finditer(out) if m.group(1) == step.name]
-        changed = int(found[-1].group(2)) if found else None
-        runs.append(StepRun(step.name, rc, round(time.monotonic() - started, 2), changed, out, err, dials))
-    return runs
+    return step_runs.run_steps(host, steps, report, skip=SKIP, timeout=600)
 
 
 def ops_secrets(config: StackConfig) -> dict[str, str]:
@@ -422,30 +406,6 @@ def test_node_exporter_on_loopback_or_private_only(stack: DockerHost) -> None:
 
 
 # --------------------------------------------------------------------------------- firewall
-def probe(ip: str, port: int, timeout: float = SCAN_TIMEOUT) -> str:
-    try:
-        with socket.create_connection((ip, port), timeout=timeout):
-            return "open"
-    except ConnectionRefusedError:
-        return "refused"
-    except TimeoutError:
-        return "timeout"
-    except OSError as exc:
-        return f"error {exc.errno}"
-
-
-def open_ports(host: BootedHost, ports: Iterable[int]) -> list[int]:
-    """TCP connect scan of the host's public address, only after the kernel routes it via our veth."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    host.assert_route()
-    assert_safe_destination(host.ip)
-    ports = sorted(set(ports))
-    with ThreadPoolExecutor(max_workers=64) as pool:
-        states = dict(zip(ports, pool.map(lambda port: probe(host.ip, port), ports), strict=True))
-    return [port for port, state in states.items() if state == "open"]
-
-
 @pytest.fixture(scope="module")
 def extra_publishers(stack: DockerHost) -> Iterator[None]:
     """A container publishing EXTRA_PORT on every address, and one publishing PRIVATE_PORT on the

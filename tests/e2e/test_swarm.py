@@ -32,7 +32,6 @@ import copy
 import hashlib
 import secrets
 import shutil
-import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -56,11 +55,13 @@ from tests.prerequisites import skip_or_fail
 from . import images
 from .conftest import BootHost, Report
 from .container import BootedHost
+from .port_scan import open_ports
 from .private_lan import PrivateLan
 from .request_loop import Figures, RequestLoop, https_get
 from .rootfs import Rootfs, ensure_rootfs
-from .ssh import KeyPair, assert_safe_destination
-from .test_host_chain import IMAGE_PACKAGES, PROBE_KEY, StepRun, step_table
+from .ssh import KeyPair
+from .step_runs import StepRun, step_table
+from .test_host_chain import IMAGE_PACKAGES, PROBE_KEY
 from .test_real_docker import (
     ADMIN,
     COMPOSE_BINARY,
@@ -79,7 +80,6 @@ SERVERS = {"m1": "10.0.1.11", "m2": "10.0.1.12", "m3": "10.0.1.13"}
 VICTIM = "m2"  # the server whose power is cut (a manager and web node: 2 of 3 managers keep quorum)
 IMAGE_PREFIX = "hpe2e.local"  # in no registry: every node runs its local copy
 SCAN_PORTS = (22, 80, 443, SSH_PORT, 2376, 2377, 5000, 5432, 6379, 7946, 8000, 8080, 9323)
-SCAN_TIMEOUT = 0.3
 
 
 def image(name: str, tag: str) -> str:
@@ -309,16 +309,9 @@ def test_stack_is_healthy_where_the_roles_put_it(swarm: Swarm) -> None:
 
 def test_public_side_sees_only_ssh_80_and_443(swarm: Swarm) -> None:
     for name, host in swarm.hosts.items():
-        host.assert_route()
-        assert_safe_destination(host.ip)
-        open_ports = []
-        for port in SCAN_PORTS:
-            with socket.socket() as probe:
-                probe.settimeout(SCAN_TIMEOUT)
-                if probe.connect_ex((host.ip, port)) == 0:
-                    open_ports.append(port)
+        found = open_ports(host, SCAN_PORTS)
         expected = [SSH_PORT, 80, 443] if "web" in swarm.config.servers[name].roles else [SSH_PORT]
-        assert sorted(open_ports) == sorted(expected), (name, open_ports)
+        assert found == sorted(expected), (name, found)
     swarm.report.check(f"scan of {SCAN_PORTS} from the public side: web nodes {SSH_PORT}/80/443 only, m3 {SSH_PORT} only")
 
 
