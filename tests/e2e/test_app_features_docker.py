@@ -45,10 +45,7 @@ from tests.prerequisites import skip_or_fail
 from . import images
 from .conftest import BootHost, Report
 from .container import BootedHost
-from .host_probes import SINK_URL, ArgvSampler, WebhookSink, count_matches
-from .rootfs import Rootfs
-from .ssh import KeyPair, assert_safe_destination
-from .test_real_docker import (  # noqa: F401 (e2e_rootfs: the Docker rootfs fixture, used by name)
+from .docker_host import (  # noqa: F401 (e2e_rootfs: the Docker rootfs fixture, used by name)
     APP_SECRETS,
     DOMAIN,
     SERVER,
@@ -59,6 +56,9 @@ from .test_real_docker import (  # noqa: F401 (e2e_rootfs: the Docker rootfs fix
     run_steps,
     stack_values,
 )
+from .host_probes import SINK_URL, ArgvSampler, WebhookSink, count_matches
+from .rootfs import Rootfs
+from .ssh import KeyPair, assert_safe_destination
 
 pytestmark = pytest.mark.e2e
 

@@ -34,11 +34,7 @@ from tests.prerequisites import skip_or_fail
 from . import images
 from .conftest import BootHost, Report
 from .container import BootedHost
-from .request_loop import Figures, RequestLoop
-from .rootfs import Rootfs
-from .ssh import KeyPair
-from .step_runs import StepRun
-from .test_real_docker import (
+from .docker_host import (
     API_HOST,
     APP_SECRETS,
     COMPOSE_BINARY,
@@ -48,7 +44,11 @@ from .test_real_docker import (
     run_steps,
     stack_values,
 )
-from .test_real_docker import e2e_rootfs as e2e_rootfs
+from .docker_host import e2e_rootfs as e2e_rootfs
+from .request_loop import Figures, RequestLoop
+from .rootfs import Rootfs
+from .ssh import KeyPair
+from .step_runs import StepRun
 
 pytestmark = pytest.mark.e2e
 

@@ -62,10 +62,7 @@ from spec.resources import resolve
 
 from .conftest import BootHost, Report
 from .container import BootedHost
-from .rootfs import Rootfs, ensure_rootfs
-from .ssh import KeyPair, Result
-from .step_runs import StepRun, run_steps, step_table
-from .test_host_chain import (
+from .host_chain import (
     FLOATING_IP,
     IMAGE_PACKAGES,
     PROBE_KEY,
@@ -75,6 +72,9 @@ from .test_host_chain import (
     run_chain,
     stack_values,
 )
+from .rootfs import Rootfs, ensure_rootfs
+from .ssh import KeyPair, Result
+from .step_runs import StepRun, run_steps, step_table
 
 pytestmark = pytest.mark.e2e
 

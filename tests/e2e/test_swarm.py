@@ -55,14 +55,7 @@ from tests.prerequisites import skip_or_fail
 from . import images
 from .conftest import BootHost, Report
 from .container import BootedHost
-from .port_scan import open_ports
-from .private_lan import PrivateLan
-from .request_loop import Figures, RequestLoop, https_get
-from .rootfs import Rootfs, ensure_rootfs
-from .ssh import KeyPair
-from .step_runs import StepRun, step_table
-from .test_host_chain import IMAGE_PACKAGES, PROBE_KEY
-from .test_real_docker import (
+from .docker_host import (
     ADMIN,
     COMPOSE_BINARY,
     COMPOSE_IN_HOST,
@@ -71,6 +64,13 @@ from .test_real_docker import (
     SSH_PORT,
     run_steps,
 )
+from .host_chain import IMAGE_PACKAGES, PROBE_KEY
+from .port_scan import open_ports
+from .private_lan import PrivateLan
+from .request_loop import Figures, RequestLoop, https_get
+from .rootfs import Rootfs, ensure_rootfs
+from .ssh import KeyPair
+from .step_runs import StepRun, step_table
 
 pytestmark = pytest.mark.e2e
 
