@@ -15,7 +15,7 @@ from config.schema import StackConfig
 from config.stack_base import EXTENDS_KEY, apply_base
 from config.stack_file import NAMESPACE, SECRET_COMMANDS, app_secret_command, is_placeholder
 
-# The alert webhook's URL reaches curl's --config on the host (render/templates/ops/hp-alert-send).
+# The alert webhook's URL reaches curl's --config on the host (render/templates/ops/rootfs/usr/local/sbin/hp-alert-send).
 ALERT_WEBHOOK_SECRET = "alertWebhookUrl"
 
 

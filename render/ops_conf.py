@@ -62,7 +62,7 @@ def render_script(name: str) -> str:
     if name not in SCRIPTS:
         raise KeyError(name)
     common = (TEMPLATE_DIR / "common.sh").read_text()
-    body = (TEMPLATE_DIR / name).read_text()
+    body = (TEMPLATE_DIR / "rootfs" / SBIN.lstrip("/") / name).read_text()  # the script at its host path
     if "# @include common\n" not in body:
         raise ValueError(f"template {name} lacks the '# @include common' line")
     return body.replace("# @include common\n", _path_defaults(body + common) + common, 1)

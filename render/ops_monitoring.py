@@ -15,7 +15,7 @@ from render.steps import HostRuntime
 from spec.host_paths import MONITORING_DIR
 from spec.ports import GRAFANA_PORT, PROMETHEUS_PORT
 
-ALERT_RULES = Path(__file__).resolve().parent / "templates" / "ops" / "monitoring" / "alerts.yml"
+ALERT_RULES = Path(__file__).resolve().parent / "templates" / "ops" / "rootfs" / MONITORING_DIR.lstrip("/") / "alerts.yml"
 
 
 def prometheus_files(view: OpsView, runtime: HostRuntime, secrets: Mapping[str, str]) -> dict[str, str]:

@@ -29,7 +29,7 @@ A timer that fires during the module (hp-alert-check, every 5 min) would run wit
 depends on such a run.
 
 Found here: hp-cleanup exited 127 (`docker: command not found`) on a host without Docker, so the
-daily cleanup failed and alerted; it now skips the prune with a notice (render/templates/ops/hp-cleanup).
+daily cleanup failed and alerted; it now skips the prune with a notice (render/templates/ops/rootfs/usr/local/sbin/hp-cleanup).
 Also found here: the base step and the ops step installed different content at the same path,
 /etc/systemd/journald.conf.d/50-hetzner-platform.conf; the base step now owns it.
 
@@ -353,7 +353,7 @@ def test_cleanup_service_succeeds(ops: OpsHost) -> None:
     assert props == {"Result": "success", "ExecMainCode": "1", "ExecMainStatus": "0", "ActiveState": "inactive"}, props
     assert "status=0/SUCCESS" in status, status
     assert re.search(r"^hp-cleanup ok deleted=\d+$", journal, re.MULTILINE), journal
-    # Without Docker the prune is skipped with a notice (render/templates/ops/hp-cleanup); an
+    # Without Docker the prune is skipped with a notice (render/templates/ops/rootfs/usr/local/sbin/hp-cleanup); an
     # installed Docker whose prune fails still fails the run (tests/ops covers that side).
     assert "docker system prune: skipped, docker is not installed" in journal.splitlines(), journal
     # No failure, so the OnFailure= alert unit (loaded with the service, as a dependency) never started.

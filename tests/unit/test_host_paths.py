@@ -55,6 +55,16 @@ def test_each_file_template_sits_at_its_host_path() -> None:
     assert templates <= set(host_path_values().values()), templates - set(host_path_values().values())
 
 
+def test_each_ops_template_sits_at_its_host_path() -> None:
+    """render/templates/ops/rootfs mirrors the host too: the scripts in SBIN, the units in UNIT_DIR, the alert
+    rules in MONITORING_DIR, and every script the ops step installs has its template there."""
+    rootfs = TEMPLATES / "ops" / "rootfs"
+    templates = {"/" + str(path.relative_to(rootfs)) for path in rootfs.rglob("*") if path.is_file()}
+    directories = {host_paths.SBIN, host_paths.UNIT_DIR, host_paths.MONITORING_DIR}
+    assert {template.rsplit("/", 1)[0] for template in templates} == directories
+    assert {f"{host_paths.SBIN}/{name}" for name in host_paths.SCRIPTS} <= templates
+
+
 def test_each_step_receives_the_paths_of_the_files_it_installs() -> None:
     """Every file a host step installs is named in its values, so its template can refer to it."""
     config = validate_config(PROD)
