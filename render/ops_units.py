@@ -12,17 +12,18 @@ from render.steps import HostRuntime
 from spec.host_paths import DOCKER, MONITORING_DIR, SBIN, TEXTFILE_DIR, UNIT_DIR
 
 OPS_TEMPLATES = Path(__file__).resolve().parent / "templates" / "ops"
-# A unit installed under its template's name sits at its host path; oneshot.service and task.timer are the
-# shapes many units share (each ops task, each app job).
+# A unit installed under its template's name sits at its host path; these two are the shapes many units
+# share (each ops task, each app job), kept in units/.
 UNIT_TEMPLATES = OPS_TEMPLATES / "rootfs" / UNIT_DIR.lstrip("/")
 SHARED_UNIT_TEMPLATES = OPS_TEMPLATES / "units"
+SHARED_UNITS = ("oneshot.service", "task.timer")
 
 
 def unit_file(name: str, **values: str) -> str:
     """Unit template `name` with its `{{key}}` placeholders filled (render/host_script.py's rules); a line
     holding only a placeholder whose value is empty is left out, so optional settings need no blank line."""
     left_out = {f"{{{{{key}}}}}" for key, value in values.items() if not value}
-    template = SHARED_UNIT_TEMPLATES / name if (SHARED_UNIT_TEMPLATES / name).is_file() else UNIT_TEMPLATES / name
+    template = (SHARED_UNIT_TEMPLATES if name in SHARED_UNITS else UNIT_TEMPLATES) / name
     lines = template.read_text(encoding="utf-8").splitlines(keepends=True)
     kept = "".join(line for line in lines if line.strip() not in left_out)
     return fill_text(kept, name, **{key: value for key, value in values.items() if value})

@@ -11,7 +11,7 @@ from config.ops import OpsConfig
 from config.schema import StackConfig
 from config.stack_views import service_fqdn
 from render.steps import HostRuntime
-from spec.host_paths import CONF_PATH, current_release_dir, releases_dir
+from spec.host_paths import CONF_PATH, DOCKER_DAEMON_JSON, current_release_dir, releases_dir
 from spec.service_homes import placement
 
 
@@ -103,7 +103,7 @@ class OpsView:
         configured = self.ops.backup.configs
         if configured is not None:
             return configured
-        return [releases_dir(self.config.project), "/etc/docker/daemon.json", CONF_PATH]
+        return [releases_dir(self.config.project), DOCKER_DAEMON_JSON, CONF_PATH]
 
     @property
     def tls_domains(self) -> list[str]:

@@ -10,6 +10,7 @@ import yaml
 
 from config.app import ProxyConfig
 from config.schema import StackConfig
+from render.blue_green import TRAEFIK_DYNAMIC_DIR
 from render.proxy import Redirect, Route, certificates, load_balancer_ip
 from spec.lb_checks import PROXY_CHECK_PORT, ProxyCheck
 
@@ -37,7 +38,7 @@ def traefik_static(stack: StackConfig, routes: list[Route], redirects: Sequence[
         "accessLog": {},
         "ping": {"entryPoint": "ping"},
         "entryPoints": entry_points,
-        "providers": {"file": {"directory": "/etc/traefik/dynamic", "watch": True}},
+        "providers": {"file": {"directory": TRAEFIK_DYNAMIC_DIR, "watch": True}},  # where compose mounts the files
     }
     if stack.app.proxy.acme and routes:
         document["certificatesResolvers"] = _acme_resolvers(stack, set(certificates(routes, redirects).values()))

@@ -23,7 +23,7 @@ from spec.swarm import proxy_servers, swarm_spec
 
 
 def stack_path(config: StackConfig) -> str:
-    return f"/opt/{config.project}/stack/{STACK_FILE}"
+    return f"{releases_dir(config.project)}/stack/{STACK_FILE}"
 
 
 def swarm_secret_names(config: StackConfig, server: str | None = None) -> list[str]:
